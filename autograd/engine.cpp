@@ -1,0 +1,244 @@
+// Backward engine: collect reachable nodes, run them by descending creation number,
+// accumulate into leaves or capture for grad().
+#include "autograd/engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <unordered_map>
+
+#include "autograd/ops.hpp"
+
+namespace tg::autograd {
+
+namespace {
+std::atomic<uint64_t> g_run_id{1};
+
+void check_grad_matches(const std::string& op, size_t i, const Tensor& g, const Shape& shape,
+                        DType dtype) {
+  if (g.shape() != shape)
+    fail<ShapeError>(op, ": backward returned a gradient of shape ", g.shape(), " for input ", i,
+                     " of shape ", shape);
+  if (g.dtype() != dtype)
+    fail<DTypeError>(op, ": backward returned a gradient of dtype ", g.dtype(), " for input ", i,
+                     " of dtype ", dtype);
+}
+
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
+  for (const GradHook& h : hooks) {
+    Tensor r = h(g);
+    if (r.defined()) g = r;
+  }
+  return g;
+}
+}  // namespace
+
+/// One backward pass.
+class Engine {
+ public:
+  Engine(bool accumulate, bool create_graph, bool retain_graph)
+      : accumulate_(accumulate), create_graph_(create_graph), retain_graph_(retain_graph),
+        run_id_(g_run_id.fetch_add(1)) {}
+
+  /// Captures the gradient of t (for grad()) instead of accumulating it.
+  void capture(const Tensor& t, size_t slot) {
+    if (t.grad_fn()) captures_node_[{t.grad_fn().get(), t.impl()->output_nr}] = slot;
+    else captures_leaf_[t.impl()] = slot;
+  }
+
+  std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads,
+                          size_t n_captures) {
+    captured_.assign(n_captures, Tensor());
+    std::vector<Node*> roots;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& out = outputs[i];
+      if (!out.requires_grad())
+        fail<ValueError>("backward: output ", i, " does not require grad and has no grad_fn");
+      if (out.grad_fn()) {
+        Node* n = out.grad_fn().get();
+        prepare(n);
+        add_to_buffer(n, out.impl()->output_nr, grads[i]);
+        roots.push_back(n);
+      } else {
+        send_to_leaf(out.impl_ptr(), grads[i]);
+      }
+    }
+    std::vector<Node*> order = collect(roots);
+    std::sort(order.begin(), order.end(),
+              [](Node* a, Node* b) { return a->sequence_nr() > b->sequence_nr(); });
+    NoGrad no_grad_scope;
+    std::optional<EnableGrad> enable;
+    if (create_graph_) enable.emplace();
+    for (Node* n : order) execute(n);
+    return std::move(captured_);
+  }
+
+ private:
+  struct PairHash {
+    size_t operator()(const std::pair<Node*, uint32_t>& p) const {
+      return std::hash<Node*>()(p.first) ^ (p.second * 0x9E3779B97F4A7C15ull);
+    }
+  };
+
+  void prepare(Node* n) {
+    if (n->run_id_ != run_id_) {
+      n->run_id_ = run_id_;
+      n->buffer_.assign(n->num_outputs(), Tensor());
+    }
+  }
+
+  std::vector<Node*> collect(const std::vector<Node*>& roots) {
+    std::vector<Node*> order, stack(roots.begin(), roots.end());
+    const uint64_t mark = run_id_ | (1ull << 63);
+    for (Node* r : roots) r->run_id_ = mark;  // buffers of roots are already prepared
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      order.push_back(n);
+      for (const Edge& e : n->next_edges()) {
+        Node* c = e.node.get();
+        if (!c || c->run_id_ == mark) continue;
+        c->run_id_ = mark;
+        c->buffer_.assign(c->num_outputs(), Tensor());
+        stack.push_back(c);
+      }
+    }
+    return order;
+  }
+
+  Tensor accumulate(const Tensor& a, const Tensor& b) { return a.defined() ? add(a, b) : b; }
+
+  void add_to_buffer(Node* n, uint32_t nr, const Tensor& g) {
+    n->buffer_[nr] = accumulate(n->buffer_[nr], g);
+  }
+
+  void send_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
+    if (leaf->hooks) g = run_hooks(*leaf->hooks, g);
+    auto it = captures_leaf_.find(leaf.get());
+    if (it != captures_leaf_.end()) {
+      captured_[it->second] = accumulate(captured_[it->second], g);
+      return;
+    }
+    if (!accumulate_) return;
+    Tensor& slot = leaf->grad ? *leaf->grad : *(leaf->grad = std::make_unique<Tensor>());
+    // Out of place: a gradient tensor may be shared by several leaves.
+    slot = slot.defined() ? add(slot, g) : (create_graph_ ? g : g.detach());
+  }
+
+  void execute(Node* n) {
+    std::vector<Tensor>& buf = n->buffer_;
+    bool any = false;
+    for (const Tensor& g : buf) any |= g.defined();
+    if (!any) return;
+    if (n->released())
+      fail<ValueError>(n->name(),
+                       ": backward through the graph a second time, but its saved tensors were "
+                       "freed; pass retain_graph = true to the first backward");
+    for (auto& [nr, hook] : n->hooks_) {
+      if (!buf[nr].defined()) continue;
+      Tensor r = hook(buf[nr]);
+      if (r.defined()) buf[nr] = r;
+    }
+    for (uint32_t nr = 0; nr < buf.size(); ++nr) {
+      auto it = captures_node_.find({n, nr});
+      if (it != captures_node_.end() && buf[nr].defined())
+        captured_[it->second] = accumulate(captured_[it->second], buf[nr]);
+    }
+    if (buf.size() > 1)
+      for (size_t i = 0; i < buf.size(); ++i)
+        if (!buf[i].defined()) {
+          const OutputMeta& m = n->outputs()[i];
+          buf[i] = zeros(m.shape, {.dtype = m.dtype, .device = m.device});
+        }
+    std::vector<Tensor> in_grads;
+    {
+      CurrentNodeScope scope(n);
+      std::vector<Tensor> grads = std::move(buf);
+      buf.clear();
+      in_grads = n->apply(grads);
+    }
+    if (!retain_graph_) {
+      n->release();
+      n->released_ = true;
+    }
+    const auto& edges = n->next_edges();
+    if (in_grads.size() != edges.size())
+      fail<ValueError>(n->name(), ": backward returned ", in_grads.size(), " gradients for ",
+                       edges.size(), " inputs");
+    for (size_t i = 0; i < edges.size(); ++i) {
+      const Edge& e = edges[i];
+      const Tensor& g = in_grads[i];
+      if (!e.valid() || !g.defined()) continue;
+      if (e.node) {
+        if (e.node->num_outputs() == 1 || e.node->outputs().empty()) {
+          // shape checked when the consumer node runs its own formula
+        } else {
+          const OutputMeta& m = e.node->outputs()[e.output_nr];
+          check_grad_matches(n->name(), i, g, m.shape, m.dtype);
+        }
+        add_to_buffer(e.node.get(), e.output_nr, g);
+      } else {
+        check_grad_matches(n->name(), i, g, e.leaf->shape, e.leaf->dtype);
+        send_to_leaf(e.leaf, g);
+      }
+    }
+  }
+
+  bool accumulate_, create_graph_, retain_graph_;
+  uint64_t run_id_;
+  std::unordered_map<std::pair<Node*, uint32_t>, size_t, PairHash> captures_node_;
+  std::unordered_map<TensorImpl*, size_t> captures_leaf_;
+  std::vector<Tensor> captured_;
+};
+
+namespace {
+std::vector<Tensor> default_grads(const std::vector<Tensor>& outputs,
+                                  const std::vector<Tensor>& grad_outputs, const char* op) {
+  std::vector<Tensor> grads(outputs.size());
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    fail<ValueError>(op, ": ", grad_outputs.size(), " gradients given for ", outputs.size(),
+                     " outputs");
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& o = outputs[i];
+    if (!o.defined()) fail<ValueError>(op, ": output ", i, " is undefined");
+    if (!grad_outputs.empty() && grad_outputs[i].defined()) {
+      if (grad_outputs[i].shape() != o.shape())
+        fail<ShapeError>(op, ": gradient of shape ", grad_outputs[i].shape(),
+                         " given for an output of shape ", o.shape());
+      grads[i] = grad_outputs[i].to(o.dtype());
+    } else {
+      if (o.numel() != 1)
+        fail<ValueError>(op, ": grad can be implicitly created only for scalar outputs, got shape ",
+                         o.shape(), "; pass a gradient");
+      grads[i] = ones(o.shape(), {.dtype = o.dtype(), .device = o.device()});
+    }
+  }
+  return grads;
+}
+}  // namespace
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, GradOptions opts) {
+  std::vector<Tensor> grads = default_grads(outputs, grad_outputs, "grad");
+  Engine engine(false, opts.create_graph, opts.retain_graph || opts.create_graph);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || !inputs[i].requires_grad())
+      fail<ValueError>("grad: input ", i, " does not require grad");
+    engine.capture(inputs[i], i);
+  }
+  std::vector<Tensor> result = engine.run(outputs, grads, inputs.size());
+  for (size_t i = 0; i < result.size(); ++i) {
+    if (!result[i].defined() && !opts.allow_unused)
+      fail<ValueError>("grad: input ", i, " (shape ", inputs[i].shape(),
+                       ") was not used to compute the outputs; pass allow_unused = true");
+  }
+  return result;
+}
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              BackwardOptions opts) {
+  std::vector<Tensor> grads = default_grads(outputs, grad_outputs, "backward");
+  Engine engine(true, opts.create_graph, opts.retain_graph || opts.create_graph);
+  engine.run(outputs, grads, 0);
+}
+
+}  // namespace tg::autograd

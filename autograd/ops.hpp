@@ -1,0 +1,159 @@
+// The public tensor functions: every op is differentiable through the tape unless noted.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace tg {
+
+// ---- unary (floating ops promote integer inputs to float32) ----
+Tensor neg(const Tensor& x);         ///< -x
+Tensor abs(const Tensor& x);         ///< |x| (gradient 0 at 0)
+Tensor sign(const Tensor& x);        ///< -1, 0 or 1 (gradient 0)
+Tensor exp(const Tensor& x);         ///< e^x
+Tensor log(const Tensor& x);         ///< natural logarithm
+Tensor log1p(const Tensor& x);       ///< log(1 + x)
+Tensor expm1(const Tensor& x);       ///< e^x - 1
+Tensor sqrt(const Tensor& x);        ///< square root
+Tensor rsqrt(const Tensor& x);       ///< 1 / sqrt(x)
+Tensor square(const Tensor& x);      ///< x²
+Tensor sin(const Tensor& x);         ///< sine
+Tensor cos(const Tensor& x);         ///< cosine
+Tensor tanh(const Tensor& x);        ///< hyperbolic tangent
+Tensor sigmoid(const Tensor& x);     ///< 1 / (1 + e^-x), computed stably
+Tensor relu(const Tensor& x);        ///< max(x, 0)
+/// x for x > 0, negative_slope·x otherwise.
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
+/// x for x > 0, alpha·(e^x − 1) otherwise.
+Tensor elu(const Tensor& x, double alpha = 1.0);
+/// scale·elu(x, alpha) with the self-normalising constants.
+Tensor selu(const Tensor& x);
+/// Gaussian error linear unit: exact erf form, or the tanh approximation when approximate.
+Tensor gelu(const Tensor& x, bool approximate = false);
+Tensor softplus(const Tensor& x);    ///< log(1 + e^x), computed stably
+Tensor softsign(const Tensor& x);    ///< x / (1 + |x|)
+Tensor erf(const Tensor& x);         ///< error function
+/// x^exponent elementwise for a scalar exponent.
+Tensor pow(const Tensor& x, double exponent);
+/// Clamps to [min, max] (gradient passes inside the interval).
+Tensor clip(const Tensor& x, double min, double max);
+
+// ---- binary, NumPy broadcasting, dtype promotion ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+/// True division (integer inputs give float32).
+Tensor div(const Tensor& a, const Tensor& b);
+/// a^b elementwise.
+Tensor pow(const Tensor& a, const Tensor& b);
+/// Elementwise maximum (the gradient goes to a on ties).
+Tensor maximum(const Tensor& a, const Tensor& b);
+/// Elementwise minimum (the gradient goes to a on ties).
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor maximum(const Tensor& a, double b);
+Tensor minimum(const Tensor& a, double b);
+/// a − b for a scalar a.
+Tensor sub(double a, const Tensor& b);
+
+// ---- comparisons and logic (bool results, not differentiable) ----
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, double b);
+Tensor ne(const Tensor& a, double b);
+Tensor lt(const Tensor& a, double b);
+Tensor le(const Tensor& a, double b);
+Tensor gt(const Tensor& a, double b);
+Tensor ge(const Tensor& a, double b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& a);
+/// cond ? a : b elementwise with broadcasting (differentiable in a and b).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- reductions (axes empty = all axes) ----
+Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+/// Population variance (ddof = 0, as NumPy and Keras; PyTorch defaults to ddof = 1).
+Tensor var(const Tensor& x, const Axes& axes = {}, bool keepdims = false, int64_t ddof = 0);
+/// Population standard deviation (ddof = 0 by default).
+Tensor std(const Tensor& x, const Axes& axes = {}, bool keepdims = false, int64_t ddof = 0);
+/// Maximum (the gradient is shared evenly among tied maxima).
+Tensor max(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+/// Minimum (the gradient is shared evenly among tied minima).
+Tensor min(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor prod(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+/// log(sum(exp(x))), computed stably.
+Tensor logsumexp(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+/// p-norm over axes (p = 2: Euclidean; p = 1: sum of |x|).
+Tensor norm(const Tensor& x, double p = 2.0, const Axes& axes = {}, bool keepdims = false);
+/// Index (int64) of the maximum along axis (flattened when axis is absent).
+Tensor argmax(const Tensor& x, std::optional<int64_t> axis = std::nullopt, bool keepdims = false);
+/// Index (int64) of the minimum along axis.
+Tensor argmin(const Tensor& x, std::optional<int64_t> axis = std::nullopt, bool keepdims = false);
+/// Sums a broadcast gradient back to shape (the reverse of broadcasting).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- linear algebra ----
+/// Matrix product with NumPy semantics: 1-D operands are promoted and squeezed, leading batch
+/// axes broadcast.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- softmax ----
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+
+// ---- joining, splitting, padding ----
+/// Joins tensors along an existing axis.
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
+/// Joins tensors along a new axis.
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
+/// Splits into pieces of the given sizes along axis (views).
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis = 0);
+/// Splits into n nearly equal pieces along axis (views; the last may be smaller).
+std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis = 0);
+/// Pads with value: pads[i] = {before, after} for axis i (fewer pairs pad the leading axes).
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads, double value = 0.0);
+
+// ---- indexing ----
+/// out[i][j] = x[index[i][j]][j] along axis (index int64 of the output's shape).
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
+/// NumPy take_along_axis: gather with index broadcast against x on the other axes.
+Tensor take_along_axis(const Tensor& x, const Tensor& index, int64_t axis);
+/// Rows (along axis) picked by a 1-D int64 index.
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index);
+/// A copy of x with src added at index along axis (index has src's shape).
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
+/// One-hot float32 encoding of int indices with num_classes classes (last axis).
+Tensor one_hot(const Tensor& indices, int64_t num_classes, DType dtype = kFloat32);
+/// Inclusive cumulative sum along axis.
+Tensor cumsum(const Tensor& x, int64_t axis);
+/// x converted to dtype (differentiable between floating dtypes).
+Tensor cast(const Tensor& x, DType dtype);
+
+// ---- operators ----
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace tg

@@ -1,0 +1,80 @@
+// Shared helpers of the op definitions.
+#include "autograd/ops/op_util.hpp"
+
+#include <cmath>
+
+namespace tg::ops {
+
+Tensor view_raw(const Tensor& t, Shape shape, Strides strides, int64_t offset) {
+  return Tensor::make_view(t.storage(), std::move(shape), std::move(strides), offset, t.dtype());
+}
+
+Tensor expand_raw(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  const size_t n = shape.size(), r = t.shape().size();
+  Strides st(n, 0);
+  for (size_t i = 0; i < r; ++i) {
+    const size_t o = n - r + i;
+    st[o] = t.shape()[i] == 1 && shape[o] != 1 ? 0 : t.strides()[i];
+  }
+  return view_raw(t, shape, st, t.offset());
+}
+
+Tensor cast_raw(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out = Tensor::empty(t.shape(), dtype, t.device());
+  backend_of(t).copy(t, out);
+  return out;
+}
+
+Tensor contiguous_raw(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device());
+  backend_of(t).copy(t, out);
+  return out;
+}
+
+Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0, double p1) {
+  Tensor out = Tensor::empty(x.shape(), op == UnaryOp::LogicalNot ? kBool : x.dtype(), x.device());
+  backend_of(x).unary(op, x, out, p0, p1);
+  return out;
+}
+
+Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const Tensor& b,
+                     DType compute, DType out_dtype) {
+  check_defined(name, a, "first operand");
+  check_defined(name, b, "second operand");
+  check_same_device(name, a, b);
+  Shape s = broadcast_shapes(name, a.shape(), b.shape());
+  Tensor out = Tensor::empty(s, out_dtype, a.device());
+  backend_of(a).binary(op, expand_raw(cast_raw(a, compute), s), expand_raw(cast_raw(b, compute), s),
+                       out);
+  return out;
+}
+
+Tensor scalar_like(const Tensor& t, double value) {
+  DType dt = t.dtype();
+  if (!is_floating(dt) && value != std::floor(value)) dt = kFloat32;
+  if (dt == kBool && value != 0 && value != 1) dt = kInt64;
+  return full(Shape{}, value, {.dtype = dt, .device = t.device()});
+}
+
+Tensor mask_as(const Tensor& cond, DType dtype) { return cast_raw(cond, dtype); }
+
+Shape keepdims_shape(const Shape& x, const Axes& axes) {
+  Shape s = x;
+  for (int64_t a : axes) s[a] = 1;
+  return s;
+}
+
+Shape reduced_shape(const Shape& x, const Axes& axes) {
+  Shape s;
+  size_t j = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (j < axes.size() && axes[j] == static_cast<int64_t>(i)) { ++j; continue; }
+    s.push_back(x[i]);
+  }
+  return s;
+}
+
+}  // namespace tg::ops

@@ -1,0 +1,54 @@
+// Helpers shared by the op definitions: device checks, broadcast views, kernel calls.
+#pragma once
+#include <string_view>
+
+#include "autograd/node.hpp"
+#include "autograd/ops.hpp"
+#include "core/backend.hpp"
+#include "core/registry.hpp"
+
+namespace tg::ops {
+
+/// The backend of t's device.
+inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+
+/// Throws DeviceError when a and b live on different devices.
+inline void check_same_device(std::string_view op, const Tensor& a, const Tensor& b) {
+  if (a.device() != b.device())
+    fail<DeviceError>(op, ": tensors on different devices: ", a.device(), " and ", b.device());
+}
+/// Throws ValueError naming op when t is undefined.
+inline void check_defined(std::string_view op, const Tensor& t, const char* what = "input") {
+  if (!t.defined()) fail<ValueError>(op, ": ", what, " is an undefined tensor");
+}
+/// Throws DTypeError unless t is float32 or float64.
+inline void check_floating(std::string_view op, const Tensor& t) {
+  if (!is_floating(t.dtype()))
+    fail<DTypeError>(op, ": expected a floating tensor, got ", t.dtype());
+}
+
+/// View of t broadcast to shape (stride 0 on broadcast axes); no tape entry.
+Tensor expand_raw(const Tensor& t, const Shape& shape);
+/// t converted to dtype without a tape entry (t itself when it already has it).
+Tensor cast_raw(const Tensor& t, DType dtype);
+/// Contiguous copy without a tape entry (t itself when already contiguous).
+Tensor contiguous_raw(const Tensor& t);
+/// A view of t with new shape/strides/offset sharing storage; no tape entry.
+Tensor view_raw(const Tensor& t, Shape shape, Strides strides, int64_t offset);
+
+/// out = op(x) on the backend, output of x's dtype.
+Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0 = 0, double p1 = 0);
+/// Broadcasting binary kernel: casts both to `compute`, writes `out_dtype`.
+Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const Tensor& b,
+                     DType compute, DType out_dtype);
+/// A 0-d tensor of value on t's device with t's dtype (float32 when t is integral and value
+/// is not a whole number).
+Tensor scalar_like(const Tensor& t, double value);
+/// Float mask (x's floating dtype) of a bool tensor, no tape entry.
+Tensor mask_as(const Tensor& cond, DType dtype);
+/// Shape of x with the reduced axes set to 1.
+Shape keepdims_shape(const Shape& x, const Axes& axes);
+/// Shape of x with the reduced axes removed.
+Shape reduced_shape(const Shape& x, const Axes& axes);
+
+}  // namespace tg::ops

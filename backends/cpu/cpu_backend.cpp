@@ -1,0 +1,251 @@
+// oneDNN-backed float32 kernels with a primitive cache keyed by descriptor.
+#include "backends/cpu/cpu_backend.hpp"
+
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+namespace tg {
+
+namespace {
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+/// Memory descriptor of a float32 tensor; broadcast axes (stride 0) become size-1 axes.
+memory::desc md_of(const Tensor& t, bool collapse_broadcast = false) {
+  memory::dims dims = to_dims(t.shape()), strides(t.strides().begin(), t.strides().end());
+  if (dims.empty()) {
+    dims = {1};
+    strides = {1};
+  }
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (strides[i] == 0 && collapse_broadcast) {
+      dims[i] = 1;
+      strides[i] = 1;
+    }
+  }
+  return memory::desc(dims, dt::f32, strides);
+}
+
+bool has_broadcast(const Tensor& t) {
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    if (t.strides()[i] == 0 && t.shape()[i] != 1) return true;
+  return false;
+}
+
+void* data_ptr(const Tensor& t) {
+  return static_cast<float*>(t.storage()->data()) + t.offset();
+}
+
+void append_key(std::string& k, const Tensor& t) {
+  k += dtype_name(t.dtype());
+  for (int64_t d : t.shape()) { k += ','; k += std::to_string(d); }
+  k += '/';
+  for (int64_t s : t.strides()) { k += ','; k += std::to_string(s); }
+  k += ';';
+}
+}  // namespace
+
+struct CpuBackend::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::mutex mu;
+  std::unordered_map<std::string, dnnl::primitive> cache;
+  uint64_t created = 0, hits = 0;
+
+  /// The cached primitive for key, built by make() on first use.
+  template <class Make>
+  dnnl::primitive get(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) {
+      ++hits;
+      return it->second;
+    }
+    dnnl::primitive p;
+    try {
+      p = make();
+    } catch (const dnnl::error& e) {
+      fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", e.what());
+    }
+    ++created;
+    cache.emplace(key, p);
+    return p;
+  }
+
+  void run(const char* what, dnnl::primitive& p, const std::unordered_map<int, memory>& args) {
+    try {
+      p.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      fail<BackendError>("oneDNN: executing ", what, " failed: ", e.what());
+    }
+  }
+  memory mem(const memory::desc& md, const Tensor& t) { return memory(md, engine, data_ptr(t)); }
+};
+
+CpuBackend::CpuBackend() : impl_(new Impl) {}
+CpuBackend::~CpuBackend() { delete impl_; }
+
+PrimitiveCacheStats CpuBackend::cache_stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return {impl_->created, impl_->hits, impl_->cache.size()};
+}
+
+namespace {
+/// oneDNN eltwise algorithm and (alpha, beta) for op, or false when oneDNN has none.
+bool eltwise_algo(UnaryOp op, double p0, double p1, dnnl::algorithm* alg, float* alpha, float* beta) {
+  using A = dnnl::algorithm;
+  *alpha = 0.f;
+  *beta = 0.f;
+  switch (op) {
+    case UnaryOp::Neg: *alg = A::eltwise_linear; *alpha = -1.f; return true;
+    case UnaryOp::Abs: *alg = A::eltwise_abs; return true;
+    case UnaryOp::Exp: *alg = A::eltwise_exp; return true;
+    case UnaryOp::Log: *alg = A::eltwise_log; return true;
+    case UnaryOp::Sqrt: *alg = A::eltwise_sqrt; return true;
+    case UnaryOp::Square: *alg = A::eltwise_square; return true;
+    case UnaryOp::Tanh: *alg = A::eltwise_tanh; return true;
+    case UnaryOp::Sigmoid: *alg = A::eltwise_logistic; return true;
+    case UnaryOp::Relu: *alg = A::eltwise_relu; return true;
+    case UnaryOp::LeakyRelu: *alg = A::eltwise_relu; *alpha = static_cast<float>(p0); return true;
+    case UnaryOp::Elu: *alg = A::eltwise_elu; *alpha = static_cast<float>(p0); return true;
+    case UnaryOp::Gelu: *alg = A::eltwise_gelu_erf; return true;
+    case UnaryOp::GeluTanh: *alg = A::eltwise_gelu_tanh; return true;
+    case UnaryOp::Softplus: *alg = A::eltwise_soft_relu; return true;
+    case UnaryOp::PowScalar: *alg = A::eltwise_pow; *alpha = 1.f; *beta = static_cast<float>(p0); return true;
+    case UnaryOp::Rsqrt: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -0.5f; return true;
+    case UnaryOp::Clip:
+      *alg = A::eltwise_clip_v2;
+      *alpha = static_cast<float>(p0);
+      *beta = static_cast<float>(p1);
+      return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
+  dnnl::algorithm alg;
+  float alpha, beta;
+  if (x.dtype() != kFloat32 || out.dtype() != kFloat32 || x.numel() < kEltwiseThreshold ||
+      !x.is_contiguous() || !out.is_contiguous() || !eltwise_algo(op, p0, p1, &alg, &alpha, &beta))
+    return ReferenceBackend::unary(op, x, out, p0, p1);
+  memory::desc md({x.numel()}, dt::f32, tag::a);
+  std::string key = "eltwise:" + std::to_string(static_cast<int>(op)) + ":" + std::to_string(x.numel()) +
+                    ":" + std::to_string(alpha) + ":" + std::to_string(beta);
+  dnnl::primitive p = impl_->get(key, [&] {
+    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
+    return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, impl_->engine));
+  });
+  impl_->run("eltwise", p, {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, out)}});
+}
+
+void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  using A = dnnl::algorithm;
+  A alg;
+  bool commutative = true;
+  switch (op) {
+    case BinaryOp::Add: alg = A::binary_add; break;
+    case BinaryOp::Sub: alg = A::binary_sub; commutative = false; break;
+    case BinaryOp::Mul: alg = A::binary_mul; break;
+    case BinaryOp::Div: alg = A::binary_div; commutative = false; break;
+    case BinaryOp::Maximum: alg = A::binary_max; break;
+    case BinaryOp::Minimum: alg = A::binary_min; break;
+    default: return ReferenceBackend::binary(op, a_in, b_in, out);
+  }
+  const Tensor* a = &a_in;
+  const Tensor* b = &b_in;
+  if (has_broadcast(*a) && commutative) std::swap(a, b);  // oneDNN broadcasts src1 only
+  if (a->dtype() != kFloat32 || out.numel() < kEltwiseThreshold || has_broadcast(*a) ||
+      out.dim() > 12)
+    return ReferenceBackend::binary(op, a_in, b_in, out);
+  memory::desc amd = md_of(*a), bmd = md_of(*b, true), omd = md_of(out);
+  std::string key = "binary:" + std::to_string(static_cast<int>(op)) + ":";
+  append_key(key, *a);
+  append_key(key, *b);
+  append_key(key, out);
+  dnnl::primitive p = impl_->get(key, [&] {
+    dnnl::binary::desc d(alg, amd, bmd, omd);
+    return dnnl::binary(dnnl::binary::primitive_desc(d, impl_->engine));
+  });
+  impl_->run("binary", p, {{DNNL_ARG_SRC_0, impl_->mem(amd, *a)},
+                           {DNNL_ARG_SRC_1, impl_->mem(bmd, *b)},
+                           {DNNL_ARG_DST, impl_->mem(omd, out)}});
+}
+
+void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
+  using A = dnnl::algorithm;
+  A alg;
+  switch (op) {
+    case ReduceOp::Sum: alg = A::reduction_sum; break;
+    case ReduceOp::Mean: alg = A::reduction_mean; break;
+    case ReduceOp::Max: alg = A::reduction_max; break;
+    case ReduceOp::Min: alg = A::reduction_min; break;
+    case ReduceOp::Prod: alg = A::reduction_mul; break;
+  }
+  if (x.dtype() != kFloat32 || x.numel() < kEltwiseThreshold || has_broadcast(x) ||
+      x.numel() == out.numel() || x.dim() == 0)
+    return ReferenceBackend::reduce(op, x, out);
+  memory::desc xmd = md_of(x), omd = md_of(out);
+  std::string key = "reduce:" + std::to_string(static_cast<int>(op)) + ":";
+  append_key(key, x);
+  append_key(key, out);
+  dnnl::primitive p = impl_->get(key, [&] {
+    dnnl::reduction::desc d(alg, xmd, omd, 0.f, 0.f);
+    return dnnl::reduction(dnnl::reduction::primitive_desc(d, impl_->engine));
+  });
+  impl_->run("reduction", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
+}
+
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (out.dtype() != kFloat32 || out.dim() > 12 || out.numel() == 0 || a.shape().back() == 0)
+    return ReferenceBackend::matmul(a, b, out);
+  // Tiny products are faster as plain loops than as a primitive execution.
+  const int64_t flops = out.numel() * a.shape().back();
+  if (flops < 4096) return ReferenceBackend::matmul(a, b, out);
+  memory::desc amd = md_of(a, true), bmd = md_of(b, true), omd = md_of(out);
+  if (out.dim() == 0) return ReferenceBackend::matmul(a, b, out);
+  std::string key = "matmul:";
+  append_key(key, a);
+  append_key(key, b);
+  append_key(key, out);
+  dnnl::primitive p = impl_->get(key, [&] {
+    dnnl::matmul::desc d(amd, bmd, omd);
+    return dnnl::matmul(dnnl::matmul::primitive_desc(d, impl_->engine));
+  });
+  impl_->run("matmul", p, {{DNNL_ARG_SRC, impl_->mem(amd, a)},
+                           {DNNL_ARG_WEIGHTS, impl_->mem(bmd, b)},
+                           {DNNL_ARG_DST, impl_->mem(omd, out)}});
+}
+
+void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) {
+  if (x.dtype() != kFloat32 || x.numel() < 1024 || has_broadcast(x))
+    return ReferenceBackend::softmax(x, axis, log, out);
+  memory::desc xmd = md_of(x), omd = md_of(out);
+  std::string key = std::string(log ? "logsoftmax:" : "softmax:") + std::to_string(axis) + ":";
+  append_key(key, x);
+  append_key(key, out);
+  dnnl::primitive p = impl_->get(key, [&] {
+    dnnl::softmax_v2_forward::desc d(dnnl::prop_kind::forward_inference,
+                                     log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate,
+                                     xmd, omd, static_cast<int>(axis));
+    return dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(d, impl_->engine));
+  });
+  impl_->run("softmax", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
+}
+
+Backend& cpu_backend() {
+  static CpuBackend* b = new CpuBackend();  // never destroyed: tensors may outlive main
+  return *b;
+}
+
+PrimitiveCacheStats cpu_primitive_cache_stats() {
+  return static_cast<CpuBackend&>(cpu_backend()).cache_stats();
+}
+
+}  // namespace tg

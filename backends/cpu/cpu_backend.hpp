@@ -1,0 +1,46 @@
+// The CPU backend: oneDNN primitives for float32, the reference loops for everything else.
+#pragma once
+#include <cstdint>
+
+#include "backends/reference/reference_backend.hpp"
+
+namespace tg {
+
+/// Counters of the CPU backend's cache of oneDNN primitives.
+struct PrimitiveCacheStats {
+  uint64_t created = 0;  ///< primitives built (one per distinct descriptor)
+  uint64_t hits = 0;     ///< calls served by an already built primitive
+  uint64_t size = 0;     ///< primitives held
+};
+
+/// Runs float32 matmul, eltwise, binary, reduction and softmax on oneDNN primitives (created once
+/// per descriptor and cached); tensors below a size threshold and other dtypes use the reference
+/// loops, so that small ops pay no primitive launch.
+class CpuBackend : public ReferenceBackend {
+ public:
+  CpuBackend();
+  ~CpuBackend() override;
+  std::string_view name() const override { return "cpu"; }
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
+
+  /// Counters of the primitive cache.
+  PrimitiveCacheStats cache_stats() const;
+
+  /// Element count from which elementwise ops go to oneDNN.
+  static constexpr int64_t kEltwiseThreshold = 16384;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+/// The process-wide CPU backend.
+Backend& cpu_backend();
+/// Counters of the CPU backend's primitive cache.
+PrimitiveCacheStats cpu_primitive_cache_stats();
+
+}  // namespace tg

@@ -1,0 +1,343 @@
+// Reference kernels: strided loops, accumulation in double for floats and int64 for integers.
+#include "backends/reference/reference_backend.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "backends/reference/elementwise.hpp"
+#include "backends/reference/strided_loop.hpp"
+
+namespace tg {
+
+using reference::strided_loop;
+
+namespace {
+
+template <class T>
+T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.storage()->data());  // offsets are added by strided_loop
+}
+
+/// Accumulator type of a reduction over T.
+template <class T>
+using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+/// Strides of x with the entries of axes where `keep` has size 1 (and x not) set to 0.
+Strides reduced_strides(const Tensor& x, const Tensor& keep) {
+  Strides s = keep.strides();
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (keep.shape()[d] == 1 && x.shape()[d] != 1) s[d] = 0;
+  return s;
+}
+
+/// Shape and strides of t with axis removed (for iterating the lines along axis).
+struct Lines {
+  Shape shape;
+  std::vector<Strides> strides;
+};
+Lines lines_except(int64_t axis, std::initializer_list<const Tensor*> ts) {
+  Lines l;
+  const Tensor& first = **ts.begin();
+  for (int64_t d = 0; d < first.dim(); ++d)
+    if (d != axis) l.shape.push_back(first.shape()[d]);
+  for (const Tensor* t : ts) {
+    Strides s;
+    for (int64_t d = 0; d < t->dim(); ++d)
+      if (d != axis) s.push_back(t->strides()[d]);
+    l.strides.push_back(s);
+  }
+  return l;
+}
+
+}  // namespace
+
+CachingAllocator& ReferenceBackend::allocator() { return cpu_allocator(); }
+
+void ReferenceBackend::copy_from_host(const void* src, const Tensor& dst) {
+  std::memcpy(static_cast<char*>(dst.storage()->data()) + dst.offset() * dtype_size(dst.dtype()),
+              src, dst.numel() * dtype_size(dst.dtype()));
+}
+
+void ReferenceBackend::copy_to_host(const Tensor& src, void* dst) {
+  std::memcpy(dst,
+              static_cast<const char*>(src.storage()->data()) +
+                  src.offset() * dtype_size(src.dtype()),
+              src.numel() * dtype_size(src.dtype()));
+}
+
+void ReferenceBackend::fill(const Tensor& dst, double value) {
+  dispatch_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = ptr<T>(dst);
+    T v = static_cast<T>(value);
+    strided_loop<1>(dst.shape(), {&dst.strides()}, {dst.offset()},
+                    [&](const auto& o) { d[o[0]] = v; });
+  });
+}
+
+void ReferenceBackend::copy(const Tensor& src, const Tensor& dst) {
+  dispatch_dtype(src.dtype(), [&](auto stag) {
+    using S = decltype(stag);
+    dispatch_dtype(dst.dtype(), [&](auto dtag) {
+      using D = decltype(dtag);
+      const S* s = ptr<S>(src);
+      D* d = ptr<D>(dst);
+      strided_loop<2>(dst.shape(), {&dst.strides(), &src.strides()}, {dst.offset(), src.offset()},
+                      [&](const auto& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
+    });
+  });
+}
+
+void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0,
+                             double p1) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* s = ptr<T>(x);
+    if (out.dtype() == kBool) {  // logical_not
+      bool* d = ptr<bool>(out);
+      strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
+                      [&](const auto& o) { d[o[0]] = s[o[1]] == T(0); });
+      return;
+    }
+    T* d = ptr<T>(out);
+    strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
+                    [&](const auto& o) { d[o[0]] = reference::unary_scalar<T>(op, s[o[1]], p0, p1); });
+  });
+}
+
+void ReferenceBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    const std::array<const Strides*, 3> st{&out.strides(), &a.strides(), &b.strides()};
+    const std::array<int64_t, 3> base{out.offset(), a.offset(), b.offset()};
+    if (reference::is_comparison(op)) {
+      bool* d = ptr<bool>(out);
+      strided_loop<3>(out.shape(), st, base, [&](const auto& o) {
+        d[o[0]] = reference::compare_scalar<T>(op, pa[o[1]], pb[o[2]]);
+      });
+    } else {
+      T* d = ptr<T>(out);
+      strided_loop<3>(out.shape(), st, base, [&](const auto& o) {
+        d[o[0]] = reference::binary_scalar<T>(op, pa[o[1]], pb[o[2]]);
+      });
+    }
+  });
+}
+
+void ReferenceBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b,
+                             const Tensor& out) {
+  dispatch_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const bool* c = ptr<bool>(cond);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    T* d = ptr<T>(out);
+    strided_loop<4>(out.shape(), {&out.strides(), &cond.strides(), &a.strides(), &b.strides()},
+                    {out.offset(), cond.offset(), a.offset(), b.offset()},
+                    [&](const auto& o) { d[o[0]] = c[o[1]] ? pa[o[2]] : pb[o[3]]; });
+  });
+}
+
+void ReferenceBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using A = acc_t<T>;
+    const int64_t n_out = out.numel();
+    const int64_t count = n_out == 0 ? 0 : x.numel() / n_out;
+    A init = 0;
+    if (op == ReduceOp::Prod) init = 1;
+    if (op == ReduceOp::Max) init = std::numeric_limits<A>::lowest();
+    if (op == ReduceOp::Min) init = std::numeric_limits<A>::max();
+    if constexpr (std::is_floating_point_v<A>) {
+      if (op == ReduceOp::Max) init = -std::numeric_limits<A>::infinity();
+      if (op == ReduceOp::Min) init = std::numeric_limits<A>::infinity();
+    }
+    // Accumulate in a contiguous buffer indexed like `out`.
+    std::vector<A> acc(static_cast<size_t>(n_out), init);
+    Tensor keep = Tensor::make_view(out.storage(), out.shape(), contiguous_strides(out.shape()),
+                                    0, out.dtype());
+    Strides acc_strides = reduced_strides(x, keep);
+    const T* s = ptr<T>(x);
+    strided_loop<2>(x.shape(), {&x.strides(), &acc_strides}, {x.offset(), 0}, [&](const auto& o) {
+      A v = static_cast<A>(s[o[0]]);
+      A& a = acc[o[1]];
+      switch (op) {
+        case ReduceOp::Sum: case ReduceOp::Mean: a += v; break;
+        case ReduceOp::Prod: a *= v; break;
+        case ReduceOp::Max: a = (v > a || v != v) ? v : a; break;
+        case ReduceOp::Min: a = (v < a || v != v) ? v : a; break;
+      }
+    });
+    T* d = ptr<T>(out);
+    Strides cs = contiguous_strides(out.shape());
+    strided_loop<2>(out.shape(), {&out.strides(), &cs}, {out.offset(), 0}, [&](const auto& o) {
+      A v = acc[o[1]];
+      if (op == ReduceOp::Mean) v = count ? v / static_cast<A>(count) : A(0);
+      d[o[0]] = static_cast<T>(v);
+    });
+  });
+}
+
+void ReferenceBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, const Tensor& out) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* s = ptr<T>(x);
+    int64_t* d = ptr<int64_t>(out);
+    const int64_t n = x.shape()[axis], xs = x.strides()[axis];
+    Lines l = lines_except(axis, {&out, &x});
+    strided_loop<2>(l.shape, {&l.strides[0], &l.strides[1]}, {out.offset(), x.offset()},
+                    [&](const auto& o) {
+                      int64_t best = 0;
+                      T bv = s[o[1]];
+                      for (int64_t i = 1; i < n; ++i) {
+                        T v = s[o[1] + i * xs];
+                        if (bv != bv) break;  // NaN wins, as NumPy
+                        if (v != v || (is_max ? v > bv : v < bv)) { bv = v; best = i; }
+                      }
+                      d[o[0]] = best;
+                    });
+  });
+}
+
+void ReferenceBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using A = acc_t<T>;
+    const int64_t r = out.dim();
+    const int64_t M = out.shape()[r - 2], N = out.shape()[r - 1], K = a.shape()[r - 1];
+    const int64_t am = a.strides()[r - 2], ak = a.strides()[r - 1];
+    const int64_t bk = b.strides()[r - 2], bn = b.strides()[r - 1];
+    const int64_t om = out.strides()[r - 2], on = out.strides()[r - 1];
+    Shape batch(out.shape().begin(), out.shape().end() - 2);
+    Strides sa(a.strides().begin(), a.strides().end() - 2);
+    Strides sb(b.strides().begin(), b.strides().end() - 2);
+    Strides so(out.strides().begin(), out.strides().end() - 2);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    T* po = ptr<T>(out);
+    std::vector<A> row(static_cast<size_t>(N));
+    strided_loop<3>(batch, {&so, &sa, &sb}, {out.offset(), a.offset(), b.offset()},
+                    [&](const auto& o) {
+                      for (int64_t i = 0; i < M; ++i) {
+                        std::fill(row.begin(), row.end(), A(0));
+                        for (int64_t k = 0; k < K; ++k) {
+                          A av = static_cast<A>(pa[o[1] + i * am + k * ak]);
+                          const T* brow = pb + o[2] + k * bk;
+                          for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<A>(brow[j * bn]);
+                        }
+                        for (int64_t j = 0; j < N; ++j) po[o[0] + i * om + j * on] = static_cast<T>(row[j]);
+                      }
+                    });
+  });
+}
+
+void ReferenceBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* s = ptr<T>(x);
+      T* d = ptr<T>(out);
+      const int64_t n = x.shape()[axis], xs = x.strides()[axis], os = out.strides()[axis];
+      Lines l = lines_except(axis, {&out, &x});
+      strided_loop<2>(l.shape, {&l.strides[0], &l.strides[1]}, {out.offset(), x.offset()},
+                      [&](const auto& o) {
+                        double m = -std::numeric_limits<double>::infinity();
+                        for (int64_t i = 0; i < n; ++i) m = std::max<double>(m, s[o[1] + i * xs]);
+                        double sum = 0;
+                        for (int64_t i = 0; i < n; ++i) sum += std::exp(s[o[1] + i * xs] - m);
+                        double lse = m + std::log(sum);
+                        for (int64_t i = 0; i < n; ++i) {
+                          double v = s[o[1] + i * xs];
+                          d[o[0] + i * os] = static_cast<T>(log ? v - lse : std::exp(v - lse));
+                        }
+                      });
+    } else {
+      fail<BackendError>("reference softmax: needs a floating dtype");
+    }
+  });
+}
+
+void ReferenceBackend::cumsum(const Tensor& x, int64_t axis, const Tensor& out) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using A = acc_t<T>;
+    const T* s = ptr<T>(x);
+    T* d = ptr<T>(out);
+    const int64_t n = x.shape()[axis], xs = x.strides()[axis], os = out.strides()[axis];
+    Lines l = lines_except(axis, {&out, &x});
+    strided_loop<2>(l.shape, {&l.strides[0], &l.strides[1]}, {out.offset(), x.offset()},
+                    [&](const auto& o) {
+                      A acc = 0;
+                      for (int64_t i = 0; i < n; ++i) {
+                        acc += static_cast<A>(s[o[1] + i * xs]);
+                        d[o[0] + i * os] = static_cast<T>(acc);
+                      }
+                    });
+  });
+}
+
+void ReferenceBackend::gather(const Tensor& x, int64_t axis, const Tensor& index,
+                              const Tensor& out) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* s = ptr<T>(x);
+    const int64_t* ix = ptr<int64_t>(index);
+    T* d = ptr<T>(out);
+    Strides xs = x.strides();
+    const int64_t step = xs[axis];
+    xs[axis] = 0;
+    strided_loop<3>(out.shape(), {&out.strides(), &index.strides(), &xs},
+                    {out.offset(), index.offset(), x.offset()},
+                    [&](const auto& o) { d[o[0]] = s[o[2] + ix[o[1]] * step]; });
+  });
+}
+
+void ReferenceBackend::scatter_add(const Tensor& dst, int64_t axis, const Tensor& index,
+                                   const Tensor& src) {
+  dispatch_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = ptr<T>(dst);
+    const int64_t* ix = ptr<int64_t>(index);
+    const T* s = ptr<T>(src);
+    Strides ds = dst.strides();
+    const int64_t step = ds[axis];
+    ds[axis] = 0;
+    strided_loop<3>(src.shape(), {&src.strides(), &index.strides(), &ds},
+                    {src.offset(), index.offset(), dst.offset()}, [&](const auto& o) {
+                      T& slot = d[o[2] + ix[o[1]] * step];
+                      slot = static_cast<T>(slot + s[o[0]]);
+                    });
+  });
+}
+
+void ReferenceBackend::random(const Tensor& out, Distribution dist, double a, double b,
+                              uint64_t seed, uint64_t offset) {
+  dispatch_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = ptr<T>(out) + out.offset();
+    const int64_t n = out.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t c = offset + static_cast<uint64_t>(i);
+      double v = dist == Distribution::Uniform ? a + (b - a) * reference::random_uniform01(seed, c)
+                                               : a + b * reference::random_normal(seed, c);
+      if constexpr (std::is_floating_point_v<T>) {
+        T tv = static_cast<T>(v);
+        if (dist == Distribution::Uniform && tv >= static_cast<T>(b)) tv = static_cast<T>(a);
+        d[i] = tv;
+      } else {
+        d[i] = static_cast<T>(std::floor(v));
+      }
+    }
+  });
+}
+
+Backend& reference_backend() {
+  static ReferenceBackend* b = new ReferenceBackend();  // never destroyed: tensors may outlive main
+  return *b;
+}
+
+}  // namespace tg

@@ -1,0 +1,32 @@
+// The reference backend: plain loops over any strides for every dtype; the test oracle.
+#pragma once
+#include "core/backend.hpp"
+
+namespace tg {
+
+/// Every kernel of the Backend interface as straightforward loops on host memory. Slow but
+/// simple enough to trust: tests compare every other backend against it.
+class ReferenceBackend : public Backend {
+ public:
+  std::string_view name() const override { return "reference"; }
+  CachingAllocator& allocator() override;
+  void copy_from_host(const void* src, const Tensor& dst) override;
+  void copy_to_host(const Tensor& src, void* dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
+  void arg_reduce(bool is_max, const Tensor& x, int64_t axis, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
+  void cumsum(const Tensor& x, int64_t axis, const Tensor& out) override;
+  void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& dst, int64_t axis, const Tensor& index,
+                   const Tensor& src) override;
+  void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
+              uint64_t offset) override;
+};
+
+}  // namespace tg

@@ -1,0 +1,82 @@
+// The kernel interface every device backend implements. Kernels trust their arguments: all
+// validation happens in the ops (autograd/ops) before a kernel is called.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "core/allocator.hpp"
+#include "core/tensor.hpp"
+
+namespace tg {
+
+/// Elementwise functions of one tensor. Parameters p0/p1 are documented per op.
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Square, Sin, Cos, Tanh, Sigmoid,
+  Relu,
+  LeakyRelu,  ///< p0 = negative slope
+  Elu,        ///< p0 = alpha
+  Selu, Gelu, GeluTanh, Softplus, Softsign, Erf,
+  PowScalar,  ///< x^p0
+  Clip,       ///< clamp to [p0, p1]
+  LogicalNot,
+  Step,       ///< 1 where x > 0, else 0 (the derivative of relu)
+};
+/// Elementwise functions of two tensors; comparisons and logical ops write bool.
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr
+};
+/// Reductions over the axes where the output has size 1 and the input does not.
+enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
+/// Random distributions for Backend::random.
+enum class Distribution : uint8_t { Uniform, Normal };
+
+std::string_view unary_op_name(UnaryOp op);
+std::string_view binary_op_name(BinaryOp op);
+std::string_view reduce_op_name(ReduceOp op);
+
+/// Kernels of one device kind. Inputs may have any strides (broadcast inputs come as views with
+/// stride 0 on broadcast axes); outputs are preallocated with the result's shape and dtype.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// Short name: "reference", "cpu" (oneDNN), "opencl".
+  virtual std::string_view name() const = 0;
+  /// The allocator storages of this backend come from.
+  virtual CachingAllocator& allocator() = 0;
+
+  /// Copies host bytes into a contiguous tensor.
+  virtual void copy_from_host(const void* src, const Tensor& dst) = 0;
+  /// Copies a contiguous tensor to host bytes (waits for the device).
+  virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+  /// dst = value everywhere (dst may be strided).
+  virtual void fill(const Tensor& dst, double value) = 0;
+  /// dst = cast(src); same shape, any strides on both sides.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  /// out = op(x) elementwise.
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) = 0;
+  /// out = op(a, b); a and b have out's shape (broadcast axes have stride 0).
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// out = cond ? a : b; all have out's shape (broadcast as in binary).
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// Reduces x over the axes where out has size 1 and x does not (out has x's rank).
+  virtual void reduce(ReduceOp op, const Tensor& x, const Tensor& out) = 0;
+  /// Index (int64) of the max (or min) along axis; out has x's shape with size 1 at axis.
+  virtual void arg_reduce(bool is_max, const Tensor& x, int64_t axis, const Tensor& out) = 0;
+  /// out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch axes already broadcast (stride 0).
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// Softmax (or log-softmax) of x along axis.
+  virtual void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) = 0;
+  /// Inclusive cumulative sum along axis.
+  virtual void cumsum(const Tensor& x, int64_t axis, const Tensor& out) = 0;
+  /// out = x taken along axis at index (int64, out's shape; other axes may be broadcast).
+  virtual void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) = 0;
+  /// dst[.. index[i] ..] += src[i] along axis; index has src's shape.
+  virtual void scatter_add(const Tensor& dst, int64_t axis, const Tensor& index,
+                           const Tensor& src) = 0;
+  /// Fills a contiguous tensor with counter-based random numbers: element i uses counter
+  /// offset + i of stream seed, so every device produces the same values.
+  virtual void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
+                      uint64_t offset) = 0;
+};
+
+}  // namespace tg

@@ -1,0 +1,29 @@
+// Parsing and printing of Device.
+#include "core/device.hpp"
+
+#include <charconv>
+
+#include "core/error.hpp"
+
+namespace tg {
+
+Device Device::parse(std::string_view s) {
+  if (s == "cpu") return cpu();
+  if (s.starts_with("opencl")) {
+    if (s.size() == 6) return opencl(0);
+    if (s[6] == ':') {
+      int i = 0;
+      auto r = std::from_chars(s.data() + 7, s.data() + s.size(), i);
+      if (r.ec == std::errc() && r.ptr == s.data() + s.size() && i >= 0) return opencl(i);
+    }
+  }
+  fail<DeviceError>("Device: cannot parse '", s, "' (expected cpu, opencl or opencl:N)");
+}
+
+std::string Device::str() const {
+  return type == DeviceType::CPU ? std::string("cpu") : "opencl:" + std::to_string(index);
+}
+
+std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+
+}  // namespace tg

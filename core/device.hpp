@@ -1,0 +1,29 @@
+// Where a tensor's storage lives: the CPU or an OpenCL device.
+#pragma once
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace tg {
+
+/// Kind of device.
+enum class DeviceType : uint8_t { CPU, OpenCL };
+
+/// A device: a type and an index ("cpu", "opencl:0").
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  /// The host CPU.
+  static constexpr Device cpu() { return {DeviceType::CPU, 0}; }
+  /// The OpenCL device with this index.
+  static constexpr Device opencl(int i = 0) { return {DeviceType::OpenCL, i}; }
+  /// Parses "cpu", "opencl", "opencl:1"; throws DeviceError otherwise.
+  static Device parse(std::string_view s);
+  /// "cpu" or "opencl:N".
+  std::string str() const;
+  friend bool operator==(const Device&, const Device&) = default;
+};
+std::ostream& operator<<(std::ostream& os, const Device& d);
+
+}  // namespace tg

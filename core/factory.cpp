@@ -1,0 +1,67 @@
+// Creation functions: constant fills, ranges, identity and tensors from host data.
+#include <cmath>
+#include <vector>
+
+#include "core/backend.hpp"
+#include "core/registry.hpp"
+#include "core/tensor.hpp"
+
+namespace tg {
+
+namespace {
+Tensor finish(Tensor t, const TensorOptions& opts) {
+  if (opts.requires_grad) t.requires_grad_(true);
+  return t;
+}
+}  // namespace
+
+Tensor full(const Shape& shape, double value, TensorOptions opts) {
+  Tensor t = Tensor::empty(shape, opts.dtype, opts.device);
+  backend_for(opts.device).fill(t, value);
+  return finish(t, opts);
+}
+Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0.0, opts); }
+Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+
+Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
+
+Tensor from_blob(const void* data, const Shape& shape, DType dtype, TensorOptions opts) {
+  Tensor t = Tensor::empty(shape, dtype, opts.device);
+  backend_for(opts.device).copy_from_host(data, t);
+  if (dtype != opts.dtype) t = t.to(opts.dtype);
+  return finish(t, opts);
+}
+
+Tensor tensor(std::initializer_list<float> values, const Shape& shape, TensorOptions opts) {
+  return tensor(std::vector<float>(values), shape, opts);
+}
+
+Tensor arange(double start, double stop, double step, TensorOptions opts) {
+  if (step == 0) fail<ValueError>("arange: step must not be 0");
+  const double span = (stop - start) / step;
+  const int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
+  return from_blob(v.data(), {n}, kFloat64, opts);
+}
+Tensor arange(int64_t stop, TensorOptions opts) { return arange(0.0, static_cast<double>(stop), 1.0, opts); }
+
+Tensor linspace(double start, double stop, int64_t n, TensorOptions opts) {
+  if (n < 0) fail<ValueError>("linspace: negative count ", n);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = n == 1 ? start : start + (stop - start) * static_cast<double>(i) / static_cast<double>(n - 1);
+  return from_blob(v.data(), {n}, kFloat64, opts);
+}
+
+Tensor eye(int64_t n, int64_t m, TensorOptions opts) {
+  if (m < 0) m = n;
+  if (n < 0) fail<ValueError>("eye: negative size ", n);
+  std::vector<double> v(static_cast<size_t>(n * m), 0.0);
+  for (int64_t i = 0; i < std::min(n, m); ++i) v[i * m + i] = 1.0;
+  return from_blob(v.data(), {n, m}, kFloat64, opts);
+}
+
+}  // namespace tg

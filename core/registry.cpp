@@ -1,0 +1,66 @@
+// Backend selection by device, with a thread-local switch to the reference backend.
+#include "core/registry.hpp"
+
+#include <mutex>
+#include <unordered_map>
+
+#include "core/backend.hpp"
+#include "core/error.hpp"
+
+namespace tg {
+
+Backend& cpu_backend();  // defined in backends/cpu
+
+namespace {
+thread_local bool t_use_reference = false;
+struct Factories {
+  std::mutex mu;
+  Backend* (*opencl)(int) = nullptr;
+};
+Factories& factories() {
+  static Factories f;
+  return f;
+}
+}  // namespace
+
+Backend& backend_for(Device d) {
+  if (d.type == DeviceType::CPU) return t_use_reference ? reference_backend() : cpu_backend();
+  Backend* (*f)(int) = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(factories().mu);
+    f = factories().opencl;
+  }
+  if (!f) fail<DeviceError>("backend_for: no backend serves device ", d, " in this build");
+  Backend* b = f(d.index);
+  if (!b) fail<DeviceError>("backend_for: device ", d, " does not exist");
+  return *b;
+}
+
+void register_backend(DeviceType type, Backend* (*factory)(int)) {
+  if (type == DeviceType::CPU) fail<ValueError>("register_backend: the CPU backend is built in");
+  std::lock_guard<std::mutex> lock(factories().mu);
+  factories().opencl = factory;
+}
+
+UseReferenceBackend::UseReferenceBackend() : prev_(t_use_reference) { t_use_reference = true; }
+UseReferenceBackend::~UseReferenceBackend() { t_use_reference = prev_; }
+
+std::string_view unary_op_name(UnaryOp op) {
+  static constexpr std::string_view names[] = {
+      "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "sin",
+      "cos", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
+      "softplus", "softsign", "erf", "pow", "clip", "logical_not", "step"};
+  return names[static_cast<int>(op)];
+}
+std::string_view binary_op_name(BinaryOp op) {
+  static constexpr std::string_view names[] = {"add", "sub", "mul", "div", "pow",
+                                                "maximum", "minimum", "eq", "ne", "lt",
+                                                "le", "gt", "ge", "logical_and", "logical_or"};
+  return names[static_cast<int>(op)];
+}
+std::string_view reduce_op_name(ReduceOp op) {
+  static constexpr std::string_view names[] = {"sum", "mean", "max", "min", "prod"};
+  return names[static_cast<int>(op)];
+}
+
+}  // namespace tg

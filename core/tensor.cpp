@@ -1,0 +1,46 @@
+// Tensor construction and the metadata queries that need no op.
+#include "core/tensor.hpp"
+
+#include "core/backend.hpp"
+#include "core/registry.hpp"
+
+namespace tg {
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape)
+    if (d < 0) fail<ShapeError>("empty: negative size in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(backend_for(device).allocator(),
+                                            std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype));
+  impl->strides = contiguous_strides(shape);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::make_view(std::shared_ptr<Storage> storage, Shape shape, Strides strides,
+                         int64_t offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+int64_t Tensor::size(int64_t axis) const {
+  return impl_->shape[static_cast<size_t>(normalize_axis("size", axis, dim()))];
+}
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = impl_->shape.size(); i-- > 0;) {
+    if (impl_->shape[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->shape[i];
+  }
+  return true;
+}
+
+}  // namespace tg
