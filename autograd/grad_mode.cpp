@@ -3,7 +3,7 @@
 
 namespace tg::autograd {
 namespace {
-thread_local bool t_grad_enabled = true;
+[[gnu::tls_model("initial-exec")]] thread_local bool t_grad_enabled = true;
 }
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }

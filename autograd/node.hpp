@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.hpp"
+#include "core/pool.hpp"
 #include "core/tensor.hpp"
 
 namespace tg::autograd {
@@ -159,7 +160,7 @@ class LambdaNode final : public Node {
 template <class F>
 void record(std::string_view name, std::initializer_list<const Tensor*> inputs,
             std::initializer_list<Tensor*> outputs, F&& f) {
-  auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
+  auto node = detail::make_pooled<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
   connect(node, inputs, outputs);
 }
 

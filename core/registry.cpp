@@ -12,7 +12,7 @@ namespace tg {
 Backend& cpu_backend();  // defined in backends/cpu
 
 namespace {
-thread_local bool t_use_reference = false;
+[[gnu::tls_model("initial-exec")]] thread_local bool t_use_reference = false;
 struct Factories {
   std::mutex mu;
   Backend* (*opencl)(int) = nullptr;

@@ -29,9 +29,9 @@ class Storage {
 
  private:
   CachingAllocator* allocator_;
+  size_t cls_ = 0;  // declared before data_: allocate() writes it during data_'s initialisation
   void* data_;
   size_t nbytes_;
-  size_t cls_ = 0;
   uint64_t version_ = 0;
 };
 

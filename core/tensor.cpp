@@ -2,6 +2,7 @@
 #include "core/tensor.hpp"
 
 #include "core/backend.hpp"
+#include "core/pool.hpp"
 #include "core/registry.hpp"
 
 namespace tg {
@@ -9,8 +10,8 @@ namespace tg {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) fail<ShapeError>("empty: negative size in shape ", shape);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(backend_for(device).allocator(),
+  auto impl = detail::make_pooled<TensorImpl>();
+  impl->storage = detail::make_pooled<Storage>(backend_for(device).allocator(),
                                             std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype));
   impl->strides = contiguous_strides(shape);
   impl->shape = shape;
@@ -20,7 +21,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::make_view(std::shared_ptr<Storage> storage, Shape shape, Strides strides,
                          int64_t offset, DType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->storage = std::move(storage);
   impl->shape = std::move(shape);
   impl->strides = std::move(strides);

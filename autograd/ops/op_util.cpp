@@ -45,6 +45,11 @@ Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const 
   check_defined(name, a, "first operand");
   check_defined(name, b, "second operand");
   check_same_device(name, a, b);
+  if (a.shape() == b.shape() && a.dtype() == compute && b.dtype() == compute) {
+    Tensor out = Tensor::empty(a.shape(), out_dtype, a.device());
+    backend_of(a).binary(op, a, b, out);
+    return out;
+  }
   Shape s = broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = Tensor::empty(s, out_dtype, a.device());
   backend_of(a).binary(op, expand_raw(cast_raw(a, compute), s), expand_raw(cast_raw(b, compute), s),

@@ -102,6 +102,13 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
       return;
     }
     T* d = ptr<T>(out);
+    if (x.is_contiguous() && out.is_contiguous()) {
+      const T* xs = s + x.offset();
+      T* ds = d + out.offset();
+      const int64_t n = out.numel();
+      for (int64_t i = 0; i < n; ++i) ds[i] = reference::unary_scalar<T>(op, xs[i], p0, p1);
+      return;
+    }
     strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
                     [&](const auto& o) { d[o[0]] = reference::unary_scalar<T>(op, s[o[1]], p0, p1); });
   });
@@ -114,6 +121,21 @@ void ReferenceBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, con
     const T* pb = ptr<T>(b);
     const std::array<const Strides*, 3> st{&out.strides(), &a.strides(), &b.strides()};
     const std::array<int64_t, 3> base{out.offset(), a.offset(), b.offset()};
+    if (!reference::is_comparison(op) && a.is_contiguous() && b.is_contiguous() &&
+        out.is_contiguous()) {
+      // Flat loop: the common case of same-shape contiguous operands.
+      const T* x = pa + a.offset();
+      const T* y = pb + b.offset();
+      T* d = ptr<T>(out) + out.offset();
+      const int64_t n = out.numel();
+      switch (op) {
+        case BinaryOp::Add: for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] + y[i]); return;
+        case BinaryOp::Mul: for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] * y[i]); return;
+        default:
+          for (int64_t i = 0; i < n; ++i) d[i] = reference::binary_scalar<T>(op, x[i], y[i]);
+          return;
+      }
+    }
     if (reference::is_comparison(op)) {
       bool* d = ptr<bool>(out);
       strided_loop<3>(out.shape(), st, base, [&](const auto& o) {

@@ -1,0 +1,47 @@
+// Helpers shared by the tests: value comparison and gradcheck assertions.
+#pragma once
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tapegrad.hpp"
+
+namespace tg::test {
+
+/// Elementwise |a - b| <= atol + rtol·|b|; on failure returns a message naming the element.
+inline std::string compare_values(const std::vector<double>& a, const std::vector<double>& b,
+                                  double atol, double rtol) {
+  if (a.size() != b.size())
+    return "sizes differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool both_nan = std::isnan(a[i]) && std::isnan(b[i]);
+    const bool same_inf = std::isinf(a[i]) && a[i] == b[i];
+    if (both_nan || same_inf) continue;
+    if (!(std::abs(a[i] - b[i]) <= atol + rtol * std::abs(b[i])))
+      return "element " + std::to_string(i) + ": " + std::to_string(a[i]) + " vs expected " +
+             std::to_string(b[i]);
+  }
+  return "";
+}
+
+/// Values of t as doubles (any dtype, any device).
+inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+}  // namespace tg::test
+
+/// Checks that tensor T holds the values V (a std::vector<double>) within tolerances.
+#define TG_CHECK_VALUES(T, V, ATOL, RTOL)                                                      \
+  do {                                                                                         \
+    std::string tg_msg_ = ::tg::test::compare_values(::tg::test::values(T), (V), (ATOL), (RTOL)); \
+    INFO(tg_msg_);                                                                             \
+    CHECK(tg_msg_.empty());                                                                    \
+  } while (0)
+
+/// Requires a passing tg::autograd::gradcheck (or gradgradcheck) result, printing its message.
+#define TG_REQUIRE_GRADCHECK(RESULT)        \
+  do {                                      \
+    auto tg_res_ = (RESULT);                \
+    INFO(tg_res_.message);                  \
+    REQUIRE(tg_res_.ok);                    \
+  } while (0)
