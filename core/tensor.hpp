@@ -43,6 +43,7 @@ struct TensorImpl {
   // Autograd state. A tensor with grad_fn is an op's output; without, a leaf.
   bool requires_grad = false;
   bool retains_grad = false;
+  bool is_view = false;  ///< made by a view op from another tensor (shares its storage)
   uint32_t output_nr = 0;
   std::shared_ptr<autograd::Node> grad_fn;
   std::unique_ptr<Tensor> grad;               ///< accumulated gradient of a leaf

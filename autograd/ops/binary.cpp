@@ -198,6 +198,9 @@ Tensor& inplace(Tensor& self, const Tensor& other, std::string_view name, Binary
     if (self.is_leaf() && self.requires_grad())
       fail<ValueError>(name, ": in-place operation on a leaf tensor that requires grad ",
                        self.shape(), "; wrap it in NoGrad");
+    if (self.impl()->is_view && self.requires_grad())
+      fail<ValueError>(name, ": in-place operation with grad recording on a view ", self.shape(),
+                       " of a tensor that requires grad; apply it out of place or clone() first");
     Tensor y = f(self, other);
     if (y.dtype() != self.dtype())
       fail<DTypeError>(name, ": result dtype ", y.dtype(), " cannot be stored in ", self.dtype());

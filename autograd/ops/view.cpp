@@ -41,6 +41,7 @@ std::optional<Strides> view_strides(const Shape& old_shape, const Strides& old_s
 /// Records a view op whose backward is f(g).
 template <class F>
 Tensor record_view(std::string_view name, const Tensor& x, Tensor y, F f) {
+  if (y.storage() == x.storage()) y.impl()->is_view = true;
   if (autograd::needs_grad(x))
     autograd::record(name, {&x}, {&y}, [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
   return y;
@@ -291,6 +292,9 @@ Tensor& Tensor::copy_(const Tensor& src) {
     if (is_leaf() && requires_grad())
       fail<ValueError>("copy_: in-place operation on a leaf tensor that requires grad ", shape(),
                        "; wrap it in NoGrad");
+    if (impl()->is_view)
+      fail<ValueError>("copy_: in-place copy with grad recording into a view ", shape(),
+                       "; build the result out of place (concat, pad, where) instead");
     Tensor y = s.to(dtype()).expand(shape()).clone();
     backend_of(*this).copy(y, *this);
     storage()->bump_version();
