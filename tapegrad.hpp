@@ -14,3 +14,4 @@
 #include "core/registry.hpp"
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
+#include "nn/nn.hpp"

@@ -1,6 +1,7 @@
 // gradcheck: full Jacobians for small problems, random directions for large ones.
 #include "autograd/gradcheck.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -154,11 +155,16 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
         for (int64_t e = 0; e < diff_inputs[k].numel(); ++e) d[e] += s * u[e];
       }
     };
+    // Keep the exact inputs: x + eps - 2eps + eps need not round back to x, and the tape (saved
+    // inputs of max/min, ...) is reused by the next direction.
+    std::vector<std::vector<double>> orig;
+    for (const Tensor& x : diff_inputs) orig.push_back(x.to_vector<double>());
     shift(o.eps);
     auto fp = eval(f, p.xs);
     shift(-2 * o.eps);
     auto fm = eval(f, p.xs);
-    shift(o.eps);
+    for (size_t k = 0; k < diff_inputs.size(); ++k)
+      std::copy(orig[k].begin(), orig[k].end(), diff_inputs[k].data<double>());
     const double* vv = v.data<double>();
     double numeric = 0.0;
     for (int64_t j = 0; j < m; ++j) numeric += vv[j] * (fp[j] - fm[j]) / (2 * o.eps);

@@ -141,6 +141,12 @@ Tensor cumsum(const Tensor& x, int64_t axis);
 /// x converted to dtype (differentiable between floating dtypes).
 Tensor cast(const Tensor& x, DType dtype);
 
+// ---- regularization ----
+/// Inverted dropout: zeroes each element with probability rate and scales the rest by
+/// 1 / (1 − rate) when training; the identity otherwise. Seeded by the global generator or seed.
+Tensor dropout(const Tensor& x, double rate, bool training = true,
+               std::optional<uint64_t> seed = std::nullopt);
+
 // ---- operators ----
 Tensor operator-(const Tensor& x);
 Tensor operator+(const Tensor& a, const Tensor& b);

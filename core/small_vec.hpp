@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <type_traits>
 #include <vector>
 
@@ -50,6 +51,8 @@ class SmallVec {
   T* end() { return ptr_ + size_; }
   const T* begin() const { return ptr_; }
   const T* end() const { return ptr_ + size_; }
+  std::reverse_iterator<const T*> rbegin() const { return std::reverse_iterator<const T*>(end()); }
+  std::reverse_iterator<const T*> rend() const { return std::reverse_iterator<const T*>(begin()); }
 
   void reserve(size_t n) {
     if (n <= cap_) return;

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 [ -f build/build.ninja ] || meson setup build --buildtype=release
 ninja -C build
-exec ./build/examples/fit_by_hand "$@"
+exec ./build/examples/fashion_mnist_mlp "${@:-5}"

@@ -198,10 +198,16 @@ Tensor& inplace(Tensor& self, const Tensor& other, std::string_view name, Binary
     if (self.is_leaf() && self.requires_grad())
       fail<ValueError>(name, ": in-place operation on a leaf tensor that requires grad ",
                        self.shape(), "; wrap it in NoGrad");
-    if (self.impl()->is_view && self.requires_grad())
+    // A view's base would not see the new history (nor would a constant base gain one).
+    if (self.impl()->is_view)
       fail<ValueError>(name, ": in-place operation with grad recording on a view ", self.shape(),
-                       " of a tensor that requires grad; apply it out of place or clone() first");
-    Tensor y = f(self, other);
+                       " (its base would not see the new history); apply it out of place or "
+                       "clone() first");
+    // mul and div save their first operand for backward, and self is overwritten below:
+    // they get a copy (add and sub save nothing).
+    const bool saves_self = op == BinaryOp::Mul || op == BinaryOp::Div;
+    Tensor a = saves_self ? self.clone() : self;
+    Tensor y = f(a, other.is_same(self) ? a : other);
     if (y.dtype() != self.dtype())
       fail<DTypeError>(name, ": result dtype ", y.dtype(), " cannot be stored in ", self.dtype());
     backend_of(self).copy(y, self);

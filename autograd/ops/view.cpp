@@ -317,6 +317,9 @@ Tensor& Tensor::fill_(double value) {
     if (is_leaf())
       fail<ValueError>("fill_: in-place operation on a leaf tensor that requires grad ", shape(),
                        "; wrap it in NoGrad");
+    if (impl()->is_view)  // the base would keep a history that no longer holds
+      fail<ValueError>("fill_: in-place fill with grad recording of a view ", shape(),
+                       "; build the result out of place (where, concat, pad) instead");
     // The filled values no longer depend on the history: cut it.
     impl()->grad_fn.reset();
     impl()->requires_grad = false;

@@ -1,0 +1,209 @@
+// JSON parsing and printing.
+#include "nn/json.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace tg::nn {
+
+bool Json::as_bool(const char* what) const {
+  if (auto p = std::get_if<bool>(&v_)) return *p;
+  fail<IOError>("json: ", what, " is not a boolean");
+}
+double Json::as_number(const char* what) const {
+  if (auto p = std::get_if<double>(&v_)) return *p;
+  fail<IOError>("json: ", what, " is not a number");
+}
+int64_t Json::as_int(const char* what) const {
+  double d = as_number(what);
+  if (d != std::floor(d)) fail<IOError>("json: ", what, " is not an integer: ", d);
+  return static_cast<int64_t>(d);
+}
+const std::string& Json::as_string(const char* what) const {
+  if (auto p = std::get_if<std::string>(&v_)) return *p;
+  fail<IOError>("json: ", what, " is not a string");
+}
+const Json::Array& Json::as_array(const char* what) const {
+  if (auto p = std::get_if<std::shared_ptr<Array>>(&v_)) return **p;
+  fail<IOError>("json: ", what, " is not an array");
+}
+const Json::Object& Json::as_object(const char* what) const {
+  if (auto p = std::get_if<std::shared_ptr<Object>>(&v_)) return **p;
+  fail<IOError>("json: ", what, " is not an object");
+}
+bool Json::has(const std::string& key) const { return is_object() && as_object().count(key); }
+const Json& Json::at(const std::string& key) const {
+  const Object& o = as_object(key.c_str());
+  auto it = o.find(key);
+  if (it == o.end()) fail<IOError>("json: missing key '", key, "'");
+  return it->second;
+}
+
+namespace {
+void dump_string(std::string& out, const std::string& s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+}  // namespace
+
+std::string Json::dump() const {
+  std::string out;
+  std::visit([&](const auto& x) {
+    using T = std::decay_t<decltype(x)>;
+    if constexpr (std::is_same_v<T, std::monostate>) out += "null";
+    else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
+    else if constexpr (std::is_same_v<T, double>) {
+      char buf[40];
+      if (x == std::floor(x) && std::abs(x) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", x);
+      else std::snprintf(buf, sizeof buf, "%.17g", x);
+      out += buf;
+    } else if constexpr (std::is_same_v<T, std::string>) dump_string(out, x);
+    else if constexpr (std::is_same_v<T, std::shared_ptr<Array>>) {
+      out += '[';
+      for (size_t i = 0; i < x->size(); ++i) out += (i ? "," : "") + (*x)[i].dump();
+      out += ']';
+    } else {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : *x) {
+        if (!first) out += ',';
+        first = false;
+        dump_string(out, k);
+        out += ':';
+        out += v.dump();
+      }
+      out += '}';
+    }
+  }, v_);
+  return out;
+}
+
+namespace {
+struct Parser {
+  const std::string& s;
+  size_t i = 0;
+  int depth = 0;
+  [[noreturn]] void error(const char* what) { fail<IOError>("json: ", what, " at offset ", i); }
+  void ws() { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; }
+  Json value() {
+    ws();
+    if (i >= s.size()) error("unexpected end of text");
+    if (++depth > 200) error("nesting too deep");
+    Json r;
+    const char c = s[i];
+    if (c == '{') {
+      ++i;
+      Json::Object o;
+      ws();
+      if (i < s.size() && s[i] == '}') { ++i; r = Json(std::move(o)); }
+      else {
+        while (true) {
+          ws();
+          std::string k = string();
+          ws();
+          if (i >= s.size() || s[i] != ':') error("expected ':'");
+          ++i;
+          o[k] = value();
+          ws();
+          if (i < s.size() && s[i] == ',') { ++i; continue; }
+          if (i < s.size() && s[i] == '}') { ++i; break; }
+          error("expected ',' or '}'");
+        }
+        r = Json(std::move(o));
+      }
+    } else if (c == '[') {
+      ++i;
+      Json::Array a;
+      ws();
+      if (i < s.size() && s[i] == ']') { ++i; }
+      else {
+        while (true) {
+          a.push_back(value());
+          ws();
+          if (i < s.size() && s[i] == ',') { ++i; continue; }
+          if (i < s.size() && s[i] == ']') { ++i; break; }
+          error("expected ',' or ']'");
+        }
+      }
+      r = Json(std::move(a));
+    } else if (c == '"') {
+      r = Json(string());
+    } else if (s.compare(i, 4, "true") == 0) { i += 4; r = Json(true); }
+    else if (s.compare(i, 5, "false") == 0) { i += 5; r = Json(false); }
+    else if (s.compare(i, 4, "null") == 0) { i += 4; r = Json(); }
+    else r = Json(number());
+    --depth;
+    return r;
+  }
+  std::string string() {
+    if (i >= s.size() || s[i] != '"') error("expected a string");
+    ++i;
+    std::string out;
+    while (i < s.size() && s[i] != '"') {
+      char c = s[i++];
+      if (c == '\\') {
+        if (i >= s.size()) error("bad escape");
+        char e = s[i++];
+        switch (e) {
+          case 'n': out += '\n'; break;
+          case 't': out += '\t'; break;
+          case 'u': {
+            if (i + 4 > s.size()) error("bad \\u escape");
+            out += static_cast<char>(std::stoi(s.substr(i, 4), nullptr, 16));
+            i += 4;
+            break;
+          }
+          default: out += e;
+        }
+      } else {
+        out += c;
+      }
+    }
+    if (i >= s.size()) error("unterminated string");
+    ++i;
+    return out;
+  }
+  double number() {
+    size_t start = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
+                            s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+      ++i;
+    if (start == i) error("unexpected character");
+    try {
+      return std::stod(s.substr(start, i - start));
+    } catch (const std::exception&) {
+      error("bad number");
+    }
+  }
+};
+}  // namespace
+
+Json Json::parse(const std::string& text) {
+  Parser p{text};
+  Json v = p.value();
+  p.ws();
+  if (p.i != text.size()) p.error("trailing characters");
+  return v;
+}
+
+}  // namespace tg::nn

@@ -1,0 +1,37 @@
+// ActivationFn and Dropout layers.
+#include "nn/layers/activation_layer.hpp"
+
+#include "autograd/ops.hpp"
+
+namespace tg::nn {
+
+ActivationLayer::ActivationLayer(ActivationFn a, BasicLayerOptions o)
+    : Layer("Activation", o.name), activation_(std::move(a)) {
+  if (!o.input_shape.empty()) set_declared_input_shape(o.input_shape.vec());
+}
+Tensor ActivationLayer::call(const Tensor& x, bool) { return activation_(x); }
+Config ActivationLayer::config() const {
+  Config c = Layer::config();
+  c.set("activation", activation_.name());
+  return c;
+}
+
+DropoutLayer::DropoutLayer(double rate, DropoutOptions o) : Layer("Dropout", o.name), rate_(rate), opts_(std::move(o)) {
+  if (!(rate >= 0.0 && rate < 1.0)) fail<ValueError>(label(), ": rate must be in [0, 1), got ", rate);
+  if (!opts_.input_shape.empty()) set_declared_input_shape(opts_.input_shape.vec());
+}
+Tensor DropoutLayer::call(const Tensor& x, bool training) {
+  if (!training) return x;
+  // A seeded layer draws a new mask on each call, reproducibly.
+  std::optional<uint64_t> seed;
+  if (opts_.seed) seed = *opts_.seed + 0x9E3779B97F4A7C15ull * calls_++;
+  return dropout(x, rate_, true, seed);
+}
+Config DropoutLayer::config() const {
+  Config c = Layer::config();
+  c.set("rate", rate_);
+  if (opts_.seed) c.set("seed", static_cast<int64_t>(*opts_.seed));
+  return c;
+}
+
+}  // namespace tg::nn

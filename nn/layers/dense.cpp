@@ -1,0 +1,58 @@
+// Dense layer.
+#include "nn/layers/dense.hpp"
+
+#include "autograd/ops.hpp"
+
+namespace tg::nn {
+
+DenseLayer::DenseLayer(int64_t units, DenseOptions opts)
+    : Layer("Dense", opts.name), units_(units), opts_(std::move(opts)) {
+  if (units <= 0) fail<ValueError>(label(), ": units must be positive, got ", units);
+  if (!opts_.input_shape.empty()) set_declared_input_shape(opts_.input_shape.vec());
+}
+
+void DenseLayer::check_input(const Shape& s) const {
+  if (s.empty())
+    fail<ShapeError>(label(), ": expected an input of rank ≥ 1, got a scalar");
+  if (kernel_.defined() && s.back() != kernel_.shape()[0]) {
+    fail<ShapeError>(label(), ": expected input [*, ", kernel_.shape()[0], "], got ", s);
+  }
+}
+
+void DenseLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  const int64_t in = input_shape.back();
+  if (in <= 0) fail<ShapeError>(label(), ": the last axis of the input must be known, got ", input_shape);
+  kernel_ = add_weight("kernel", {in, units_}, opts_.kernel_initializer.get());
+  if (opts_.use_bias) bias_ = add_weight("bias", {units_}, opts_.bias_initializer.get());
+}
+
+Tensor DenseLayer::call(const Tensor& x, bool) {
+  check_input(x.shape());
+  Tensor y = matmul(x.dtype() == kernel_.dtype() ? x : x.to(kernel_.dtype()), kernel_);
+  if (bias_.defined()) y = add(y, bias_);
+  if (opts_.kernel_regularizer) add_loss(opts_.kernel_regularizer(kernel_));
+  if (opts_.bias_regularizer && bias_.defined()) add_loss(opts_.bias_regularizer(bias_));
+  return opts_.activation(y);
+}
+
+std::vector<Shape> DenseLayer::compute_output_shapes(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1) fail<ValueError>(label(), ": expected 1 input, got ", input_shapes.size());
+  ensure_built(input_shapes);
+  check_input(input_shapes[0]);
+  Shape s = input_shapes[0];
+  s.back() = units_;
+  return {s};
+}
+
+Config DenseLayer::config() const {
+  Config c = Layer::config();
+  c.set("units", units_);
+  c.set("activation", opts_.activation.name());
+  c.set("use_bias", opts_.use_bias);
+  c.set("kernel_initializer", opts_.kernel_initializer.name);
+  c.set("bias_initializer", opts_.bias_initializer.name);
+  return c;
+}
+
+}  // namespace tg::nn

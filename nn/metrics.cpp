@@ -1,0 +1,147 @@
+// Metric accumulators and the accuracy family.
+#include "nn/metrics.hpp"
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+#include "nn/losses.hpp"
+
+namespace tg::nn {
+
+namespace {
+Tensor labels_of(const Tensor& y_true, const Tensor& y_pred) {
+  Tensor t = y_true.detach();
+  if (t.dim() == y_pred.dim() && t.dim() > 0 && t.shape().back() == 1) t = t.squeeze(-1);
+  return t.to(kInt64);
+}
+/// 1 where label's prediction is among the k largest (ties count in favour).
+Tensor in_top_k(const Tensor& y_pred, const Tensor& labels, int64_t k) {
+  Tensor target = take_along_axis(y_pred, labels.unsqueeze(-1), -1);  // [..., 1]
+  Tensor larger = sum(gt(y_pred, target).to(kInt64), {-1});
+  return lt(larger, static_cast<double>(k)).to(kFloat32);
+}
+}  // namespace
+
+void MeanMetric::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
+  NoGrad ng;
+  Tensor v = fn_(y_true.detach(), y_pred.detach()).to(kFloat64);
+  if (sw.defined()) {
+    Tensor w = sw.detach().to(kFloat64);
+    while (w.dim() > v.dim() && w.shape().back() == 1) w = w.squeeze(-1);
+    while (w.dim() < v.dim()) w = w.unsqueeze(-1);
+    w = w.expand(v.shape());
+    total_ += sum(mul(v, w)).item<double>();
+    count_ += sum(w).item<double>();
+  } else {
+    total_ += sum(v).item<double>();
+    count_ += static_cast<double>(v.numel());
+  }
+}
+
+void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
+  NoGrad ng;
+  Tensor p = gt(y_pred.detach(), threshold_).to(kFloat64);
+  Tensor t = gt(y_true.detach().to(kFloat64), 0.5).to(kFloat64);
+  Tensor w = sw.defined() ? sw.detach().to(kFloat64).reshape({-1, 1}).expand({p.shape()[0], p.numel() / std::max<int64_t>(p.shape()[0], 1)}).reshape(p.shape()) : ones_like(p);
+  tp_ += sum(mul(mul(p, t), w)).item<double>();
+  fp_ += sum(mul(mul(p, sub(1.0, t)), w)).item<double>();
+  fn_ += sum(mul(mul(sub(1.0, p), t), w)).item<double>();
+}
+double PrecisionRecall::result() const {
+  const double d = recall_ ? tp_ + fn_ : tp_ + fp_;
+  return d > 0 ? tp_ / d : 0.0;
+}
+
+AUC::AUC(std::string name, int n) : Metric(std::move(name)), num_thresholds_(n) {
+  if (n < 3) fail<ValueError>("AUC: num_thresholds must be at least 3, got ", n);
+  reset();
+}
+void AUC::reset() {
+  tp_.assign(num_thresholds_, 0);
+  fp_.assign(num_thresholds_, 0);
+  tn_.assign(num_thresholds_, 0);
+  fn_.assign(num_thresholds_, 0);
+}
+void AUC::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
+  NoGrad ng;
+  std::vector<double> p = y_pred.to_vector<double>(), t = y_true.to_vector<double>();
+  std::vector<double> w;
+  if (sw.defined()) w = sw.to_vector<double>();
+  const size_t per = w.empty() ? 1 : std::max<size_t>(1, p.size() / w.size());
+  for (size_t j = 0; j < p.size(); ++j) {
+    const double wt = w.empty() ? 1.0 : w[j / per];
+    const bool pos = t[j] > 0.5;
+    for (int i = 0; i < num_thresholds_; ++i) {
+      // Thresholds: 0 − ε, evenly spaced, 1 + ε (as Keras).
+      const double th = i == 0 ? -1e-7 : (i == num_thresholds_ - 1 ? 1.0 + 1e-7 : static_cast<double>(i) / (num_thresholds_ - 1));
+      const bool pred = p[j] > th;
+      if (pred && pos) tp_[i] += wt;
+      else if (pred) fp_[i] += wt;
+      else if (pos) fn_[i] += wt;
+      else tn_[i] += wt;
+    }
+  }
+}
+double AUC::result() const {
+  double area = 0;
+  for (int i = 0; i + 1 < num_thresholds_; ++i) {
+    auto tpr = [&](int k) { return tp_[k] + fn_[k] > 0 ? tp_[k] / (tp_[k] + fn_[k]) : 0.0; };
+    auto fpr = [&](int k) { return fp_[k] + tn_[k] > 0 ? fp_[k] / (fp_[k] + tn_[k]) : 0.0; };
+    area += (fpr(i) - fpr(i + 1)) * (tpr(i) + tpr(i + 1)) / 2.0;
+  }
+  return area;
+}
+
+namespace metrics {
+Tensor binary_accuracy(const Tensor& y_true, const Tensor& y_pred, double threshold) {
+  Tensor p = gt(y_pred, threshold).to(kFloat32);
+  Tensor t = y_true.to(kFloat32);
+  Tensor eqv = eq(t, p).to(kFloat32);
+  return eqv.dim() > 1 ? mean(eqv, {-1}) : eqv;
+}
+Tensor categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
+  if (y_true.shape() != y_pred.shape())
+    fail<ShapeError>("categorical_accuracy: y_true shape ", y_true.shape(), " does not match y_pred shape ",
+                     y_pred.shape(), " (use sparse_categorical_accuracy for integer labels)");
+  return eq(argmax(y_true, -1), argmax(y_pred, -1)).to(kFloat32);
+}
+Tensor sparse_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
+  return eq(labels_of(y_true, y_pred), argmax(y_pred, -1)).to(kFloat32);
+}
+Tensor top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred, int64_t k) {
+  return in_top_k(y_pred, argmax(y_true, -1), k);
+}
+Tensor sparse_top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred, int64_t k) {
+  return in_top_k(y_pred, labels_of(y_true, y_pred), k);
+}
+}  // namespace metrics
+
+std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& loss, const Shape& out) {
+  using namespace metrics;
+  auto mk = [&](std::string n, MeanMetric::Fn f) { return std::make_shared<MeanMetric>(std::move(n), std::move(f)); };
+  if (name == "accuracy" || name == "acc") {
+    // Keras: binary when the loss is binary or the output has one unit; sparse for the sparse
+    // loss; categorical otherwise.
+    if (loss == "binary_crossentropy" || (!out.empty() && out.back() == 1))
+      return mk(name, [](const Tensor& t, const Tensor& p) { return binary_accuracy(t, p); });
+    if (loss == "sparse_categorical_crossentropy") return mk(name, sparse_categorical_accuracy);
+    return mk(name, [](const Tensor& t, const Tensor& p) {
+      if (t.shape() != p.shape()) return sparse_categorical_accuracy(t, p);
+      return categorical_accuracy(t, p);
+    });
+  }
+  if (name == "binary_accuracy") return mk(name, [](const Tensor& t, const Tensor& p) { return binary_accuracy(t, p); });
+  if (name == "categorical_accuracy") return mk(name, categorical_accuracy);
+  if (name == "sparse_categorical_accuracy") return mk(name, sparse_categorical_accuracy);
+  if (name == "top_k_categorical_accuracy")
+    return mk(name, [](const Tensor& t, const Tensor& p) { return top_k_categorical_accuracy(t, p); });
+  if (name == "sparse_top_k_categorical_accuracy")
+    return mk(name, [](const Tensor& t, const Tensor& p) { return sparse_top_k_categorical_accuracy(t, p); });
+  if (name == "mae" || name == "mean_absolute_error") return mk(name, losses::mean_absolute_error);
+  if (name == "mse" || name == "mean_squared_error") return mk(name, losses::mean_squared_error);
+  if (name == "precision") return std::make_shared<PrecisionRecall>(name, false);
+  if (name == "recall") return std::make_shared<PrecisionRecall>(name, true);
+  if (name == "auc") return std::make_shared<AUC>(name);
+  fail<ValueError>("get_metric: unknown metric '", name, "'");
+}
+
+}  // namespace tg::nn

@@ -1,0 +1,323 @@
+// Optimizer base: clipping, weight decay, slots, state; schedules; lookup by name.
+#include "nn/optimizer.hpp"
+
+#include <cmath>
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+
+namespace tg::optim {
+
+namespace schedules {
+Schedule exponential_decay(double initial, int64_t decay_steps, double rate, bool staircase) {
+  if (decay_steps <= 0) fail<ValueError>("exponential_decay: decay_steps must be positive, got ", decay_steps);
+  return [=](int64_t step) {
+    double e = static_cast<double>(step) / static_cast<double>(decay_steps);
+    if (staircase) e = std::floor(e);
+    return initial * std::pow(rate, e);
+  };
+}
+Schedule piecewise_constant(std::vector<int64_t> boundaries, std::vector<double> values) {
+  if (values.size() != boundaries.size() + 1)
+    fail<ValueError>("piecewise_constant: ", values.size(), " values for ", boundaries.size(),
+                     " boundaries (need one more value)");
+  return [=](int64_t step) {
+    for (size_t i = 0; i < boundaries.size(); ++i)
+      if (step <= boundaries[i]) return values[i];
+    return values.back();
+  };
+}
+Schedule cosine_decay(double initial, int64_t decay_steps, double alpha, std::optional<double> warmup_target,
+                      int64_t warmup_steps) {
+  if (decay_steps <= 0) fail<ValueError>("cosine_decay: decay_steps must be positive, got ", decay_steps);
+  return [=](int64_t step) {
+    const double peak = warmup_target ? *warmup_target : initial;
+    if (warmup_target && step < warmup_steps)
+      return initial + (peak - initial) * static_cast<double>(step) / static_cast<double>(warmup_steps);
+    const double s = std::min<double>(static_cast<double>(step - (warmup_target ? warmup_steps : 0)),
+                                      static_cast<double>(decay_steps));
+    const double cosine = 0.5 * (1.0 + std::cos(M_PI * s / static_cast<double>(decay_steps)));
+    return peak * ((1.0 - alpha) * cosine + alpha);
+  };
+}
+}  // namespace schedules
+
+size_t Optimizer::index_of(const Tensor& p) {
+  auto [it, fresh] = index_.emplace(p.impl(), slots_.size());
+  if (fresh) slots_.emplace_back();
+  return it->second;
+}
+
+Tensor Optimizer::slot(size_t i, const std::string& name, const Tensor& p, double init) {
+  for (auto& [n, t] : slots_[i])
+    if (n == name) return t;
+  Tensor t = full(p.shape(), init, {.dtype = p.dtype(), .device = p.device()});
+  slots_[i].emplace_back(name, t);
+  return t;
+}
+
+void Optimizer::apply_gradients(const std::vector<Tensor>& params, const std::vector<Tensor>& grads_in) {
+  if (params.size() != grads_in.size())
+    fail<ValueError>(name_, ": ", params.size(), " parameters but ", grads_in.size(), " gradients");
+  NoGrad ng;
+  std::vector<Tensor> grads = grads_in;
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!grads[k].defined()) continue;
+    if (grads[k].shape() != params[k].shape())
+      fail<ShapeError>(name_, ": gradient ", k, " has shape ", grads[k].shape(), ", parameter has ",
+                       params[k].shape());
+    grads[k] = grads[k].detach();
+    if (common_.clipvalue) grads[k] = clip(grads[k], -*common_.clipvalue, *common_.clipvalue);
+    if (common_.clipnorm) {
+      const double n = norm(grads[k]).item<double>();
+      if (n > *common_.clipnorm) grads[k] = mul(grads[k], *common_.clipnorm / n);
+    }
+  }
+  if (common_.global_clipnorm) {
+    double sq = 0;
+    for (const Tensor& g : grads)
+      if (g.defined()) sq += sum(square(g)).item<double>();
+    const double n = std::sqrt(sq);
+    if (n > *common_.global_clipnorm)
+      for (Tensor& g : grads)
+        if (g.defined()) g = mul(g, *common_.global_clipnorm / n);
+  }
+  const double lr = learning_rate();
+  begin_step();
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!grads[k].defined()) continue;
+    Tensor p = params[k];
+    const size_t i = index_of(p);
+    if (common_.weight_decay != 0.0) p.sub_(mul(p, common_.weight_decay * lr));
+    update(i, p, grads[k], lr);
+  }
+  ++iterations_;
+}
+
+void Optimizer::step(const std::vector<Tensor>& params) {
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params) grads.push_back(p.grad());
+  apply_gradients(params, grads);
+}
+
+nn::Config Optimizer::common_config() const {
+  nn::Config c;
+  c.set("name", name_);
+  c.set("learning_rate", learning_rate());
+  c.set("weight_decay", common_.weight_decay);
+  if (common_.clipnorm) c.set("clipnorm", *common_.clipnorm);
+  if (common_.clipvalue) c.set("clipvalue", *common_.clipvalue);
+  if (common_.global_clipnorm) c.set("global_clipnorm", *common_.global_clipnorm);
+  return c;
+}
+nn::Config Optimizer::config() const { return common_config(); }
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::state() {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    for (auto& [n, t] : slots_[i]) out.emplace_back(std::to_string(i) + "/" + n, t);
+  return out;
+}
+
+void Optimizer::load_state(const std::vector<Tensor>& params,
+                           const std::vector<std::pair<std::string, Tensor>>& st, int64_t iterations) {
+  index_.clear();
+  slots_.clear();
+  for (const Tensor& p : params) index_of(p);
+  for (const auto& [key, t] : st) {
+    const size_t slash = key.find('/');
+    if (slash == std::string::npos) fail<ValueError>(name_, ": bad state entry name '", key, "'");
+    const size_t i = std::stoul(key.substr(0, slash));
+    if (i >= params.size())
+      fail<ValueError>(name_, ": state entry '", key, "' refers to parameter ", i, " of ", params.size());
+    if (t.shape() != params[i].shape())
+      fail<ShapeError>(name_, ": state entry '", key, "' has shape ", t.shape(), ", parameter ", i,
+                       " has ", params[i].shape());
+    slots_[i].emplace_back(key.substr(slash + 1), t.to(params[i].dtype()).clone());
+  }
+  iterations_ = iterations;
+  on_state_loaded();
+}
+
+namespace {
+template <class O>
+Common common_of(const O& o) {
+  return {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm};
+}
+}  // namespace
+
+// ---- SGD ----
+SGD::SGD(SGDOptions o) : Optimizer("SGD", common_of(o)), o_(o) {
+  if (o.momentum < 0 || o.momentum > 1) fail<ValueError>("SGD: momentum must be in [0, 1], got ", o.momentum);
+}
+void SGD::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  if (o_.momentum == 0.0) {
+    p.sub_(mul(g, lr));
+    return;
+  }
+  Tensor m = slot(i, "momentum", p);
+  m.mul_(o_.momentum).sub_(mul(g, lr));  // m = μm − lr·g
+  if (o_.nesterov) p.add_(sub(mul(m, o_.momentum), mul(g, lr)));
+  else p.add_(m);
+}
+nn::Config SGD::config() const {
+  nn::Config c = common_config();
+  c.set("momentum", o_.momentum);
+  c.set("nesterov", o_.nesterov);
+  return c;
+}
+
+// ---- RMSprop ----
+RMSprop::RMSprop(RMSpropOptions o) : Optimizer("RMSprop", common_of(o)), o_(o) {}
+void RMSprop::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor v = slot(i, "velocity", p);
+  v.mul_(o_.rho).add_(mul(square(g), 1.0 - o_.rho));
+  Tensor denom = v;
+  if (o_.centered) {
+    Tensor mg = slot(i, "average_gradient", p);
+    mg.mul_(o_.rho).add_(mul(g, 1.0 - o_.rho));
+    denom = sub(v, square(mg));
+  }
+  Tensor inc = div(mul(g, lr), sqrt(add(denom, o_.epsilon)));
+  if (o_.momentum > 0) {
+    Tensor m = slot(i, "momentum", p);
+    m.mul_(o_.momentum).add_(inc);
+    p.sub_(m);
+  } else {
+    p.sub_(inc);
+  }
+}
+nn::Config RMSprop::config() const {
+  nn::Config c = common_config();
+  c.set("rho", o_.rho);
+  c.set("momentum", o_.momentum);
+  c.set("epsilon", o_.epsilon);
+  c.set("centered", o_.centered);
+  return c;
+}
+
+// ---- Adam / AdamW ----
+Adam::Adam(AdamOptions o) : Adam("Adam", o) {}
+Adam::Adam(std::string name, AdamOptions o) : Optimizer(std::move(name), common_of(o)), o_(o) {}
+void Adam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor m = slot(i, "m", p), v = slot(i, "v", p);
+  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
+  v.mul_(o_.beta_2).add_(mul(square(g), 1.0 - o_.beta_2));
+  const double alpha = lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
+  Tensor vv = v;
+  if (o_.amsgrad) {
+    Tensor vhat = slot(i, "vhat", p);
+    vhat.copy_(maximum(vhat, v));
+    vv = vhat;
+  }
+  p.sub_(div(mul(m, alpha), add(sqrt(vv), o_.epsilon)));
+}
+nn::Config Adam::config() const {
+  nn::Config c = common_config();
+  c.set("beta_1", o_.beta_1);
+  c.set("beta_2", o_.beta_2);
+  c.set("epsilon", o_.epsilon);
+  c.set("amsgrad", o_.amsgrad);
+  return c;
+}
+AdamW::AdamW(AdamWOptions o)
+    : Adam("AdamW", AdamOptions{o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.amsgrad, o.weight_decay,
+                                o.clipnorm, o.clipvalue, o.global_clipnorm}) {}
+std::shared_ptr<Optimizer> AdamW::clone() const {
+  return std::make_shared<AdamW>(AdamWOptions{o_.learning_rate, o_.weight_decay, o_.beta_1, o_.beta_2,
+                                              o_.epsilon, o_.amsgrad, o_.clipnorm, o_.clipvalue,
+                                              o_.global_clipnorm});
+}
+
+// ---- Adagrad ----
+Adagrad::Adagrad(AdagradOptions o) : Optimizer("Adagrad", common_of(o)), o_(o) {}
+void Adagrad::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor acc = slot(i, "accumulator", p, o_.initial_accumulator_value);
+  acc.add_(square(g));
+  p.sub_(div(mul(g, lr), sqrt(add(acc, o_.epsilon))));
+}
+nn::Config Adagrad::config() const {
+  nn::Config c = common_config();
+  c.set("initial_accumulator_value", o_.initial_accumulator_value);
+  c.set("epsilon", o_.epsilon);
+  return c;
+}
+
+// ---- Adadelta ----
+Adadelta::Adadelta(AdadeltaOptions o) : Optimizer("Adadelta", common_of(o)), o_(o) {}
+void Adadelta::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor ag = slot(i, "accumulated_grad", p), ad = slot(i, "accumulated_delta_var", p);
+  ag.mul_(o_.rho).add_(mul(square(g), 1.0 - o_.rho));
+  Tensor delta = mul(div(sqrt(add(ad, o_.epsilon)), sqrt(add(ag, o_.epsilon))), g);
+  ad.mul_(o_.rho).add_(mul(square(delta), 1.0 - o_.rho));
+  p.sub_(mul(delta, lr));
+}
+nn::Config Adadelta::config() const {
+  nn::Config c = common_config();
+  c.set("rho", o_.rho);
+  c.set("epsilon", o_.epsilon);
+  return c;
+}
+
+// ---- Adamax ----
+Adamax::Adamax(AdamaxOptions o) : Optimizer("Adamax", common_of(o)), o_(o) {}
+void Adamax::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor m = slot(i, "m", p), u = slot(i, "u", p);
+  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
+  u.copy_(maximum(mul(u, o_.beta_2), abs(g)));
+  p.sub_(div(mul(m, lr / (1.0 - std::pow(o_.beta_1, t()))), add(u, o_.epsilon)));
+}
+nn::Config Adamax::config() const {
+  nn::Config c = common_config();
+  c.set("beta_1", o_.beta_1);
+  c.set("beta_2", o_.beta_2);
+  c.set("epsilon", o_.epsilon);
+  return c;
+}
+
+// ---- Nadam ----
+Nadam::Nadam(NadamOptions o) : Optimizer("Nadam", common_of(o)), o_(o) {}
+void Nadam::begin_step() {
+  const double step = t(), next = t() + 1;
+  u_t_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * step));
+  u_t1_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * next));
+  u_prod_t_ = u_product_ * u_t_;
+  u_prod_t1_ = u_prod_t_ * u_t1_;
+  u_product_ = u_prod_t_;
+}
+void Nadam::on_state_loaded() {
+  u_product_ = 1.0;
+  for (int64_t s = 1; s <= iterations(); ++s)
+    u_product_ *= o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * static_cast<double>(s)));
+}
+void Nadam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  Tensor m = slot(i, "m", p), v = slot(i, "v", p);
+  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
+  v.mul_(o_.beta_2).add_(mul(square(g), 1.0 - o_.beta_2));
+  Tensor m_hat = add(mul(m, u_t1_ / (1.0 - u_prod_t1_)), mul(g, (1.0 - u_t_) / (1.0 - u_prod_t_)));
+  Tensor v_hat = div(v, 1.0 - std::pow(o_.beta_2, t()));
+  p.sub_(div(mul(m_hat, lr), add(sqrt(v_hat), o_.epsilon)));
+}
+nn::Config Nadam::config() const {
+  nn::Config c = common_config();
+  c.set("beta_1", o_.beta_1);
+  c.set("beta_2", o_.beta_2);
+  c.set("epsilon", o_.epsilon);
+  return c;
+}
+
+std::shared_ptr<Optimizer> get(const std::string& name) {
+  std::string n;
+  for (char c : name) n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (n == "sgd") return std::make_shared<SGD>();
+  if (n == "rmsprop") return std::make_shared<RMSprop>();
+  if (n == "adam") return std::make_shared<Adam>();
+  if (n == "adamw") return std::make_shared<AdamW>();
+  if (n == "adagrad") return std::make_shared<Adagrad>();
+  if (n == "adadelta") return std::make_shared<Adadelta>();
+  if (n == "adamax") return std::make_shared<Adamax>();
+  if (n == "nadam") return std::make_shared<Nadam>();
+  fail<ValueError>("optim::get: unknown optimizer '", name, "'");
+}
+
+}  // namespace tg::optim

@@ -1,0 +1,47 @@
+// Saving and loading: whole models (architecture + weights + optimizer state) in one file,
+// weights by layer name, and single tensors as NumPy .npy files.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/tensor.hpp"
+#include "nn/config.hpp"
+#include "nn/model.hpp"
+
+namespace tg::nn {
+
+/// Writes architecture, weights, compile settings and optimizer state to path (see
+/// docs/saving.md for the format). The write is atomic: a failure leaves any previous file.
+void save_model(ModelImpl& model, const std::string& path);
+template <class M>
+void save_model(const ModelHandle<M>& model, const std::string& path) { save_model(*model, path); }
+/// Rebuilds a model saved by save_model: same predictions; compiled with the restored
+/// optimizer state when its loss, metrics and optimizer are built-ins, so fit resumes.
+/// Throws IOError for a missing, truncated or corrupt file, naming what is wrong.
+Model load_model(const std::string& path);
+
+/// Writes every weight, keyed "<layer name>/<weight name>" (atomic write).
+void save_weights(Layer& model, const std::string& path);
+template <class M>
+void save_weights(const LayerHandle<M>& model, const std::string& path) { save_weights(*model, path); }
+/// Loads weights by name into a model with the same layer names and weight shapes (builds
+/// nothing: the model must be built). Throws IOError/ShapeError naming the mismatch.
+void load_weights(Layer& model, const std::string& path);
+template <class M>
+void load_weights(const LayerHandle<M>& model, const std::string& path) { load_weights(*model, path); }
+
+/// Makes a layer of a registered type from its config (for load_model).
+using LayerFactory = std::function<std::shared_ptr<Layer>(const Config&)>;
+/// Registers a layer type (a user-written layer) so load_model can rebuild it.
+void register_layer(const std::string& type, LayerFactory factory);
+
+/// Writes a tensor as a NumPy .npy file (version 1.0, little-endian, C order).
+void save_npy(const std::string& path, const Tensor& t);
+/// Reads a .npy file (float32/64, int32/64, bool; C or Fortran order).
+Tensor load_npy(const std::string& path);
+
+/// Writes bytes to path through a temporary file and a rename (atomic on POSIX).
+void atomic_write(const std::string& path, const std::string& bytes, const char* who);
+
+}  // namespace tg::nn
