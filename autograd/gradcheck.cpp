@@ -100,7 +100,7 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
     for (int64_t j = 0; j < m; ++j) {
       std::vector<double> ej(static_cast<size_t>(m), 0.0);
       ej[j] = 1.0;
-      Tensor gout = from_blob(ej.data(), y.shape(), kFloat64, {.dtype = kFloat64});
+      Tensor gout = from_blob(ej.data(), y.shape(), kFloat64);
       auto grads = grad({y}, diff_inputs, {gout}, {.retain_graph = true, .allow_unused = true});
       for (size_t k = 0; k < grads.size(); ++k) {
         if (grads[k].defined()) {

@@ -27,12 +27,19 @@ Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), 
 
 Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
 
-Tensor from_blob(const void* data, const Shape& shape, DType dtype, TensorOptions opts) {
-  Tensor t = Tensor::empty(shape, dtype, opts.device);
-  backend_for(opts.device).copy_from_host(data, t);
-  if (dtype != opts.dtype) t = t.to(opts.dtype);
+Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device) {
+  Tensor t = Tensor::empty(shape, dtype, device);
+  backend_for(device).copy_from_host(data, t);
+  return t;
+}
+
+namespace detail {
+Tensor from_host(const void* data, const Shape& shape, DType src, const TensorOptions& opts) {
+  Tensor t = from_blob(data, shape, src, opts.device);
+  if (src != opts.dtype) t = t.to(opts.dtype);
   return finish(t, opts);
 }
+}  // namespace detail
 
 Tensor tensor(std::initializer_list<float> values, const Shape& shape, TensorOptions opts) {
   return tensor(std::vector<float>(values), shape, opts);
@@ -44,16 +51,18 @@ Tensor arange(double start, double stop, double step, TensorOptions opts) {
   const int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
-  return from_blob(v.data(), {n}, kFloat64, opts);
+  return detail::from_host(v.data(), {n}, kFloat64, opts);
 }
-Tensor arange(int64_t stop, TensorOptions opts) { return arange(0.0, static_cast<double>(stop), 1.0, opts); }
+Tensor arange(int64_t stop, TensorOptions opts) {
+  return arange(0.0, static_cast<double>(stop), 1.0, opts);
+}
 
 Tensor linspace(double start, double stop, int64_t n, TensorOptions opts) {
   if (n < 0) fail<ValueError>("linspace: negative count ", n);
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
     v[i] = n == 1 ? start : start + (stop - start) * static_cast<double>(i) / static_cast<double>(n - 1);
-  return from_blob(v.data(), {n}, kFloat64, opts);
+  return detail::from_host(v.data(), {n}, kFloat64, opts);
 }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions opts) {
@@ -61,7 +70,7 @@ Tensor eye(int64_t n, int64_t m, TensorOptions opts) {
   if (n < 0) fail<ValueError>("eye: negative size ", n);
   std::vector<double> v(static_cast<size_t>(n * m), 0.0);
   for (int64_t i = 0; i < std::min(n, m); ++i) v[i * m + i] = 1.0;
-  return from_blob(v.data(), {n, m}, kFloat64, opts);
+  return detail::from_host(v.data(), {n, m}, kFloat64, opts);
 }
 
 }  // namespace tg

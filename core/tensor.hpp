@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/device.hpp"
@@ -201,10 +202,25 @@ Tensor full(const Shape& shape, double value, TensorOptions opts = {});
 Tensor zeros_like(const Tensor& t);
 /// Ones with the shape, dtype and device of t.
 Tensor ones_like(const Tensor& t);
-/// Values start, start+step, ... < stop (1-D). Default dtype int64 for integral arguments.
-Tensor arange(double start, double stop, double step = 1.0, TensorOptions opts = {.dtype = kInt64});
-/// arange(0, stop).
-Tensor arange(int64_t stop, TensorOptions opts = {.dtype = kInt64});
+/// Values start, start+step, ... < stop (1-D) with the dtype and device of opts.
+Tensor arange(double start, double stop, double step, TensorOptions opts);
+/// arange(0, stop, 1) with the dtype and device of opts.
+Tensor arange(int64_t stop, TensorOptions opts);
+/// Values start, start+step, ... < stop: int64 when every argument is an integer, else
+/// float32 (as NumPy/PyTorch infer it).
+template <class A, class B, class C = int>
+  requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B> && std::is_arithmetic_v<C>
+Tensor arange(A start, B stop, C step = 1) {
+  constexpr bool integral = std::is_integral_v<A> && std::is_integral_v<B> && std::is_integral_v<C>;
+  return arange(static_cast<double>(start), static_cast<double>(stop), static_cast<double>(step),
+                TensorOptions{.dtype = integral ? kInt64 : kFloat32});
+}
+/// arange(0, stop): int64 for an integer stop, else float32.
+template <class A>
+  requires std::is_arithmetic_v<A>
+Tensor arange(A stop) {
+  return arange(0, stop, 1);
+}
 /// n evenly spaced values from start to stop inclusive.
 Tensor linspace(double start, double stop, int64_t n, TensorOptions opts = {});
 /// n×m identity (m = n when m < 0).
@@ -215,8 +231,13 @@ Tensor tensor(const std::vector<T>& values, const Shape& shape = {}, TensorOptio
 Tensor tensor(std::initializer_list<float> values, const Shape& shape = {}, TensorOptions opts = {});
 /// A 0-d tensor holding value.
 Tensor scalar_tensor(double value, TensorOptions opts = {});
-/// Copies numel(shape) elements of dtype from raw host memory.
-Tensor from_blob(const void* data, const Shape& shape, DType dtype, TensorOptions opts = {});
+/// Copies numel(shape) elements of dtype from raw host memory into a tensor of that dtype.
+Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
+
+namespace detail {
+/// Copies host elements of src_dtype into a new tensor with the dtype and device of opts.
+Tensor from_host(const void* data, const Shape& shape, DType src_dtype, const TensorOptions& opts);
+}  // namespace detail
 
 // ---- random numbers (core/generator.cpp) ----
 /// Sets the seed of the global generator (runs are reproducible).
@@ -265,9 +286,9 @@ Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions op
     fail<ShapeError>("tensor: ", values.size(), " values do not fill shape ", s);
   if constexpr (std::is_same_v<T, bool>) {
     std::vector<uint8_t> bytes(values.begin(), values.end());
-    return from_blob(bytes.data(), s, kBool, opts);
+    return detail::from_host(bytes.data(), s, kBool, opts);
   } else {
-    return from_blob(values.data(), s, dtype_of_v<T>, opts);
+    return detail::from_host(values.data(), s, dtype_of_v<T>, opts);
   }
 }
 

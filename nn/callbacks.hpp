@@ -24,10 +24,10 @@ class Callback {
   virtual ~Callback() = default;
   virtual void on_train_begin(const Logs&) {}
   virtual void on_train_end(const Logs&) {}
-  virtual void on_epoch_begin(int epoch, const Logs&) {}
-  virtual void on_epoch_end(int epoch, const Logs&) {}
-  virtual void on_train_batch_begin(int64_t batch, const Logs&) {}
-  virtual void on_train_batch_end(int64_t batch, const Logs&) {}
+  virtual void on_epoch_begin(int /*epoch*/, const Logs&) {}
+  virtual void on_epoch_end(int /*epoch*/, const Logs&) {}
+  virtual void on_train_batch_begin(int64_t /*batch*/, const Logs&) {}
+  virtual void on_train_batch_end(int64_t /*batch*/, const Logs&) {}
   virtual void on_test_begin(const Logs&) {}
   virtual void on_test_end(const Logs&) {}
   /// The model being trained (set by fit before on_train_begin).

@@ -104,7 +104,7 @@ struct SGDOptions {
   double momentum = 0.0;
   bool nesterov = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Stochastic gradient descent with optional (Nesterov) momentum.
 class SGD : public Optimizer {
@@ -128,7 +128,7 @@ struct RMSpropOptions {
   double epsilon = 1e-7;
   bool centered = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// RMSprop, Keras form: v = ρv + (1−ρ)g²; p −= lr·g / sqrt(v + ε) (ε inside the root).
 class RMSprop : public Optimizer {
@@ -150,7 +150,7 @@ struct AdamOptions {
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   bool amsgrad = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Adam: p −= lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ) · m / (sqrt(v) + ε); amsgrad keeps the running max of v.
 class Adam : public Optimizer {
@@ -171,7 +171,7 @@ struct AdamWOptions {
   double weight_decay = 0.004;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   bool amsgrad = false;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Adam with decoupled weight decay.
 class AdamW : public Adam {
@@ -185,7 +185,7 @@ struct AdagradOptions {
   LearningRate learning_rate = 0.001;
   double initial_accumulator_value = 0.1, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Adagrad: acc += g²; p −= lr·g / sqrt(acc + ε).
 class Adagrad : public Optimizer {
@@ -206,7 +206,7 @@ struct AdadeltaOptions {
   LearningRate learning_rate = 0.001;
   double rho = 0.95, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Adadelta with Keras' learning-rate factor.
 class Adadelta : public Optimizer {
@@ -227,7 +227,7 @@ struct AdamaxOptions {
   LearningRate learning_rate = 0.001;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Adamax: u = max(β₂u, |g|); p −= lr/(1−β₁ᵗ) · m/(u + ε).
 class Adamax : public Optimizer {
@@ -248,7 +248,7 @@ struct NadamOptions {
   LearningRate learning_rate = 0.001;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
 };
 /// Nadam with Keras' momentum schedule (0.96 decay).
 class Nadam : public Optimizer {

@@ -105,7 +105,7 @@ struct Container {
       if (nb != static_cast<uint64_t>(numel(shape)) * dtype_size(dt))
         fail<IOError>(who, ": tensor '", name, "' has ", nb, " bytes for shape ", shape);
       if (data_start + off + nb > data_end) fail<IOError>(who, ": tensor '", name, "' lies past the end of the data");
-      c.tensors.emplace_back(name, from_blob(bytes.data() + data_start + off, shape, dt, {.dtype = dt}));
+      c.tensors.emplace_back(name, from_blob(bytes.data() + data_start + off, shape, dt));
     }
     return c;
   }
@@ -530,9 +530,9 @@ Tensor load_npy(const std::string& path) {
   if (start + hlen + nbytes > b.size())
     fail<IOError>("load_npy: '", path, "' is truncated: ", b.size() - start - hlen, " data bytes for shape ", shape);
   const bool is_fortran = fortran.find("True") != std::string::npos;
-  if (!is_fortran) return from_blob(b.data() + start + hlen, shape, dt, {.dtype = dt});
+  if (!is_fortran) return from_blob(b.data() + start + hlen, shape, dt);
   Shape rev(shape.rbegin(), shape.rend());
-  Tensor t = from_blob(b.data() + start + hlen, rev, dt, {.dtype = dt});
+  Tensor t = from_blob(b.data() + start + hlen, rev, dt);
   Axes order;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) order.push_back(i);
   return t.permute(order).contiguous();

@@ -47,8 +47,22 @@ Tensor reduction(std::string_view name, ReduceOp op, const Tensor& x, const Axes
       switch (op) {
         case ReduceOp::Sum: return std::vector<Tensor>{expand_back(g, ks, xs)};
         case ReduceOp::Mean: return std::vector<Tensor>{expand_back(div(g, count), ks, xs)};
-        case ReduceOp::Prod:
-          return std::vector<Tensor>{div(mul(expand_back(g, ks, xs), sy.unpack()), sx.unpack())};
+        case ReduceOp::Prod: {
+          // ∏_{j≠i} x_j: y / x_i where x_i ≠ 0 (y / 0 would be NaN). At a zero x_i it is
+          // P · ∏_{other zeros k} x_k with P the product of the non-zeros: P for a single zero,
+          // P · x_k (value 0, derivative P) for two, 0 for more; written so that the second
+          // derivative is right too.
+          Tensor x = sx.unpack();
+          Tensor zero = eq(x.detach(), 0.0);
+          Tensor zf = mask_as(zero, g.dtype());
+          Tensor count = sum(zf, axes, true);
+          Tensor x1 = where(zero, ones_like(x), x);
+          Tensor other_zero = sub(sum(mul(x, zf), axes, true), x);  // the other zero's x_k
+          Tensor zeros_factor = add(mask_as(eq(count, 1.0), g.dtype()),
+                                    mul(mask_as(eq(count, 2.0), g.dtype()), other_zero));
+          Tensor d = where(zero, mul(prod(x1, axes, true), zeros_factor), div(sy.unpack(), x1));
+          return std::vector<Tensor>{mul(expand_back(g, ks, xs), d)};
+        }
         default: {
           // Shared evenly among the tied extrema.
           Tensor x = sx.unpack().detach();

@@ -202,12 +202,25 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   impl_->run("reduction", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
-void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
-  if (out.dtype() != kFloat32 || out.dim() > 12 || out.numel() == 0 || a.shape().back() == 0)
-    return ReferenceBackend::matmul(a, b, out);
+void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  if (out.dtype() != kFloat32 || out.dim() > 12 || out.numel() == 0 || a_in.shape().back() == 0)
+    return ReferenceBackend::matmul(a_in, b_in, out);
   // Tiny products are faster as plain loops than as a primitive execution.
-  const int64_t flops = out.numel() * a.shape().back();
-  if (flops < 4096) return ReferenceBackend::matmul(a, b, out);
+  const int64_t flops = out.numel() * a_in.shape().back();
+  if (flops < 4096) return ReferenceBackend::matmul(a_in, b_in, out);
+  // oneDNN broadcasts batch axes only: an operand broadcast inside its matrix (stride 0 on one
+  // of the last two axes, e.g. the expanded gradient of sum(matmul(a, b))) is materialised.
+  auto dense = [this](const Tensor& t) {
+    for (int64_t d = t.dim() - 2; d < t.dim(); ++d) {
+      if (t.strides()[d] == 0 && t.shape()[d] != 1) {
+        Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+        copy(t, c);
+        return c;
+      }
+    }
+    return t;
+  };
+  const Tensor a = dense(a_in), b = dense(b_in);
   memory::desc amd = md_of(a, true), bmd = md_of(b, true), omd = md_of(out);
   if (out.dim() == 0) return ReferenceBackend::matmul(a, b, out);
   std::string key = "matmul:";

@@ -1,0 +1,175 @@
+// The CPU backend (oneDNN for float32) against the reference backend: every op entry, forward
+// and backward, small shapes (plain loops) and large ones (oneDNN primitives).
+#include <optional>
+#include <set>
+
+#include "autograd/op_cases.hpp"
+#include "backends/cpu/cpu_backend.hpp"
+#include "test_util.hpp"
+
+using namespace tg;
+using tg::test::OpCase;
+
+namespace {
+/// Output and input gradients of one run of a case.
+struct Run {
+  Tensor out;
+  std::vector<Tensor> grads;  // per floating input (undefined when unused)
+};
+
+/// Runs case c in float32 on the CPU backend or the reference backend: forward, then the
+/// gradients of sum(out * w) for fixed random weights w.
+Run run_case(const OpCase& c, size_t seed, bool reference) {
+  std::optional<UseReferenceBackend> guard;
+  if (reference) guard.emplace();
+  std::vector<Tensor> xs = test::make_inputs(c, kFloat32, seed);
+  std::vector<size_t> fl = test::floating_inputs(xs);
+  const bool backward = c.differentiable && !fl.empty();
+  if (backward)
+    for (size_t i : fl) xs[i].requires_grad_(true);
+  Run r;
+  r.out = c.fn(xs);
+  if (backward && is_floating(r.out.dtype()) && r.out.requires_grad()) {
+    Tensor w = uniform(r.out.shape(), -1.0, 1.0, 1000 + seed, {.dtype = r.out.dtype()});
+    std::vector<Tensor> wrt;
+    for (size_t i : fl) wrt.push_back(xs[i]);
+    r.grads = autograd::grad({sum(mul(r.out, w))}, wrt, {}, {.allow_unused = true});
+  }
+  return r;
+}
+
+/// Primitive uses (creations + cache hits) so far.
+uint64_t primitive_uses() {
+  PrimitiveCacheStats s = cpu_primitive_cache_stats();
+  return s.created + s.hits;
+}
+}  // namespace
+
+TEST_CASE("the default CPU backend is the oneDNN backend and the guard switches to the reference",
+          "[cpu_vs_reference]") {
+  CHECK(backend_for(Device::cpu()).name() == "cpu");
+  {
+    UseReferenceBackend ref;
+    CHECK(backend_for(Device::cpu()).name() == "reference");
+    {
+      UseReferenceBackend nested;
+      CHECK(backend_for(Device::cpu()).name() == "reference");
+    }
+    CHECK(backend_for(Device::cpu()).name() == "reference");
+  }
+  CHECK(backend_for(Device::cpu()).name() == "cpu");
+}
+
+TEST_CASE("every op entry: CPU forward and backward match the reference in float32",
+          "[cpu_vs_reference]") {
+  const auto& cases = test::op_cases();
+  int compared_grads = 0;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const OpCase& c = cases[k];
+    INFO("case: " << c.name);
+    Run cpu, ref;
+    REQUIRE_NOTHROW(cpu = run_case(c, k, false));
+    REQUIRE_NOTHROW(ref = run_case(c, k, true));
+    REQUIRE(cpu.out.shape() == ref.out.shape());
+    REQUIRE(cpu.out.dtype() == ref.out.dtype());
+    {
+      INFO("forward");
+      TG_CHECK_VALUES(cpu.out, test::values(ref.out), c.tol32, c.tol32);
+    }
+    REQUIRE(cpu.grads.size() == ref.grads.size());
+    for (size_t i = 0; i < cpu.grads.size(); ++i) {
+      INFO("gradient of floating input " << i);
+      REQUIRE(cpu.grads[i].defined() == ref.grads[i].defined());
+      if (!cpu.grads[i].defined()) continue;
+      CHECK(cpu.grads[i].shape() == ref.grads[i].shape());
+      TG_CHECK_VALUES(cpu.grads[i], test::values(ref.grads[i]), c.tol32, c.tol32);
+      ++compared_grads;
+    }
+  }
+  CHECK(compared_grads > 300);
+}
+
+TEST_CASE("large op entries reach oneDNN primitives", "[cpu_vs_reference]") {
+  // Ops with a oneDNN kernel for float32 (the others, e.g. sin, where or comparisons, use the
+  // loops).
+  const std::set<std::string> onednn = {
+      "neg",     "abs",     "exp",         "log",    "sqrt",    "rsqrt",     "square",     "tanh",
+      "sigmoid", "relu",    "leaky_relu",  "elu",    "gelu",    "softplus",  "pow_scalar", "clip",
+      "add",     "sub",     "mul",         "div",    "maximum", "minimum",   "sum",        "mean",
+      "max",     "min",     "prod",        "var",    "std",     "logsumexp", "norm",       "sum_to",
+      "matmul",  "softmax", "log_softmax", "dropout"};
+  std::set<std::string> reached;
+  const auto& cases = test::op_cases();
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const OpCase& c = cases[k];
+    if (!c.large) continue;
+    std::vector<Tensor> xs = test::make_inputs(c, kFloat32, k);
+    const uint64_t before = primitive_uses();
+    Tensor y = c.fn(xs);
+    if (primitive_uses() > before) reached.insert(c.op);
+  }
+  for (const std::string& op : onednn) {
+    INFO(op);
+    CHECK(reached.count(op) == 1);
+  }
+}
+
+TEST_CASE("small shapes stay on the reference loops", "[cpu_vs_reference]") {
+  const uint64_t before = primitive_uses();
+  Tensor a = uniform({8, 8}, -1, 1, 1), b = uniform({8, 8}, -1, 1, 2);
+  Tensor y = softmax(add(exp(matmul(a, b)), b));  // 512 flops, 64 elements
+  CHECK(sum(y).item<double>() == Approx(8.0).epsilon(1e-5));
+  CHECK(primitive_uses() == before + 0);
+}
+
+TEST_CASE("in-place arithmetic on large strided views matches the reference",
+          "[cpu_vs_reference]") {
+  for (bool reference : {false, true}) {
+    std::optional<UseReferenceBackend> guard;
+    if (reference) guard.emplace();
+    INFO((reference ? "reference" : "cpu"));
+    Tensor base = uniform({256, 128}, -1, 1, 5);
+    Tensor view = base.t();  // [128, 256], strides (1, 128)
+    Tensor other = uniform({128, 256}, -1, 1, 6);
+    std::vector<double> b0 = test::values(view), o = test::values(other);
+    view.add_(other);
+    view.mul_(2.0);
+    std::vector<double> expect(b0.size());
+    for (size_t i = 0; i < b0.size(); ++i) expect[i] = 2.0 * (static_cast<float>(b0[i] + o[i]));
+    TG_CHECK_VALUES(view, expect, 1e-6, 1e-6);
+    // The base sees the writes through the view: base[j][i] == view[i][j].
+    TG_CHECK_VALUES(base.t(), expect, 0, 0);
+    // A broadcast row added in place into a contiguous target.
+    Tensor t = zeros({128, 256});
+    Tensor row = arange(0.0, 256.0, 1.0, {.dtype = kFloat32});
+    t += row;
+    std::vector<double> rows;
+    for (int i = 0; i < 128; ++i)
+      for (int j = 0; j < 256; ++j) rows.push_back(j);
+    TG_CHECK_VALUES(t, rows, 0, 0);
+  }
+}
+
+TEST_CASE("matmul backward with a broadcast upstream gradient on the oneDNN path",
+          "[cpu_vs_reference]") {
+  // sum() hands matmul's backward an expanded (stride-0) gradient: d/da sum(a @ b) = 1 @ bᵀ, i.e.
+  // every row of the gradient is the row sums of b.
+  Tensor a = uniform({64, 96}, -1, 1, 21).requires_grad_();
+  Tensor b = uniform({96, 80}, -1, 1, 22).requires_grad_();
+  sum(matmul(a, b)).backward();
+  std::vector<double> bv = test::values(b), av = test::values(a);
+  std::vector<double> ga, gb;
+  for (int i = 0; i < 64; ++i)
+    for (int k = 0; k < 96; ++k) {
+      double s = 0;
+      for (int j = 0; j < 80; ++j) s += bv[k * 80 + j];
+      ga.push_back(s);
+    }
+  for (int k = 0; k < 96; ++k) {
+    double s = 0;
+    for (int i = 0; i < 64; ++i) s += av[i * 96 + k];
+    for (int j = 0; j < 80; ++j) gb.push_back(s);
+  }
+  TG_CHECK_VALUES(a.grad(), ga, 1e-4, 1e-4);
+  TG_CHECK_VALUES(b.grad(), gb, 1e-4, 1e-4);
+}
