@@ -141,11 +141,104 @@ Tensor cumsum(const Tensor& x, int64_t axis);
 /// x converted to dtype (differentiable between floating dtypes).
 Tensor cast(const Tensor& x, DType dtype);
 
+// ---- convolution and pooling (channels-last by default, kernels as Keras stores them) ----
+/// Padding of a convolution or pooling: "valid", "same" (TensorFlow's rule: the odd cell goes
+/// at the end), "causal" (conv1d only), or explicit (before, after) pairs per spatial axis.
+struct Padding {
+  Padding(const char* m) : mode(m) {}
+  Padding(std::string m) : mode(std::move(m)) {}
+  Padding(std::vector<std::pair<int64_t, int64_t>> p) : mode("explicit"), pads(std::move(p)) {}
+  std::string mode;
+  std::vector<std::pair<int64_t, int64_t>> pads;
+};
+
+/// Options of conv2d (Keras Conv2D arguments).
+struct Conv2dOptions {
+  std::vector<int64_t> strides = {1, 1};
+  Padding padding = "valid";
+  std::vector<int64_t> dilation_rate = {1, 1};
+  int64_t groups = 1;
+  std::string data_format = "channels_last";  ///< or "channels_first" (NCHW)
+};
+/// 2-D convolution of x (N, H, W, C) with kernel (kh, kw, C / groups, filters).
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2dOptions& opts = {});
+
+/// Options of conv1d.
+struct Conv1dOptions {
+  int64_t strides = 1;
+  Padding padding = "valid";  ///< "valid", "same" or "causal" (left padding only)
+  int64_t dilation_rate = 1;
+  int64_t groups = 1;
+  std::string data_format = "channels_last";  ///< or "channels_first" (N, C, W)
+};
+/// 1-D convolution of x (N, W, C) with kernel (k, C / groups, filters).
+Tensor conv1d(const Tensor& x, const Tensor& kernel, const Conv1dOptions& opts = {});
+
+/// Options of conv2d_transpose.
+struct Conv2dTransposeOptions {
+  std::vector<int64_t> strides = {1, 1};
+  Padding padding = "valid";  ///< "valid" or "same"
+  std::vector<int64_t> dilation_rate = {1, 1};
+  std::string data_format = "channels_last";
+};
+/// Transposed convolution (the adjoint of conv2d) of x (N, H, W, C) with kernel
+/// (kh, kw, filters, C); output length in·stride ("same") or in·stride + max(k − stride, 0).
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel, const Conv2dTransposeOptions& opts = {});
+
+/// The adjoint of conv2d in its input: grad_out (N, OH, OW, F) → (N, H, W, C) for the given
+/// input shape (a differentiable op; conv2d's backward and conv2d_transpose use it).
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& input_shape,
+                             const Conv2dOptions& opts = {});
+/// The adjoint of conv2d in its kernel: (x, grad_out) → kernel-shaped gradient.
+Tensor conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
+                              const Conv2dOptions& opts = {});
+
+/// Options of max_pool2d / avg_pool2d.
+struct Pool2dOptions {
+  std::vector<int64_t> pool_size = {2, 2};
+  std::vector<int64_t> strides = {};  ///< empty: pool_size
+  Padding padding = "valid";
+  std::string data_format = "channels_last";
+};
+/// Max pooling of x (N, H, W, C); padded cells never win.
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opts = {});
+/// Average pooling of x (N, H, W, C), dividing by the number of real (unpadded) cells.
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opts = {});
+/// Mean over the spatial axes: (N, H, W, C) → (N, C) (keepdims: (N, 1, 1, C)).
+Tensor global_avg_pool2d(const Tensor& x, bool keepdims = false, const std::string& data_format = "channels_last");
+/// Max over the spatial axes.
+Tensor global_max_pool2d(const Tensor& x, bool keepdims = false, const std::string& data_format = "channels_last");
+
+// ---- normalization ----
+/// Batch normalization over every axis but `axis` (the channels). training: normalise with
+/// the batch statistics and update running_mean/running_var in place (moving = moving·momentum +
+/// batch·(1 − momentum), biased variance, as Keras); inference: use the running statistics.
+/// gamma/beta may be undefined (no scale/offset).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.99, double epsilon = 1e-3,
+                  int64_t axis = -1);
+/// Layer normalization over axes (default the last), then gamma·x̂ + beta (either may be undefined).
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Axes& axes = {-1},
+                  double epsilon = 1e-3);
+
+// ---- embedding ----
+/// Rows of table (vocabulary, dim) picked by integer indices of any shape → shape + [dim].
+Tensor embedding(const Tensor& indices, const Tensor& table);
+
 // ---- regularization ----
 /// Inverted dropout: zeroes each element with probability rate and scales the rest by
 /// 1 / (1 − rate) when training; the identity otherwise. Seeded by the global generator or seed.
 Tensor dropout(const Tensor& x, double rate, bool training = true,
                std::optional<uint64_t> seed = std::nullopt);
+
+// ---- losses ----
+/// Connectionist temporal classification loss, one value per sample (Keras 3's ctc_loss): logits
+/// (batch, time, classes) go through log_softmax; labels (int, batch × max_label_length) are
+/// read up to label_lengths; logit_lengths (int, [batch]) cut each sample's time axis; blank is
+/// the blank class (negative counts from the last, e.g. −1 for older Keras). Returns
+/// −log p(labels | logits), +inf where the label cannot fit (repeats need a blank between).
+Tensor ctc_loss(const Tensor& logits, const Tensor& labels, const Tensor& label_lengths,
+                const Tensor& logit_lengths, int64_t blank = 0);
 
 // ---- operators ----
 Tensor operator-(const Tensor& x);

@@ -34,6 +34,23 @@ std::string_view unary_op_name(UnaryOp op);
 std::string_view binary_op_name(BinaryOp op);
 std::string_view reduce_op_name(ReduceOp op);
 
+/// Geometry of a 2-D convolution over NHWC tensors with kernels (kh, kw, in / groups, out).
+/// Dilation is the Keras dilation_rate (1 = dense); padding is explicit per side.
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  int64_t groups = 1;
+};
+
+/// Geometry of a 2-D pooling over NHWC tensors; padded cells never win a max and are not
+/// counted by an average (Keras/TensorFlow semantics).
+struct Pool2dParams {
+  int64_t kernel_h = 2, kernel_w = 2;
+  int64_t stride_h = 2, stride_w = 2;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+};
+
 /// Kernels of one device kind. Inputs may have any strides (broadcast inputs come as views with
 /// stride 0 on broadcast axes); outputs are preallocated with the result's shape and dtype.
 class Backend {
@@ -77,6 +94,31 @@ class Backend {
   /// offset + i of stream seed, so every device produces the same values.
   virtual void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
                       uint64_t offset) = 0;
+  /// out (N, OH, OW, CO) = convolution of x (N, H, W, CI) with w (KH, KW, CI / groups, CO);
+  /// all contiguous.
+  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) = 0;
+  /// grad_in (N, H, W, CI) = the adjoint of conv2d in x, applied to grad_out (N, OH, OW, CO).
+  virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
+                                     const Conv2dParams& p) = 0;
+  /// grad_w (KH, KW, CI / groups, CO) = the adjoint of conv2d in w, from x and grad_out.
+  virtual void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
+                                      const Conv2dParams& p) = 0;
+  /// Max pooling of x (N, H, W, C) into out (N, OH, OW, C); when indices (int64, out's shape)
+  /// is defined it receives the flat offset into x of each maximum.
+  virtual void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
+                          const Pool2dParams& p) = 0;
+  /// Average pooling (dividing by the number of unpadded cells).
+  virtual void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) = 0;
+  /// The adjoint of avg_pool2d: spreads grad_out (N, OH, OW, C) into grad_in (N, H, W, C).
+  virtual void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) = 0;
+  /// CTC loss per sample from log-probabilities log_probs (N, T, C) (log-softmax over C), labels
+  /// (int64, N × L), label_lengths and input_lengths (int64, [N]) and the blank class, in log
+  /// space: loss [N] gets −log p(labels | log_probs), +inf where no alignment fits. When grad
+  /// (log_probs' shape and dtype) is defined it gets ∂loss/∂log_probs: minus the posterior
+  /// occupation of each class (alpha-beta), 0 for t ≥ input length and for infeasible samples.
+  virtual void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
+                        const Tensor& input_lengths, int64_t blank, const Tensor& loss,
+                        const Tensor& grad) = 0;
 };
 
 }  // namespace tg

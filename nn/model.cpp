@@ -250,6 +250,7 @@ Tensor ModelImpl::effective_sample_weight(const Batch& b, const std::map<int64_t
 
 ModelImpl::StepResult ModelImpl::forward_loss(const Batch& b, bool training) {
   StepResult r;
+  collect_losses();  // drop penalties left by calls outside a training step (predict, eager use)
   r.predictions = call_multi(b.x, training);
   if (r.predictions.size() != specs_.size())
     fail<ValueError>(label(), ": the model has ", r.predictions.size(), " outputs but was compiled for ", specs_.size());
@@ -349,7 +350,9 @@ Logs ModelImpl::test_on_batch(const std::vector<Tensor>& x, const std::vector<Te
 
 std::vector<Tensor> ModelImpl::predict_on_batch(const std::vector<Tensor>& x) {
   NoGrad ng;
-  return call_multi(x, false);
+  std::vector<Tensor> out = call_multi(x, false);
+  collect_losses();  // inference keeps no penalty terms
+  return out;
 }
 
 // ---------------------------------------------------------------- fit
@@ -487,6 +490,7 @@ std::vector<Tensor> ModelImpl::predict(const std::vector<Tensor>& x, PredictOpti
     std::vector<Tensor> outs = call_multi(batch->x, false);
     if (parts.empty()) parts.resize(outs.size());
     for (size_t i = 0; i < outs.size(); ++i) parts[i].push_back(outs[i]);
+    collect_losses();  // inference keeps no penalty terms
     bar.update(++step, {});
   }
   std::vector<Tensor> result;

@@ -1,5 +1,6 @@
 // oneDNN-backed float32 kernels with a primitive cache keyed by descriptor.
 #include "backends/cpu/cpu_backend.hpp"
+#include "backends/cpu/cpu_backend_impl.hpp"
 
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -37,9 +38,6 @@ bool has_broadcast(const Tensor& t) {
   return false;
 }
 
-void* data_ptr(const Tensor& t) {
-  return static_cast<float*>(t.storage()->data()) + t.offset();
-}
 
 void append_key(std::string& k, const Tensor& t) {
   k += dtype_name(t.dtype());
@@ -49,44 +47,6 @@ void append_key(std::string& k, const Tensor& t) {
   k += ';';
 }
 }  // namespace
-
-struct CpuBackend::Impl {
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
-  std::mutex mu;
-  std::unordered_map<std::string, dnnl::primitive> cache;
-  uint64_t created = 0, hits = 0;
-
-  /// The cached primitive for key, built by make() on first use.
-  template <class Make>
-  dnnl::primitive get(const std::string& key, Make make) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(key);
-    if (it != cache.end()) {
-      ++hits;
-      return it->second;
-    }
-    dnnl::primitive p;
-    try {
-      p = make();
-    } catch (const dnnl::error& e) {
-      fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", e.what());
-    }
-    ++created;
-    cache.emplace(key, p);
-    return p;
-  }
-
-  void run(const char* what, dnnl::primitive& p, const std::unordered_map<int, memory>& args) {
-    try {
-      p.execute(stream, args);
-      stream.wait();
-    } catch (const dnnl::error& e) {
-      fail<BackendError>("oneDNN: executing ", what, " failed: ", e.what());
-    }
-  }
-  memory mem(const memory::desc& md, const Tensor& t) { return memory(md, engine, data_ptr(t)); }
-};
 
 CpuBackend::CpuBackend() : impl_(new Impl) {}
 CpuBackend::~CpuBackend() { delete impl_; }

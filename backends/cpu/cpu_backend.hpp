@@ -13,8 +13,8 @@ struct PrimitiveCacheStats {
   uint64_t size = 0;     ///< primitives held
 };
 
-/// Runs float32 matmul, eltwise, binary, reduction and softmax on oneDNN primitives (created once
-/// per descriptor and cached); tensors below a size threshold and other dtypes use the reference
+/// Runs float32 matmul, eltwise, binary, reduction, softmax, convolution (forward, backward data,
+/// backward weights) and pooling on oneDNN primitives (created once per descriptor and cached); tensors below a size threshold and other dtypes use the reference
 /// loops, so that small ops pay no primitive launch.
 class CpuBackend : public ReferenceBackend {
  public:
@@ -26,6 +26,14 @@ class CpuBackend : public ReferenceBackend {
   void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) override;
+  void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
+                             const Conv2dParams& p) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
+                              const Conv2dParams& p) override;
+  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p) override;
+  void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
+  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) override;
 
   /// Counters of the primitive cache.
   PrimitiveCacheStats cache_stats() const;

@@ -357,6 +357,111 @@ void ReferenceBackend::random(const Tensor& out, Distribution dist, double a, do
   });
 }
 
+// ---- CTC loss: log-space forward (alpha) and backward (beta) recursions per sample ----
+
+namespace {
+/// log(e^a + e^b) without overflow; −inf when both are −inf.
+inline double log_add(double a, double b) {
+  if (a == -std::numeric_limits<double>::infinity()) return b;
+  if (b == -std::numeric_limits<double>::infinity()) return a;
+  return std::max(a, b) + std::log1p(std::exp(-std::abs(a - b)));
+}
+}  // namespace
+
+void ReferenceBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
+                                const Tensor& label_lengths, const Tensor& input_lengths,
+                                int64_t blank, const Tensor& loss, const Tensor& grad) {
+  dispatch_dtype(log_probs.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_floating_point_v<T>) {
+      fail<BackendError>("reference ctc_loss: needs a floating dtype");
+    } else {
+      constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+      const T* lp = ptr<T>(log_probs);
+      const int64_t* lab = ptr<int64_t>(labels);
+      const int64_t* lab_len = ptr<int64_t>(label_lengths);
+      const int64_t* in_len = ptr<int64_t>(input_lengths);
+      T* out = ptr<T>(loss);
+      T* g = grad.defined() ? ptr<T>(grad) : nullptr;
+      const int64_t N = log_probs.shape()[0], Tmax = log_probs.shape()[1];
+      const int64_t C = log_probs.shape()[2];
+      const Strides& xs = log_probs.strides();
+      std::vector<int64_t> ext;     // the label with blanks around and between: l'_s
+      std::vector<double> alpha, beta, occ;
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t Tn = in_len[input_lengths.offset() + n * input_lengths.strides()[0]];
+        const int64_t L = lab_len[label_lengths.offset() + n * label_lengths.strides()[0]];
+        const int64_t S = 2 * L + 1;
+        const int64_t base = log_probs.offset() + n * xs[0];
+        auto at = [&](int64_t t, int64_t c) {
+          return static_cast<double>(lp[base + t * xs[1] + c * xs[2]]);
+        };
+        ext.assign(static_cast<size_t>(S), blank);
+        int64_t repeats = 0;
+        for (int64_t i = 0; i < L; ++i) {
+          ext[2 * i + 1] = lab[labels.offset() + n * labels.strides()[0] + i * labels.strides()[1]];
+          if (i > 0 && ext[2 * i + 1] == ext[2 * i - 1]) ++repeats;  // needs a blank between
+        }
+        // A skip s−2 → s is allowed onto a label that differs from the label before it.
+        auto skip_to = [&](int64_t s) { return s >= 2 && ext[s] != blank && ext[s] != ext[s - 2]; };
+        double log_p = kNegInf;
+        if (Tn == 0) {
+          if (L == 0) log_p = 0.0;  // the empty label over no frames
+        } else if (Tn >= L + repeats) {
+          alpha.assign(static_cast<size_t>(Tn * S), kNegInf);
+          alpha[0] = at(0, ext[0]);
+          if (S > 1) alpha[1] = at(0, ext[1]);
+          for (int64_t t = 1; t < Tn; ++t) {
+            const double* prev = &alpha[(t - 1) * S];
+            double* cur = &alpha[t * S];
+            for (int64_t s = 0; s < S; ++s) {
+              double a = prev[s];
+              if (s >= 1) a = log_add(a, prev[s - 1]);
+              if (skip_to(s)) a = log_add(a, prev[s - 2]);
+              cur[s] = a == kNegInf ? kNegInf : a + at(t, ext[s]);
+            }
+          }
+          const double* last = &alpha[(Tn - 1) * S];
+          log_p = S > 1 ? log_add(last[S - 1], last[S - 2]) : last[S - 1];
+        }
+        out[loss.offset() + n * loss.strides()[0]] = static_cast<T>(-log_p);  // +inf: infeasible
+        if (!g) continue;
+        const Strides& gs = grad.strides();
+        const int64_t gbase = grad.offset() + n * gs[0];
+        for (int64_t t = 0; t < Tmax; ++t)
+          for (int64_t c = 0; c < C; ++c) g[gbase + t * gs[1] + c * gs[2]] = T(0);
+        if (Tn == 0 || !std::isfinite(log_p)) continue;  // no alignment: zero gradient
+        // beta_t(s): log-probability of finishing from state s at time t (emission at t included).
+        beta.assign(static_cast<size_t>(Tn * S), kNegInf);
+        beta[(Tn - 1) * S + S - 1] = at(Tn - 1, ext[S - 1]);
+        if (S > 1) beta[(Tn - 1) * S + S - 2] = at(Tn - 1, ext[S - 2]);
+        for (int64_t t = Tn - 2; t >= 0; --t) {
+          const double* next = &beta[(t + 1) * S];
+          double* cur = &beta[t * S];
+          for (int64_t s = 0; s < S; ++s) {
+            double b = next[s];
+            if (s + 1 < S) b = log_add(b, next[s + 1]);
+            if (s + 2 < S && skip_to(s + 2)) b = log_add(b, next[s + 2]);
+            cur[s] = b == kNegInf ? kNegInf : b + at(t, ext[s]);
+          }
+        }
+        // ∂loss/∂log_probs[t, c] = −Σ_{s: l'_s = c} α_t(s) β_t(s) / (y_t(c) p): minus the
+        // posterior occupation of class c at time t.
+        occ.assign(static_cast<size_t>(C), 0.0);
+        for (int64_t t = 0; t < Tn; ++t) {
+          std::fill(occ.begin(), occ.end(), 0.0);
+          for (int64_t s = 0; s < S; ++s) {
+            const double ab = alpha[t * S + s] + beta[t * S + s];
+            if (ab == kNegInf) continue;
+            occ[ext[s]] += std::exp(ab - at(t, ext[s]) - log_p);
+          }
+          for (int64_t c = 0; c < C; ++c) g[gbase + t * gs[1] + c * gs[2]] = static_cast<T>(-occ[c]);
+        }
+      }
+    }
+  });
+}
+
 Backend& reference_backend() {
   static ReferenceBackend* b = new ReferenceBackend();  // never destroyed: tensors may outlive main
   return *b;

@@ -27,6 +27,17 @@ class ReferenceBackend : public Backend {
                    const Tensor& src) override;
   void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
               uint64_t offset) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) override;
+  void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
+                             const Conv2dParams& p) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
+                              const Conv2dParams& p) override;
+  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p) override;
+  void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
+  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) override;
+  void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
+                const Tensor& input_lengths, int64_t blank, const Tensor& loss,
+                const Tensor& grad) override;
 };
 
 }  // namespace tg

@@ -103,6 +103,16 @@ TEST_CASE("gradgradcheck: indexing, joining and views", "[second_order]") {
   }
 }
 
+TEST_CASE("gradgradcheck: convolution, pooling, normalization, embedding", "[second_order]") {
+  for (const char* op :
+       {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv1d", "conv2d_transpose",
+        "max_pool2d", "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
+        "batch_norm", "layer_norm", "embedding"}) {
+    INFO(op);
+    CHECK(gradgrad_entries(op) >= 1);
+  }
+}
+
 TEST_CASE("every differentiable op is covered by a second-order check", "[second_order]") {
   // The TEST_CASEs above name these ops; a newly registered differentiable op must be added.
   const std::set<std::string> covered = {
@@ -122,7 +132,10 @@ TEST_CASE("every differentiable op is covered by a second-order check", "[second
       "split",        "chunk",      "pad",         "reshape",
       "permute",      "slice",      "select",      "expand",
       "clone",        "cast",       "to_device",   "slice_backward",
-      "dropout"};
+      "dropout",      "conv2d",     "conv2d_backward_input",     "conv2d_backward_weight",
+      "conv1d",       "conv2d_transpose",          "max_pool2d", "avg_pool2d",
+      "avg_pool2d_backward",        "global_avg_pool2d",         "global_max_pool2d",
+      "batch_norm",   "layer_norm", "embedding"};
   for (const auto& info : autograd::registered_ops()) {
     INFO(info.name);
     if (info.differentiable) CHECK(covered.count(info.name) == 1);

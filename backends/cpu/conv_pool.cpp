@@ -1,0 +1,156 @@
+// oneDNN convolution (forward, backward data, backward weights) and pooling for float32 NHWC.
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+
+#include "backends/cpu/cpu_backend.hpp"
+#include "backends/cpu/cpu_backend_impl.hpp"
+
+namespace tg {
+
+namespace {
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+/// Descriptors and geometry of one convolution problem.
+struct ConvGeometry {
+  memory::desc src, dst, user_w, any_w;
+  memory::dims strides, dilates, pad_l, pad_r;
+  std::string key;
+};
+
+/// x (N, H, W, CI), y (N, OH, OW, CO), w (KH, KW, CI / G, CO) in Keras layout.
+ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv2dParams& p) {
+  ConvGeometry g;
+  const int64_t n = x[0], h = x[1], wd = x[2], ci = x[3], oh = y[1], ow = y[2], co = y[3];
+  const int64_t kh = w[0], kw = w[1], cig = w[2], G = p.groups, cog = co / G;
+  g.src = memory::desc({n, ci, h, wd}, dt::f32, tag::nhwc);
+  g.dst = memory::desc({n, co, oh, ow}, dt::f32, tag::nhwc);
+  if (G == 1) {
+    g.user_w = memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio);
+    g.any_w = memory::desc({co, ci, kh, kw}, dt::f32, tag::any);
+  } else {
+    // (G, O/G, I/G, KH, KW) over Keras' (kh, kw, i, g·O/G + o) storage.
+    g.user_w = memory::desc({G, cog, cig, kh, kw}, dt::f32, memory::dims{cog, 1, co, kw * cig * co, cig * co});
+    g.any_w = memory::desc({G, cog, cig, kh, kw}, dt::f32, tag::any);
+  }
+  g.strides = {p.stride_h, p.stride_w};
+  g.dilates = {p.dilation_h - 1, p.dilation_w - 1};
+  g.pad_l = {p.pad_top, p.pad_left};
+  g.pad_r = {p.pad_bottom, p.pad_right};
+  g.key = "conv:" + shape_str(x) + shape_str(w) + shape_str(y) + std::to_string(p.stride_h) + "," +
+          std::to_string(p.stride_w) + "," + std::to_string(p.dilation_h) + "," + std::to_string(p.dilation_w) + "," +
+          std::to_string(p.pad_top) + "," + std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," +
+          std::to_string(p.pad_right) + "," + std::to_string(G);
+  return g;
+}
+
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const dnnl::engine& e) {
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src,
+                                    g.any_w, g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+  return dnnl::convolution_forward::primitive_desc(d, e);
+}
+
+bool use_onednn(const Tensor& t) { return t.dtype() == kFloat32; }
+}  // namespace
+
+void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  if (!use_onednn(x)) return ReferenceBackend::conv2d(x, w, y, p);
+  ConvGeometry g = geometry(x.shape(), w.shape(), y.shape(), p);
+  ConvEntry& e = impl_->conv_entry("fwd" + g.key, [&] {
+    auto pd = forward_pd(g, impl_->engine);
+    return ConvEntry{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
+  });
+  impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false,
+                  {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+}
+
+void CpuBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) {
+  if (!use_onednn(gy)) return ReferenceBackend::conv2d_backward_input(gy, w, gx, p);
+  ConvGeometry g = geometry(gx.shape(), w.shape(), gy.shape(), p);
+  ConvEntry& e = impl_->conv_entry("bwd_data" + g.key, [&] {
+    auto hint = forward_pd(g, impl_->engine);
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst, g.strides,
+                                            g.dilates, g.pad_l, g.pad_r);
+    dnnl::convolution_backward_data::primitive_desc pd(d, impl_->engine, hint);
+    return ConvEntry{dnnl::convolution_backward_data(pd), pd.weights_desc(), g.user_w};
+  });
+  impl_->run_conv("convolution backward data", e, DNNL_ARG_WEIGHTS, w, false,
+                  {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
+}
+
+void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw, const Conv2dParams& p) {
+  if (!use_onednn(x)) return ReferenceBackend::conv2d_backward_weight(x, gy, gw, p);
+  ConvGeometry g = geometry(x.shape(), gw.shape(), gy.shape(), p);
+  ConvEntry& e = impl_->conv_entry("bwd_weights" + g.key, [&] {
+    auto hint = forward_pd(g, impl_->engine);
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst,
+                                               g.strides, g.dilates, g.pad_l, g.pad_r);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, impl_->engine, hint);
+    return ConvEntry{dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), g.user_w};
+  });
+  impl_->run_conv("convolution backward weights", e, DNNL_ARG_DIFF_WEIGHTS, gw, true,
+                  {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}});
+}
+
+namespace {
+struct PoolGeometry {
+  memory::desc src, dst;
+  memory::dims strides, kernel, pad_l, pad_r;
+  std::string key;
+};
+PoolGeometry pool_geometry(const Shape& x, const Shape& y, const Pool2dParams& p) {
+  PoolGeometry g;
+  g.src = memory::desc({x[0], x[3], x[1], x[2]}, dt::f32, tag::nhwc);
+  g.dst = memory::desc({y[0], y[3], y[1], y[2]}, dt::f32, tag::nhwc);
+  g.strides = {p.stride_h, p.stride_w};
+  g.kernel = {p.kernel_h, p.kernel_w};
+  g.pad_l = {p.pad_top, p.pad_left};
+  g.pad_r = {p.pad_bottom, p.pad_right};
+  g.key = shape_str(x) + shape_str(y) + std::to_string(p.kernel_h) + "," + std::to_string(p.kernel_w) + "," +
+          std::to_string(p.stride_h) + "," + std::to_string(p.stride_w) + "," + std::to_string(p.pad_top) + "," +
+          std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," + std::to_string(p.pad_right);
+  return g;
+}
+dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolGeometry& g, dnnl::algorithm alg, dnnl::prop_kind pk,
+                                                  const dnnl::engine& e) {
+  dnnl::pooling_forward::desc d(pk, alg, g.src, g.dst, g.strides, g.kernel, g.pad_l, g.pad_r);
+  return dnnl::pooling_forward::primitive_desc(d, e);
+}
+}  // namespace
+
+void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices, const Pool2dParams& p) {
+  // With indices (training) the plain loop records the winners; inference runs on oneDNN.
+  if (!use_onednn(x) || indices.defined()) return ReferenceBackend::max_pool2d(x, y, indices, p);
+  PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);
+  dnnl::primitive prim = impl_->get("maxpool:" + g.key, [&] {
+    return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_max, dnnl::prop_kind::forward_inference, impl_->engine));
+  });
+  impl_->run("max pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+}
+
+void CpuBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  if (!use_onednn(x)) return ReferenceBackend::avg_pool2d(x, y, p);
+  PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);
+  dnnl::primitive prim = impl_->get("avgpool:" + g.key, [&] {
+    return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_avg_exclude_padding,
+                                             dnnl::prop_kind::forward_training, impl_->engine));
+  });
+  impl_->run("average pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const Pool2dParams& p) {
+  if (!use_onednn(gy)) return ReferenceBackend::avg_pool2d_backward(gy, gx, p);
+  PoolGeometry g = pool_geometry(gx.shape(), gy.shape(), p);
+  dnnl::primitive prim = impl_->get("avgpool_bwd:" + g.key, [&] {
+    auto hint = pool_fwd_pd(g, dnnl::algorithm::pooling_avg_exclude_padding, dnnl::prop_kind::forward_training,
+                            impl_->engine);
+    dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_avg_exclude_padding, g.src, g.dst, g.strides, g.kernel,
+                                   g.pad_l, g.pad_r);
+    return dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(d, impl_->engine, hint));
+  });
+  impl_->run("average pooling backward", prim,
+             {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
+}
+
+}  // namespace tg

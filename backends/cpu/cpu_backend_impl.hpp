@@ -1,0 +1,113 @@
+// Private state of the CPU backend: the oneDNN engine and stream and the primitive caches.
+#pragma once
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "backends/cpu/cpu_backend.hpp"
+
+namespace tg {
+
+/// A cached convolution primitive with the weight layout it wants and reorders to and from the
+/// Keras layout (absent when the layouts agree).
+struct ConvEntry {
+  dnnl::primitive prim;
+  dnnl::memory::desc prim_w, user_w;
+  dnnl::reorder to_prim, from_prim;
+  bool same_layout = true;
+};
+
+struct CpuBackend::Impl {
+  static void* data_ptr(const Tensor& t) {
+    return static_cast<char*>(t.storage()->data()) + t.offset() * dtype_size(t.dtype());
+  }
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::mutex mu;
+  std::unordered_map<std::string, dnnl::primitive> cache;
+  uint64_t created = 0, hits = 0;
+
+  /// The cached primitive for key, built by make() on first use.
+  template <class Make>
+  dnnl::primitive get(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) {
+      ++hits;
+      return it->second;
+    }
+    dnnl::primitive p;
+    try {
+      p = make();
+    } catch (const dnnl::error& e) {
+      fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", e.what());
+    }
+    ++created;
+    cache.emplace(key, p);
+    return p;
+  }
+
+  void run(const char* what, dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
+    try {
+      p.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      fail<BackendError>("oneDNN: executing ", what, " failed: ", e.what());
+    }
+  }
+  dnnl::memory mem(const dnnl::memory::desc& md, const Tensor& t) { return dnnl::memory(md, engine, data_ptr(t)); }
+
+  std::unordered_map<std::string, ConvEntry> conv_cache;
+
+  /// The cached convolution entry for key, built by make() (and its reorders) on first use.
+  template <class Make>
+  ConvEntry& conv_entry(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = conv_cache.find(key);
+    if (it != conv_cache.end()) {
+      ++hits;
+      return it->second;
+    }
+    ConvEntry e;
+    try {
+      e = make();
+      e.same_layout = e.prim_w == e.user_w;
+      if (!e.same_layout) {
+        e.to_prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.user_w, engine, e.prim_w));
+        e.from_prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.prim_w, engine, e.user_w));
+        created += 2;
+      }
+    } catch (const dnnl::error& err) {
+      fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", err.what());
+    }
+    ++created;
+    return conv_cache.emplace(key, std::move(e)).first->second;
+  }
+
+  /// Executes a convolution entry; the weights tensor w (Keras layout) is read, or written
+  /// when weights_out, through a reorder when the primitive wants another layout.
+  void run_conv(const char* what, ConvEntry& e, int weights_arg, const Tensor& w, bool weights_out,
+                std::unordered_map<int, dnnl::memory> args) {
+    try {
+      dnnl::memory user = mem(e.user_w, w);
+      if (e.same_layout) {
+        args[weights_arg] = user;
+        e.prim.execute(stream, args);
+      } else {
+        const int64_t floats = static_cast<int64_t>((e.prim_w.get_size() + 3) / 4);
+        Tensor scratch = Tensor::empty({floats}, kFloat32);
+        dnnl::memory pm(e.prim_w, engine, data_ptr(scratch));
+        if (!weights_out) e.to_prim.execute(stream, user, pm);
+        args[weights_arg] = pm;
+        e.prim.execute(stream, args);
+        if (weights_out) e.from_prim.execute(stream, pm, user);
+      }
+      stream.wait();
+    } catch (const dnnl::error& err) {
+      fail<BackendError>("oneDNN: executing ", what, " failed: ", err.what());
+    }
+  }
+};
+
+}  // namespace tg

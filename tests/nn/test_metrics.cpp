@@ -1,0 +1,2 @@
+// Placeholder: replaced by the tests of this area.
+#include "test_util.hpp"
