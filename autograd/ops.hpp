@@ -225,6 +225,25 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 /// Rows of table (vocabulary, dim) picked by integer indices of any shape → shape + [dim].
 Tensor embedding(const Tensor& indices, const Tensor& table);
 
+// ---- recurrent (batch-major (N, T, F), Keras weight layouts) ----
+/// Options of the recurrent ops.
+struct RnnOptions {
+  bool return_sequences = false;  ///< outputs for every step (N, T, H), else the last (N, H)
+  bool go_backwards = false;      ///< process the sequence in reverse (outputs in processing order)
+};
+/// LSTM: kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H) or undefined, gate order i, f, c, o,
+/// tanh activation and sigmoid recurrent activation; h0, c0 (N, H) may be undefined (zeros).
+/// Returns {output, h_T, c_T}.
+std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& kernel,
+                         const Tensor& recurrent_kernel, const Tensor& bias, const RnnOptions& opts = {});
+/// GRU with Keras 3's reset_after = true: kernel (F, 3H), recurrent_kernel (H, 3H), bias (2, 3H)
+/// (row 0 input, row 1 recurrent) or undefined, gate order z, r, h. Returns {output, h_T}.
+std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& kernel, const Tensor& recurrent_kernel,
+                        const Tensor& bias, const RnnOptions& opts = {});
+/// Fully connected recurrence h = tanh(x·W + h·U + b). Returns {output, h_T}.
+std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& kernel,
+                               const Tensor& recurrent_kernel, const Tensor& bias, const RnnOptions& opts = {});
+
 // ---- regularization ----
 /// Inverted dropout: zeroes each element with probability rate and scales the rest by
 /// 1 / (1 − rate) when training; the identity otherwise. Seeded by the global generator or seed.

@@ -151,9 +151,22 @@ CSVLogger::~CSVLogger() {
   if (f_) std::fclose(f_);
 }
 void CSVLogger::on_train_begin(const Logs&) {
+  keys_.clear();
+  if (append_) {
+    // Keras writes the header only into an empty file: reuse the columns of an existing one.
+    if (std::FILE* old = std::fopen(filename_.c_str(), "r")) {
+      std::string line;
+      for (int ch = std::fgetc(old); ch != EOF && ch != '\n'; ch = std::fgetc(old)) line += static_cast<char>(ch);
+      std::fclose(old);
+      for (size_t start = line.find(sep_); start != std::string::npos;) {
+        const size_t end = line.find(sep_, start + 1);
+        keys_.push_back(line.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1));
+        start = end;
+      }
+    }
+  }
   f_ = std::fopen(filename_.c_str(), append_ ? "a" : "w");
   if (!f_) fail<IOError>("CSVLogger: cannot open '", filename_, "' for writing");
-  keys_.clear();
 }
 void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
   if (!f_) return;

@@ -25,7 +25,7 @@ Tensor prepare(const char* name, const Tensor& y_true, const Tensor& y_pred) {
 Tensor mean_last(const Tensor& x) { return x.dim() == 0 ? x : mean(x, {-1}); }
 Tensor pm_one(const Tensor& t) {
   // Keras maps {0, 1} labels to {−1, +1}; labels already in {−1, +1} stay.
-  Tensor is01 = logical_and(ge(t, 0.0), le(t, 1.0));
+  Tensor is01 = logical_or(eq(t, 0.0), eq(t, 1.0));
   bool all01 = sum(logical_not(is01)).item<int64_t>() == 0;
   return all01 ? sub(mul(t, 2.0), 1.0) : t;
 }
@@ -139,6 +139,24 @@ Tensor cosine_similarity(const Tensor& yt, const Tensor& yp, int64_t axis) {
   };
   return neg(sum(mul(l2n(t), l2n(yp)), {axis}));
 }
+Tensor ctc(const Tensor& yt, const Tensor& yp, const Tensor& label_lengths,
+           const Tensor& logit_lengths, int64_t blank) {
+  if (!yt.defined() || !yp.defined()) fail<ValueError>("ctc: undefined y_true or y_pred");
+  if (yt.dim() != 2)
+    fail<ShapeError>("ctc: y_true must be [batch, max_label_length], got ", yt.shape());
+  if (yp.dim() != 3)
+    fail<ShapeError>("ctc: y_pred must be [batch, time, classes], got ", yp.shape());
+  const Tensor labels = is_floating(yt.dtype()) ? yt.to(kInt64) : yt;
+  const TensorOptions io{.dtype = kInt64, .device = yp.device()};
+  // Absent lengths: every label and every time step counts (Keras' `ctc`).
+  const Tensor ll = label_lengths.defined()
+                        ? label_lengths
+                        : full({yt.shape()[0]}, static_cast<double>(yt.shape()[1]), io);
+  const Tensor tl = logit_lengths.defined()
+                        ? logit_lengths
+                        : full({yp.shape()[0]}, static_cast<double>(yp.shape()[1]), io);
+  return ctc_loss(yp, labels, ll, tl, blank);
+}
 }  // namespace losses
 
 Loss::Loss(const std::string& name) : name_(name) {
@@ -158,6 +176,7 @@ Loss::Loss(const std::string& name) : name_(name) {
   else if (name == "hinge") fn_ = f2(hinge);
   else if (name == "squared_hinge") fn_ = f2(squared_hinge);
   else if (name == "categorical_hinge") fn_ = f2(categorical_hinge);
+  else if (name == "ctc") fn_ = [](const Tensor& a, const Tensor& b) { return ctc(a, b); };
   else if (name == "cosine_similarity") fn_ = [](const Tensor& a, const Tensor& b) { return cosine_similarity(a, b); };
   else fail<ValueError>("Loss: unknown loss '", name, "'");
 }

@@ -47,6 +47,11 @@ Tensor squared_hinge(const Tensor& y_true, const Tensor& y_pred);
 Tensor categorical_hinge(const Tensor& y_true, const Tensor& y_pred);
 /// −Σ (y_true/‖y_true‖) · (y_pred/‖y_pred‖) along axis (the negative similarity, as Keras).
 Tensor cosine_similarity(const Tensor& y_true, const Tensor& y_pred, int64_t axis = -1);
+/// CTC loss, one value per sample [batch]: y_true holds int (or whole float) labels (batch,
+/// max_label_length), y_pred logits (batch, time, classes). Undefined lengths mean the full
+/// lengths (as Keras' `ctc`); blank is the blank class (0 as Keras 3; −1 for older Keras).
+Tensor ctc(const Tensor& y_true, const Tensor& y_pred, const Tensor& label_lengths = Tensor(),
+           const Tensor& logit_lengths = Tensor(), int64_t blank = 0);
 }  // namespace losses
 
 /// A loss function of (y_true, y_pred) → per-sample losses (or any shape: it is reduced).

@@ -125,6 +125,8 @@ std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& l
       return mk(name, [](const Tensor& t, const Tensor& p) { return binary_accuracy(t, p); });
     if (loss == "sparse_categorical_crossentropy") return mk(name, sparse_categorical_accuracy);
     return mk(name, [](const Tensor& t, const Tensor& p) {
+      // The output shape may be unknown at compile (a Sequential model built on its first batch).
+      if (p.dim() >= 1 && p.shape().back() == 1) return binary_accuracy(t, p);
       if (t.shape() != p.shape()) return sparse_categorical_accuracy(t, p);
       return categorical_accuracy(t, p);
     });

@@ -279,8 +279,9 @@ nn::Config Adamax::config() const {
 Nadam::Nadam(NadamOptions o) : Optimizer("Nadam", common_of(o)), o_(o) {}
 void Nadam::begin_step() {
   const double step = t(), next = t() + 1;
-  u_t_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * step));
-  u_t1_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * next));
+  // Keras 3's momentum schedule: μ_t = β₁·(1 − ½·0.96^t) (Keras 2 used 0.96^(0.004·t)).
+  u_t_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, step));
+  u_t1_ = o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, next));
   u_prod_t_ = u_product_ * u_t_;
   u_prod_t1_ = u_prod_t_ * u_t1_;
   u_product_ = u_prod_t_;
@@ -288,7 +289,7 @@ void Nadam::begin_step() {
 void Nadam::on_state_loaded() {
   u_product_ = 1.0;
   for (int64_t s = 1; s <= iterations(); ++s)
-    u_product_ *= o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * static_cast<double>(s)));
+    u_product_ *= o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, static_cast<double>(s)));
 }
 void Nadam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   Tensor m = slot(i, "m", p), v = slot(i, "v", p);

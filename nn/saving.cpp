@@ -15,6 +15,11 @@
 #include "nn/json.hpp"
 #include "nn/layers/activation_layer.hpp"
 #include "nn/layers/dense.hpp"
+#include "nn/layers/conv.hpp"
+#include "nn/layers/merge.hpp"
+#include "nn/layers/normalization.hpp"
+#include "nn/layers/pooling.hpp"
+#include "nn/layers/recurrent.hpp"
 #include "nn/layers/reshaping.hpp"
 
 namespace tg::nn {
@@ -181,6 +186,29 @@ std::shared_ptr<Layer> make_builtin(const std::string& type, const Config& c) {
     DropoutOptions o{.input_shape = shape_of(c, "input_shape"), .name = name};
     if (c.has("seed")) o.seed = static_cast<uint64_t>(c.get<int64_t>("seed"));
     l = std::make_shared<DropoutLayer>(c.get<double>("rate"), o);
+  } else if (type == "Conv2D") {
+    l = Conv2DLayer::from_config(c);
+  } else if (type == "Conv1D") {
+    l = Conv1DLayer::from_config(c);
+  } else if (type == "Conv2DTranspose") {
+    l = Conv2DTransposeLayer::from_config(c);
+  } else if (type == "MaxPooling2D" || type == "AveragePooling2D") {
+    l = Pooling2DLayer::from_config(c, type == "MaxPooling2D");
+  } else if (type == "GlobalMaxPooling2D" || type == "GlobalAveragePooling2D") {
+    l = GlobalPooling2DLayer::from_config(c, type == "GlobalMaxPooling2D");
+  } else if (type == "BatchNormalization") {
+    l = BatchNormalizationLayer::from_config(c);
+  } else if (type == "LayerNormalization") {
+    l = LayerNormalizationLayer::from_config(c);
+  } else if (type == "Embedding") {
+    l = EmbeddingLayer::from_config(c);
+  } else if (type == "LSTM" || type == "GRU" || type == "SimpleRNN") {
+    l = RNNLayer::from_config(type == "LSTM" ? RNNLayer::Cell::LSTM
+                              : type == "GRU" ? RNNLayer::Cell::GRU
+                                              : RNNLayer::Cell::Simple, c);
+  } else if (type == "Add" || type == "Subtract" || type == "Multiply" || type == "Average" || type == "Maximum" ||
+             type == "Minimum" || type == "Concatenate") {
+    l = MergeLayer::from_config(type, c);
   } else {
     std::lock_guard<std::mutex> lock(g_registry_mu);
     auto it = registry().find(type);
@@ -198,7 +226,11 @@ Json architecture_of(Layer& layer);
 
 Json layer_entry(Layer& l) {
   if (dynamic_cast<ModelImpl*>(&l)) return architecture_of(l);
-  return Json::Object{{"class", l.type()}, {"config", Json::parse(l.config().to_json())}};
+  Json::Object e{{"class", l.type()}, {"config", Json::parse(l.config().to_json())}};
+  // Wrappers hold the layer they wrap.
+  if (auto* b = dynamic_cast<BidirectionalLayer*>(&l)) e["layer"] = layer_entry(*b->forward_layer());
+  if (auto* t = dynamic_cast<TimeDistributedLayer*>(&l)) e["layer"] = layer_entry(*t->inner());
+  return e;
 }
 
 Json symbol_ref(const Symbol& s, const std::vector<Symbol>& inputs,
@@ -281,7 +313,16 @@ std::shared_ptr<ModelImpl> model_from(const Json& a);
 std::shared_ptr<Layer> layer_from(const Json& e) {
   const std::string& cls = e.at("class").as_string("class");
   if (cls == "Sequential" || cls == "Functional") return model_from(e);
-  return make_builtin(cls, Config::from_json(e.at("config").dump()));
+  Config c = Config::from_json(e.at("config").dump());
+  const std::string name = c.get_or<std::string>("name", "");
+  if (cls == "Bidirectional") {
+    auto inner = std::dynamic_pointer_cast<RNNLayer>(layer_from(e.at("layer")));
+    return std::make_shared<BidirectionalLayer>(inner, BidirectionalOptions{.merge_mode = c.get<std::string>("merge_mode"),
+                                                                           .name = name});
+  }
+  if (cls == "TimeDistributed")
+    return std::make_shared<TimeDistributedLayer>(layer_from(e.at("layer")), BasicLayerOptions{.name = name});
+  return make_builtin(cls, c);
 }
 
 std::shared_ptr<ModelImpl> model_from(const Json& a) {

@@ -36,16 +36,33 @@ Tensor gather(const Tensor& x, int64_t axis_in, const Tensor& index) {
     if (d != axis && index.shape()[d] > x.shape()[d])
       fail<ShapeError>("gather: index of shape ", index.shape(), " is larger than input ", x.shape(),
                        " on axis ", d);
-  Tensor ix = checked_index("gather", index, x.shape()[axis], axis);
+  return ops::gather_valid(x, axis, checked_index("gather", index, x.shape()[axis], axis));
+}
+
+namespace ops {
+Tensor gather_valid(const Tensor& x, int64_t axis, const Tensor& ix) {
   Tensor y = Tensor::empty(ix.shape(), x.dtype(), x.device());
   backend_of(x).gather(x, axis, ix, y);
   if (autograd::needs_grad(x)) {
     autograd::record("gather", {&x}, {&y}, [ix, axis, xs = x.shape()](const Tensor& g) {
-      return std::vector<Tensor>{scatter_add(zeros(xs, {.dtype = g.dtype(), .device = g.device()}), axis, ix, g)};
+      return std::vector<Tensor>{scatter_add_valid(zeros(xs, {.dtype = g.dtype(), .device = g.device()}), axis, ix, g)};
     });
   }
   return y;
 }
+
+Tensor scatter_add_valid(const Tensor& x, int64_t axis, const Tensor& ix, const Tensor& src) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).copy(x, y);
+  backend_of(x).scatter_add(y, axis, ix, cast_raw(src, x.dtype()));
+  if (autograd::needs_grad(x, src)) {
+    autograd::record("scatter_add", {&x, &src}, {&y}, [ix, axis](const Tensor& g) {
+      return std::vector<Tensor>{g, autograd::needs_input_grad(1) ? gather_valid(g, axis, ix) : Tensor()};
+    });
+  }
+  return y;
+}
+}  // namespace ops
 
 TG_REGISTER_OP("scatter_add", "scatter_add", true);
 Tensor scatter_add(const Tensor& x, int64_t axis_in, const Tensor& index, const Tensor& src) {
@@ -62,16 +79,7 @@ Tensor scatter_add(const Tensor& x, int64_t axis_in, const Tensor& index, const 
     if (d != axis && src.shape()[d] > x.shape()[d])
       fail<ShapeError>("scatter_add: source of shape ", src.shape(), " is larger than input ",
                        x.shape(), " on axis ", d);
-  Tensor ix = checked_index("scatter_add", index, x.shape()[axis], axis);
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).copy(x, y);
-  backend_of(x).scatter_add(y, axis, ix, cast_raw(src, x.dtype()));
-  if (autograd::needs_grad(x, src)) {
-    autograd::record("scatter_add", {&x, &src}, {&y}, [ix, axis](const Tensor& g) {
-      return std::vector<Tensor>{g, autograd::needs_input_grad(1) ? gather(g, axis, ix) : Tensor()};
-    });
-  }
-  return y;
+  return ops::scatter_add_valid(x, axis, checked_index("scatter_add", index, x.shape()[axis], axis), src);
 }
 
 TG_REGISTER_OP("take_along_axis", "gather", true);

@@ -48,6 +48,10 @@ Tensor scalar_like(const Tensor& t, double value);
 Tensor mask_as(const Tensor& cond, DType dtype);
 /// Shape of x with the reduced axes set to 1.
 Shape keepdims_shape(const Shape& x, const Axes& axes);
+/// gather with an int64 index already known to be in range (no validation pass over it).
+Tensor gather_valid(const Tensor& x, int64_t axis, const Tensor& index);
+/// scatter_add with an int64 index already known to be in range.
+Tensor scatter_add_valid(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
 /// Shape of x with the reduced axes removed.
 Shape reduced_shape(const Shape& x, const Axes& axes);
 

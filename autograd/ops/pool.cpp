@@ -100,7 +100,7 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
     // (whose own adjoint is the matching gather, so gradients of gradients work).
     autograd::record("max_pool2d", {&x}, {&y}, [idx, xs = x.shape()](const Tensor& g) {
       Tensor flat = zeros({numel(xs)}, {.dtype = g.dtype(), .device = g.device()});
-      return std::vector<Tensor>{scatter_add(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
+      return std::vector<Tensor>{scatter_add_valid(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
     });
   }
   return from_nhwc(y, cf);

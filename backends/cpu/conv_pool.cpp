@@ -1,4 +1,5 @@
 // oneDNN convolution (forward, backward data, backward weights) and pooling for float32 NHWC.
+#include <algorithm>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 
@@ -120,12 +121,50 @@ dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolGeometry& g, dnnl::a
 }  // namespace
 
 void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices, const Pool2dParams& p) {
-  // With indices (training) the plain loop records the winners; inference runs on oneDNN.
-  if (!use_onednn(x) || indices.defined()) return ReferenceBackend::max_pool2d(x, y, indices, p);
+  if (!use_onednn(x)) return ReferenceBackend::max_pool2d(x, y, indices, p);
+  if (indices.defined()) {
+    // Training: a loop that records the winners as flat offsets (oneDNN's workspace is opaque),
+    // vectorised over the channels.
+    const int64_t n = x.shape()[0], h = x.shape()[1], w = x.shape()[2], c = x.shape()[3];
+    const int64_t oh = y.shape()[1], ow = y.shape()[2];
+    const float* xs = static_cast<const float*>(x.storage()->data()) + x.offset();
+    float* ys = static_cast<float*>(y.storage()->data()) + y.offset();
+    int64_t* ix = static_cast<int64_t*>(indices.storage()->data()) + indices.offset();
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = std::max<int64_t>(oy * p.stride_h - p.pad_top, 0);
+          const int64_t y1 = std::min(oy * p.stride_h - p.pad_top + p.kernel_h, h);
+          const int64_t x0 = std::max<int64_t>(ox * p.stride_w - p.pad_left, 0);
+          const int64_t x1 = std::min(ox * p.stride_w - p.pad_left + p.kernel_w, w);
+          float* best = ys + ((b * oh + oy) * ow + ox) * c;
+          int64_t* arg = ix + ((b * oh + oy) * ow + ox) * c;
+          bool first = true;
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx) {
+              const int64_t at = ((b * h + yy) * w + xx) * c;
+              const float* v = xs + at;
+              if (first) {
+                for (int64_t ch = 0; ch < c; ++ch) { best[ch] = v[ch]; arg[ch] = at + ch; }
+                first = false;
+                continue;
+              }
+              for (int64_t ch = 0; ch < c; ++ch) {
+                const bool take = v[ch] > best[ch] || (v[ch] != v[ch] && best[ch] == best[ch]);
+                best[ch] = take ? v[ch] : best[ch];
+                arg[ch] = take ? at + ch : arg[ch];
+              }
+            }
+          if (first)
+            for (int64_t ch = 0; ch < c; ++ch) { best[ch] = 0.f; arg[ch] = 0; }
+        }
+    return;
+  }
   PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);
   dnnl::primitive prim = impl_->get("maxpool:" + g.key, [&] {
     return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_max, dnnl::prop_kind::forward_inference, impl_->engine));
   });
+  if (!prim) return ReferenceBackend::max_pool2d(x, y, indices, p);
   impl_->run("max pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
@@ -136,6 +175,7 @@ void CpuBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams
     return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_avg_exclude_padding,
                                              dnnl::prop_kind::forward_training, impl_->engine));
   });
+  if (!prim) return ReferenceBackend::avg_pool2d(x, y, p);
   impl_->run("average pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
@@ -149,6 +189,7 @@ void CpuBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const P
                                    g.pad_l, g.pad_r);
     return dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(d, impl_->engine, hint));
   });
+  if (!prim) return ReferenceBackend::avg_pool2d_backward(gy, gx, p);
   impl_->run("average pooling backward", prim,
              {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
 }

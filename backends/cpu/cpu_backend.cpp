@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace tg {
 
@@ -24,11 +25,12 @@ memory::desc md_of(const Tensor& t, bool collapse_broadcast = false) {
     strides = {1};
   }
   for (size_t i = 0; i < dims.size(); ++i) {
-    if (strides[i] == 0 && collapse_broadcast) {
-      dims[i] = 1;
-      strides[i] = 1;
-    }
+    if (strides[i] == 0 && collapse_broadcast) dims[i] = 1;
   }
+  // Size-1 axes get the stride a row-major layout would give them, so that oneDNN recognises
+  // plain layouts (and picks its optimised kernels) whatever stride the view carried.
+  for (size_t i = dims.size(); i-- > 0;)
+    if (dims[i] == 1) strides[i] = i + 1 < dims.size() ? strides[i + 1] * dims[i + 1] : 1;
   return memory::desc(dims, dt::f32, strides);
 }
 
@@ -102,6 +104,7 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
     dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
     return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, impl_->engine));
   });
+  if (!p) return ReferenceBackend::unary(op, x, out, p0, p1);
   impl_->run("eltwise", p, {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, out)}});
 }
 
@@ -133,6 +136,7 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
     dnnl::binary::desc d(alg, amd, bmd, omd);
     return dnnl::binary(dnnl::binary::primitive_desc(d, impl_->engine));
   });
+  if (!p) return ReferenceBackend::binary(op, a_in, b_in, out);
   impl_->run("binary", p, {{DNNL_ARG_SRC_0, impl_->mem(amd, *a)},
                            {DNNL_ARG_SRC_1, impl_->mem(bmd, *b)},
                            {DNNL_ARG_DST, impl_->mem(omd, out)}});
@@ -151,6 +155,44 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   if (x.dtype() != kFloat32 || x.numel() < kEltwiseThreshold || has_broadcast(x) ||
       x.numel() == out.numel() || x.dim() == 0)
     return ReferenceBackend::reduce(op, x, out);
+  if (x.is_contiguous() && out.is_contiguous() && (op == ReduceOp::Sum || op == ReduceOp::Mean)) {
+    // Reductions over a leading block of axes (a bias gradient: sum over batch and space) are
+    // column sums; over a trailing block, row sums. Plain loops vectorise well here.
+    int64_t lead = 0;
+    while (lead < x.dim() && out.shape()[lead] == 1 && x.shape()[lead] != 1) ++lead;
+    bool prefix = lead > 0, suffix = false;
+    for (int64_t d = lead; d < x.dim(); ++d) prefix &= out.shape()[d] == x.shape()[d];
+    int64_t keep = 0;
+    while (keep < x.dim() && out.shape()[keep] == x.shape()[keep]) ++keep;
+    if (!prefix) {
+      suffix = keep < x.dim();
+      for (int64_t d = keep; d < x.dim(); ++d) suffix &= out.shape()[d] == 1;
+    }
+    if (prefix || suffix) {
+      const float* src = static_cast<const float*>(x.storage()->data()) + x.offset();
+      float* dst = static_cast<float*>(out.storage()->data()) + out.offset();
+      const int64_t n_out = out.numel(), n = x.numel() / n_out;
+      const double scale = op == ReduceOp::Mean ? 1.0 / static_cast<double>(n) : 1.0;
+      if (prefix) {
+        std::vector<double> acc(static_cast<size_t>(n_out), 0.0);
+        for (int64_t r = 0; r < n; ++r) {
+          const float* row = src + r * n_out;
+          for (int64_t c = 0; c < n_out; ++c) acc[c] += row[c];
+        }
+        for (int64_t c = 0; c < n_out; ++c) dst[c] = static_cast<float>(acc[c] * scale);
+      } else {
+        for (int64_t r = 0; r < n_out; ++r) {
+          const float* row = src + r * n;
+          double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          int64_t c = 0;
+          for (; c + 4 <= n; c += 4) { a0 += row[c]; a1 += row[c + 1]; a2 += row[c + 2]; a3 += row[c + 3]; }
+          for (; c < n; ++c) a0 += row[c];
+          dst[r] = static_cast<float>((a0 + a1 + a2 + a3) * scale);
+        }
+      }
+      return;
+    }
+  }
   memory::desc xmd = md_of(x), omd = md_of(out);
   std::string key = "reduce:" + std::to_string(static_cast<int>(op)) + ":";
   append_key(key, x);
@@ -159,6 +201,7 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     dnnl::reduction::desc d(alg, xmd, omd, 0.f, 0.f);
     return dnnl::reduction(dnnl::reduction::primitive_desc(d, impl_->engine));
   });
+  if (!p) return ReferenceBackend::reduce(op, x, out);
   impl_->run("reduction", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
@@ -191,6 +234,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     dnnl::matmul::desc d(amd, bmd, omd);
     return dnnl::matmul(dnnl::matmul::primitive_desc(d, impl_->engine));
   });
+  if (!p) return ReferenceBackend::matmul(a_in, b_in, out);
   impl_->run("matmul", p, {{DNNL_ARG_SRC, impl_->mem(amd, a)},
                            {DNNL_ARG_WEIGHTS, impl_->mem(bmd, b)},
                            {DNNL_ARG_DST, impl_->mem(omd, out)}});
@@ -209,6 +253,7 @@ void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& 
                                      xmd, omd, static_cast<int>(axis));
     return dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(d, impl_->engine));
   });
+  if (!p) return ReferenceBackend::softmax(x, axis, log, out);
   impl_->run("softmax", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 

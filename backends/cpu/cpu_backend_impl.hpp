@@ -40,6 +40,12 @@ struct CpuBackend::Impl {
     dnnl::primitive p;
     try {
       p = make();
+      // oneDNN's own reference implementations are slower than ours: cache an empty primitive,
+      // which tells the caller to use the reference loops.
+      const_dnnl_primitive_desc_t pd = p.get_primitive_desc();
+      const char* info = nullptr;
+      dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info);
+      if (info && std::string(info).rfind("ref", 0) == 0) p = dnnl::primitive();
     } catch (const dnnl::error& e) {
       fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", e.what());
     }

@@ -106,7 +106,21 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
       const T* xs = s + x.offset();
       T* ds = d + out.offset();
       const int64_t n = out.numel();
-      for (int64_t i = 0; i < n; ++i) ds[i] = reference::unary_scalar<T>(op, xs[i], p0, p1);
+      // The op becomes a compile-time constant, so the loop body has no switch.
+      auto loop = [&](auto op_c) {
+        for (int64_t i = 0; i < n; ++i) ds[i] = reference::unary_scalar<T>(decltype(op_c)::value, xs[i], p0, p1);
+      };
+      switch (op) {
+#define TG_UNARY_CASE(NAME) \
+  case UnaryOp::NAME: return loop(std::integral_constant<UnaryOp, UnaryOp::NAME>{});
+        TG_UNARY_CASE(Neg) TG_UNARY_CASE(Abs) TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log)
+        TG_UNARY_CASE(Log1p) TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt) TG_UNARY_CASE(Square)
+        TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh) TG_UNARY_CASE(Sigmoid) TG_UNARY_CASE(Relu)
+        TG_UNARY_CASE(LeakyRelu) TG_UNARY_CASE(Elu) TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu) TG_UNARY_CASE(GeluTanh)
+        TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign) TG_UNARY_CASE(Erf) TG_UNARY_CASE(PowScalar)
+        TG_UNARY_CASE(Clip) TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
+#undef TG_UNARY_CASE
+      }
       return;
     }
     strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
@@ -455,7 +469,8 @@ void ReferenceBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
             if (ab == kNegInf) continue;
             occ[ext[s]] += std::exp(ab - at(t, ext[s]) - log_p);
           }
-          for (int64_t c = 0; c < C; ++c) g[gbase + t * gs[1] + c * gs[2]] = static_cast<T>(-occ[c]);
+          for (int64_t c = 0; c < C; ++c)
+            g[gbase + t * gs[1] + c * gs[2]] = static_cast<T>(-occ[c]);
         }
       }
     }

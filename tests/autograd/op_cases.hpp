@@ -836,6 +836,35 @@ inline const std::vector<OpCase>& op_cases() {
                  .differentiable = false,
                  .tol32 = 0.0});
 
+    // ---- CTC loss (labels and lengths are fixed int inputs; every sample is feasible) ----
+    auto ints = [](std::vector<int64_t> v, Shape s) -> InputGen {
+      return [=](DType, uint64_t) { return tensor<int64_t>(v, s).reshape(s); };
+    };
+    auto ctc_fn = [](int64_t blank) -> autograd::TestFunction {
+      return [blank](const auto& x) { return ctc_loss(x[0], x[1], x[2], x[3], blank); };
+    };
+    v.push_back({.op = "ctc_loss",
+                 .name = "ctc_loss per-sample lengths, repeated label, padding",
+                 .fn = ctc_fn(0),
+                 .inputs = {U({3, 5, 4}, -2, 2), ints({1, 2, 1, 3, 3, 0, 2, 0, 0}, {3, 3}),
+                            ints({3, 2, 1}, {3}), ints({5, 4, 3}, {3})}});
+    v.push_back({.op = "ctc_loss",
+                 .name = "ctc_loss blank last (-1), int32 labels",
+                 .fn =
+                     [](const auto& x) {
+                       return ctc_loss(x[0], x[1].to(kInt32), x[2], x[3], -1);
+                     },
+                 .inputs = {U({2, 4, 3}, -2, 2), ints({0, 1, 1, 1}, {2, 2}), ints({2, 2}, {2}),
+                            ints({4, 3}, {2})}});
+    v.push_back({.op = "ctc_loss",
+                 .name = "ctc_loss of time-major logits [T, N, C] transposed",
+                 .fn =
+                     [](const auto& x) {
+                       return ctc_loss(x[0].transpose(0, 1), x[1], x[2], x[3]);
+                     },
+                 .inputs = {U({4, 2, 3}, -2, 2), ints({1, 2, 2, 0}, {2, 2}), ints({2, 1}, {2}),
+                            ints({4, 2}, {2})}});
+
     // ---- views, copies and conversions ----
     v.push_back({.op = "reshape",
                  .name = "reshape view [3,4] -> [2,-1]",
@@ -1049,6 +1078,30 @@ inline const std::vector<OpCase>& op_cases() {
     v.push_back({.op = "layer_norm", .name = "layer_norm two axes, no scale",
                  .fn = [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor(), {1, 2}); },
                  .inputs = {U({2, 3, 4})}, .tol32 = 1e-4});
+    // ---- recurrent ----
+    v.push_back({.op = "lstm", .name = "lstm sequences with initial state",
+                 .fn = [](const auto& x) {
+                   auto r = lstm(x[0], x[1], x[2], x[3], x[4], x[5], {.return_sequences = true});
+                   return concat({r[0].reshape({-1}), r[2].reshape({-1})});
+                 },
+                 .inputs = {U({2, 3, 3}), U({2, 2}), U({2, 2}), U({3, 8}, -0.7, 0.7), U({2, 8}, -0.7, 0.7), U({8})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "lstm", .name = "lstm last output, backwards, no bias",
+                 .fn = [](const auto& x) {
+                   return lstm(x[0], Tensor(), Tensor(), x[1], x[2], Tensor(), {.go_backwards = true})[0];
+                 },
+                 .inputs = {U({2, 4, 2}), U({2, 12}, -0.7, 0.7), U({3, 12}, -0.7, 0.7)}, .tol32 = 1e-4});
+    v.push_back({.op = "gru", .name = "gru sequences with initial state",
+                 .fn = [](const auto& x) { return gru(x[0], x[1], x[2], x[3], x[4], {.return_sequences = true})[0]; },
+                 .inputs = {U({2, 3, 3}), U({2, 2}), U({3, 6}, -0.7, 0.7), U({2, 6}, -0.7, 0.7), U({2, 6})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "simple_rnn", .name = "simple_rnn last output",
+                 .fn = [](const auto& x) { return simple_rnn(x[0], Tensor(), x[1], x[2], x[3])[0]; },
+                 .inputs = {U({2, 4, 3}), U({3, 2}, -0.7, 0.7), U({2, 2}, -0.7, 0.7), U({2})}, .tol32 = 1e-4});
+    v.push_back({.op = "lstm", .name = "lstm large",
+                 .fn = [](const auto& x) { return lstm(x[0], Tensor(), Tensor(), x[1], x[2], x[3], {.return_sequences = true})[0]; },
+                 .inputs = {U({16, 5, 32}), U({32, 256}, -0.2, 0.2), U({64, 256}, -0.2, 0.2), U({256})},
+                 .tol32 = 1e-4, .large = true});
     v.push_back({.op = "embedding", .name = "embedding 2-d indices",
                  .fn = [](const auto& x) { return embedding(x[1], x[0]); },
                  .inputs = {U({6, 4}), Index({2, 3}, 6)}});

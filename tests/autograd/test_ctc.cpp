@@ -72,11 +72,11 @@ Brute brute_force(const V& logits, int64_t T_total, int64_t C, int64_t T, const 
 
 /// One batch: logits [N, T, C] (values in [-2, 2]), padded labels and lengths.
 struct Batch {
-  int64_t N, T, C;
-  V logits;
-  I labels;  // [N, L]
-  int64_t L;
-  I label_len, logit_len;
+  int64_t N = 0, T = 0, C = 0;
+  V logits = {};
+  I labels = {};  // [N, L]
+  int64_t L = 0;
+  I label_len = {}, logit_len = {};
   int64_t blank = 0;
 };
 
@@ -89,7 +89,8 @@ Batch make_batch(int64_t T, int64_t C, std::vector<I> labels, I logit_len, int64
   for (const I& l : labels) {
     b.label_len.push_back(static_cast<int64_t>(l.size()));
     for (int64_t i = 0; i < b.L; ++i)
-      b.labels.push_back(i < static_cast<int64_t>(l.size()) ? l[i] : (pad_value < 0 ? blank : pad_value));
+      b.labels.push_back(i < static_cast<int64_t>(l.size()) ? l[i]
+                                                            : (pad_value < 0 ? blank : pad_value));
   }
   b.logit_len = logit_len;
   b.logits = uniform({b.N * T * C}, -2.0, 2.0, seed, {.dtype = kFloat64}).to_vector<double>();
@@ -131,6 +132,22 @@ TEST_CASE("brute force itself: two frames, one label, by hand", "[ctc]") {
   CHECK(brute_force(V(4, 0.0), 2, 2, 2, {1, 1}, 0).loss == kInf);
 }
 
+TEST_CASE("ctc_loss of uniform logits, worked out by hand", "[ctc]") {
+  // T = 2, C = 2, blank 0, label [1]: paths 01, 10, 11 of probability 1/4 each → p = 3/4. Class 1
+  // is occupied at each frame with posterior (1/4 + 1/4) / (3/4) = 2/3, so the gradient is
+  // softmax − occupation = 1/2 − 1/3 = 1/6 for the blank and 1/2 − 2/3 = −1/6 for class 1.
+  on_both_backends([] {
+    for (DType dt : {kFloat64, kFloat32}) {
+      Tensor x = zeros({1, 2, 2}, {.dtype = dt}).requires_grad_();
+      Tensor loss = ctc_loss(x, tensor<int64_t>({1}, {1, 1}), tensor<int64_t>({1}, {1}),
+                             tensor<int64_t>({2}, {1}));
+      TG_CHECK_VALUES(loss, V{-std::log(0.75)}, 1e-7, 1e-7);
+      loss.backward(ones({1}, {.dtype = dt}));
+      TG_CHECK_VALUES(x.grad(), (V{1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6}), 1e-7, 1e-7);
+    }
+  });
+}
+
 TEST_CASE("ctc_loss matches brute force on single samples, blank 0 and blank C-1", "[ctc]") {
   uint64_t seed = 1;
   for (int64_t T : {3, 4, 5}) {
@@ -169,7 +186,8 @@ TEST_CASE("ctc_loss with per-sample label and logit lengths in one batch", "[ctc
   Tensor x = tensor<double>(b.logits, {b.N, b.T, b.C}, {.dtype = kFloat64});
   Tensor labels = tensor<int64_t>(b.labels, {b.N, b.L});
   Tensor ll = tensor<int64_t>(b.label_len, {b.N}), tl = tensor<int64_t>(b.logit_len, {b.N});
-  TG_CHECK_VALUES(ctc_loss(x, labels, ll, tl, -1), test::values(ctc_loss(x, labels, ll, tl, 2)), 0, 0);
+  TG_CHECK_VALUES(ctc_loss(x, labels, ll, tl, -1), test::values(ctc_loss(x, labels, ll, tl, 2)), 0,
+                  0);
   // int32 labels and lengths give the same result; [N, 1] lengths are accepted too.
   TG_CHECK_VALUES(ctc_loss(x, labels.to(kInt32), ll.to(kInt32).unsqueeze(1), tl.to(kInt32), 2),
                   test::values(ctc_loss(x, labels, ll, tl, 2)), 0, 0);
@@ -182,8 +200,9 @@ TEST_CASE("ctc_loss of an infeasible sample is +inf with a zero gradient", "[ctc
   on_both_backends([&] {
     for (DType dt : {kFloat64, kFloat32}) {
       Tensor x = tensor<double>(b.logits, {b.N, b.T, b.C}, {.dtype = dt}).requires_grad_();
-      Tensor loss = ctc_loss(x, tensor<int64_t>(b.labels, {b.N, b.L}),
-                             tensor<int64_t>(b.label_len, {b.N}), tensor<int64_t>(b.logit_len, {b.N}));
+      Tensor loss =
+          ctc_loss(x, tensor<int64_t>(b.labels, {b.N, b.L}), tensor<int64_t>(b.label_len, {b.N}),
+                   tensor<int64_t>(b.logit_len, {b.N}));
       V l = test::values(loss);
       CHECK(l[0] == kInf);
       CHECK(l[1] == kInf);
@@ -194,7 +213,7 @@ TEST_CASE("ctc_loss of an infeasible sample is +inf with a zero gradient", "[ctc
       bool finite = true;
       for (double v : g) finite &= std::isfinite(v);
       CHECK(finite);
-      for (size_t i = 0; i < 2 * 3 * 4; ++i) CHECK(g[i] == 0.0);  // infeasible samples
+      for (size_t i = 0; i < 2 * 3 * 4; ++i) CHECK(g[i] == 0.0);         // infeasible samples
       for (size_t i = 3 * 3 * 4; i < g.size(); ++i) CHECK(g[i] == 0.0);  // T = 0
       // Even with a nonzero incoming gradient the infeasible samples get exactly 0.
       x.zero_grad();
@@ -211,7 +230,8 @@ TEST_CASE("ctc_loss of an infeasible sample is +inf with a zero gradient", "[ctc
 TEST_CASE("ctc_loss is stable for large logits and long sequences", "[ctc]") {
   // Logits ×50: probabilities of many paths underflow in linear space, not in log space.
   const int64_t N = 2, T = 60, C = 5;
-  Tensor x = mul(uniform({N, T, C}, -1.0, 1.0, 31, {.dtype = kFloat32}), 50.0).detach().requires_grad_();
+  Tensor x =
+      mul(uniform({N, T, C}, -1.0, 1.0, 31, {.dtype = kFloat32}), 50.0).detach().requires_grad_();
   Tensor labels = tensor<int64_t>({1, 2, 2, 3, 4, 1, 4, 4, 4, 4, 4, 4}, {N, 6});
   Tensor loss = ctc_loss(x, labels, tensor<int64_t>({6, 5}, {N}), tensor<int64_t>({60, 40}, {N}));
   V l = test::values(loss);
@@ -253,9 +273,19 @@ TEST_CASE("ctc_loss: gradients of gradients (create_graph) are exact", "[ctc]") 
   // The recorded backward (create_graph) gives the same first derivative as the kernel's.
   Tensor loss = ctc_loss(x, labels, ll, tl);
   Tensor g_kernel = autograd::grad({loss}, {x}, {w})[0];
-  Tensor g_graph = autograd::grad({ctc_loss(x, labels, ll, tl)}, {x}, {w}, {.create_graph = true})[0];
+  Tensor g_graph =
+      autograd::grad({ctc_loss(x, labels, ll, tl)}, {x}, {w}, {.create_graph = true})[0];
   REQUIRE(g_graph.requires_grad());
   TG_CHECK_VALUES(g_graph, test::values(g_kernel), 1e-12, 1e-10);
+  {  // and in float32, on the default backend
+    Tensor x32 = x.detach().to(kFloat32).requires_grad_();
+    Tensor w32 = w.to(kFloat32);
+    Tensor k32 = autograd::grad({ctc_loss(x32, labels, ll, tl)}, {x32}, {w32})[0];
+    Tensor c32 =
+        autograd::grad({ctc_loss(x32, labels, ll, tl)}, {x32}, {w32}, {.create_graph = true})[0];
+    TG_CHECK_VALUES(c32, test::values(k32), 1e-5, 1e-5);
+    TG_CHECK_VALUES(c32, test::values(g_kernel), 1e-5, 1e-4);
+  }
   // Second order against finite differences of the first-order gradient.
   TG_REQUIRE_GRADCHECK(autograd::gradgradcheck(
       [](const std::vector<Tensor>& xs) { return ctc_loss(xs[0], xs[1], xs[2], xs[3]); },
@@ -272,7 +302,8 @@ TEST_CASE("ctc_loss in float32 matches float64 on CPU and reference", "[ctc]") {
   Tensor ll = tensor<int64_t>(b.label_len, {b.N}), tl = tensor<int64_t>(b.logit_len, {b.N});
   Tensor x64 = tensor<double>(b.logits, {b.N, b.T, b.C});
   V want = test::values(ctc_loss(x64, labels, ll, tl));
-  on_both_backends([&] { TG_CHECK_VALUES(ctc_loss(x64.to(kFloat32), labels, ll, tl), want, 1e-5, 1e-5); });
+  on_both_backends(
+      [&] { TG_CHECK_VALUES(ctc_loss(x64.to(kFloat32), labels, ll, tl), want, 1e-5, 1e-5); });
 }
 
 namespace {
@@ -311,28 +342,36 @@ TEST_CASE("ctc_loss names the op and the values in its errors", "[ctc]") {
         "ctc_loss: blank index 5 out of range for 5 classes");
   CHECK(error_of<IndexError>([&] { ctc_loss(x, labels, ll, tl, -6); }) ==
         "ctc_loss: blank index -6 out of range for 5 classes");
-  CHECK(error_of<ValueError>([&] { ctc_loss(x, labels, tensor<int64_t>({4, 2}, {2}), tl); }) ==
-        "ctc_loss: label_lengths[0] = 4 exceeds the labels' max length 3");
-  CHECK(error_of<ValueError>([&] { ctc_loss(x, labels, ll, tensor<int64_t>({4, 5}, {2})); }) ==
-        "ctc_loss: logit_lengths[1] = 5 exceeds the logits' time steps 4");
-  CHECK(error_of<ValueError>([&] { ctc_loss(x, labels, tensor<int64_t>({-1, 2}, {2}), tl); }) ==
-        "ctc_loss: label_lengths[0] = -1 is negative");
-  CHECK(error_of<ShapeError>([&] { ctc_loss(x, tensor<int64_t>({1, 2, 3}, {1, 3}), ll, tl); }) ==
-        "ctc_loss: labels have batch 1 but logits have batch 2: [1, 3] vs [2, 4, 5]");
-  CHECK(error_of<ShapeError>([&] { ctc_loss(x, labels, tensor<int64_t>({3, 2, 1}, {3}), tl); }) ==
-        "ctc_loss: label_lengths must have shape [2], got [3]");
+  CHECK(error_of<ValueError>([&] {
+          ctc_loss(x, labels, tensor<int64_t>({4, 2}, {2}), tl);
+        }) == "ctc_loss: label_lengths[0] = 4 exceeds the labels' max length 3");
+  CHECK(error_of<ValueError>([&] {
+          ctc_loss(x, labels, ll, tensor<int64_t>({4, 5}, {2}));
+        }) == "ctc_loss: logit_lengths[1] = 5 exceeds the logits' time steps 4");
+  CHECK(error_of<ValueError>([&] {
+          ctc_loss(x, labels, tensor<int64_t>({-1, 2}, {2}), tl);
+        }) == "ctc_loss: label_lengths[0] = -1 is negative");
+  CHECK(error_of<ShapeError>([&] {
+          ctc_loss(x, tensor<int64_t>({1, 2, 3}, {1, 3}), ll, tl);
+        }) == "ctc_loss: labels have batch 1 but logits have batch 2: [1, 3] vs [2, 4, 5]");
+  CHECK(error_of<ShapeError>([&] {
+          ctc_loss(x, labels, tensor<int64_t>({3, 2, 1}, {3}), tl);
+        }) == "ctc_loss: label_lengths must have shape [2], got [3]");
   CHECK(error_of<ShapeError>([&] { ctc_loss(x, labels, ll, tensor<int64_t>({4}, {1})); }) ==
         "ctc_loss: logit_lengths must have shape [2], got [1]");
-  CHECK(error_of<ShapeError>([&] { ctc_loss(zeros({2, 5}), labels, ll, tl); }) ==
-        "ctc_loss: logits must be [batch, time, classes], got [2, 5]");
-  CHECK(error_of<ShapeError>([&] { ctc_loss(x, tensor<int64_t>({1, 2}, {2}), ll, tl); }) ==
-        "ctc_loss: labels must be [batch, max_label_length], got [2]");
+  CHECK(error_of<ShapeError>([&] {
+          ctc_loss(zeros({2, 5}), labels, ll, tl);
+        }) == "ctc_loss: logits must be [batch, time, classes], got [2, 5]");
+  CHECK(error_of<ShapeError>([&] {
+          ctc_loss(x, tensor<int64_t>({1, 2}, {2}), ll, tl);
+        }) == "ctc_loss: labels must be [batch, max_label_length], got [2]");
   CHECK(error_of<DTypeError>([&] { ctc_loss(x, labels.to(kFloat32), ll, tl); }) ==
         "ctc_loss: labels must be int32 or int64, got float32");
   CHECK(error_of<DTypeError>([&] { ctc_loss(x, labels, ll.to(kFloat32), tl); }) ==
         "ctc_loss: label_lengths must be int32 or int64, got float32");
-  CHECK(error_of<DTypeError>([&] { ctc_loss(zeros({2, 4, 5}, {.dtype = kInt64}), labels, ll, tl); }) ==
-        "ctc_loss: logits must be float32 or float64, got int64");
+  CHECK(error_of<DTypeError>([&] {
+          ctc_loss(zeros({2, 4, 5}, {.dtype = kInt64}), labels, ll, tl);
+        }) == "ctc_loss: logits must be float32 or float64, got int64");
   CHECK(error_of<ValueError>([&] { ctc_loss(x, labels, Tensor(), tl); }) ==
         "ctc_loss: label_lengths is an undefined tensor");
 }
@@ -353,8 +392,8 @@ TEST_CASE("nn::losses::ctc returns one loss per sample, as the op", "[ctc]") {
                   0, 0);
   // Blank last.
   Tensor lab2 = tensor<int64_t>({0, 1, 2, 2, 0, 1}, {2, 3});
-  TG_CHECK_VALUES(nn::losses::ctc(lab2, x, ll, tl, 3), test::values(ctc_loss(x, lab2, ll, tl, 3)), 0,
-                  0);
+  TG_CHECK_VALUES(nn::losses::ctc(lab2, x, ll, tl, 3), test::values(ctc_loss(x, lab2, ll, tl, 3)),
+                  0, 0);
   // The Loss object reduces the per-sample losses.
   nn::Loss loss("ctc");
   TG_CHECK_VALUES(loss(full_labels, x),

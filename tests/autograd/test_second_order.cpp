@@ -107,10 +107,15 @@ TEST_CASE("gradgradcheck: convolution, pooling, normalization, embedding", "[sec
   for (const char* op :
        {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv1d", "conv2d_transpose",
         "max_pool2d", "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
-        "batch_norm", "layer_norm", "embedding"}) {
+        "batch_norm", "layer_norm", "embedding", "lstm", "gru", "simple_rnn"}) {
     INFO(op);
     CHECK(gradgrad_entries(op) >= 1);
   }
+}
+
+TEST_CASE("gradgradcheck: ctc_loss (backward re-records the alpha-beta recursions)",
+          "[second_order]") {
+  CHECK(gradgrad_entries("ctc_loss") >= 3);
 }
 
 TEST_CASE("every differentiable op is covered by a second-order check", "[second_order]") {
@@ -135,7 +140,8 @@ TEST_CASE("every differentiable op is covered by a second-order check", "[second
       "dropout",      "conv2d",     "conv2d_backward_input",     "conv2d_backward_weight",
       "conv1d",       "conv2d_transpose",          "max_pool2d", "avg_pool2d",
       "avg_pool2d_backward",        "global_avg_pool2d",         "global_max_pool2d",
-      "batch_norm",   "layer_norm", "embedding"};
+      "batch_norm",   "layer_norm", "embedding",
+      "ctc_loss",     "lstm",       "gru",        "simple_rnn"};
   for (const auto& info : autograd::registered_ops()) {
     INFO(info.name);
     if (info.differentiable) CHECK(covered.count(info.name) == 1);

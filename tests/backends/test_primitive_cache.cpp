@@ -108,10 +108,11 @@ TEST_CASE("eltwise and reduction primitives are cached too", "[primitive_cache]"
   Delta l2 = delta([&] { leaky_relu(x, 0.3); });
   CHECK(l1.created == 1);
   CHECK(l2.created == 1);
+  // (Sums over a leading or trailing block of axes use plain loops; max goes to oneDNN.)
   Tensor m = x.reshape({1, 16411});
-  Delta r1 = delta([&] { sum(m, {1}); });
+  Delta r1 = delta([&] { max(m, {1}); });
   CHECK(r1.created == 1);
-  Delta r2 = delta([&] { sum(m, {1}); });
+  Delta r2 = delta([&] { max(m, {1}); });
   CHECK(r2.created == 0);
   CHECK(r2.hits == 1);
 }
