@@ -120,6 +120,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
 /// Splits into pieces of the given sizes along axis (views).
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis = 0);
+/// The slices along axis as a list of views with that axis removed (stack's inverse).
+std::vector<Tensor> unbind(const Tensor& x, int64_t axis = 0);
 /// Splits into n nearly equal pieces along axis (views; the last may be smaller).
 std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis = 0);
 /// Pads with value: pads[i] = {before, after} for axis i (fewer pairs pad the leading axes).

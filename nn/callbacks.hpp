@@ -65,7 +65,7 @@ struct EarlyStoppingOptions {
   double min_delta = 0.0;
   int patience = 0;
   std::string mode = "auto";  ///< "min", "max" or "auto" (max for accuracy-like names)
-  std::optional<double> baseline;
+  std::optional<double> baseline = std::nullopt;
   bool restore_best_weights = false;
   int start_from_epoch = 0;
   int verbose = 0;

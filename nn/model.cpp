@@ -62,14 +62,28 @@ void ModelImpl::set_graph(std::vector<Symbol> inputs, std::vector<Symbol> output
       }
     }
   }
+  // Weights are saved and loaded by layer name: two layers with one name would be mixed up.
+  std::vector<std::shared_ptr<Layer>> layers;
+  std::unordered_set<const Layer*> seen;
+  std::unordered_set<std::string> names;
+  for (const auto& c : order)
+    if (seen.insert(c->layer.get()).second) {
+      if (!names.insert(c->layer->name()).second)
+        fail<ValueError>(label(), ": two layers are named '", c->layer->name(), "'; layer names must be unique in a model");
+      layers.push_back(c->layer);
+    }
   inputs_ = std::move(inputs);
   outputs_ = std::move(outputs);
   order_ = std::move(order);
-  layers_.clear();
-  std::unordered_set<const Layer*> seen;
-  for (const auto& c : order_)
-    if (seen.insert(c->layer.get()).second) layers_.push_back(c->layer);
+  layers_ = std::move(layers);
   Layer::ensure_built({});
+}
+
+void ModelImpl::clear_graph() {
+  inputs_.clear();
+  outputs_.clear();
+  order_.clear();
+  layers_.clear();
 }
 
 void ModelImpl::ensure_graph(const std::vector<Tensor>&) {}
@@ -553,8 +567,11 @@ SequentialImpl::SequentialImpl(std::vector<std::shared_ptr<Layer>> layers, std::
 
 void SequentialImpl::add(std::shared_ptr<Layer> layer) {
   if (!layer) fail<ValueError>(label(), ": add() got a null layer");
-  for (const auto& l : stack_)
+  for (const auto& l : stack_) {
     if (l == layer) fail<ValueError>(label(), ": layer '", layer->name(), "' was already added");
+    if (l->name() == layer->name())
+      fail<ValueError>(label(), ": a layer named '", layer->name(), "' is already in the model; names must be unique");
+  }
   if (stack_.empty() && layer->declared_input_shape()) input_shape_ = *layer->declared_input_shape();
   stack_.push_back(layer);
   if (input_shape_) {
@@ -571,7 +588,12 @@ void SequentialImpl::add(std::shared_ptr<Layer> layer) {
 void SequentialImpl::pop() {
   if (stack_.empty()) fail<ValueError>(label(), ": pop() on an empty model");
   stack_.pop_back();
-  if (input_shape_ && !stack_.empty()) rebuild();
+  if (stack_.empty()) {
+    input_shape_.reset();
+    clear_graph();
+  } else if (input_shape_) {
+    rebuild();
+  }
 }
 
 void SequentialImpl::rebuild() {

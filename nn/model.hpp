@@ -159,6 +159,8 @@ class ModelImpl : public Layer {
   ModelImpl(std::string type, std::string name);
   /// Sets the graph (inputs, outputs) and derives the call order and layers.
   void set_graph(std::vector<Symbol> inputs, std::vector<Symbol> outputs);
+  /// Forgets the graph (a Sequential model whose last layer was popped).
+  void clear_graph();
   /// Called before running when the graph may still be missing (Sequential builds lazily).
   virtual void ensure_graph(const std::vector<Tensor>& x);
   bool has_graph() const { return !outputs_.empty(); }

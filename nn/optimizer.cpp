@@ -119,6 +119,12 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state() {
   return out;
 }
 
+std::vector<const TensorImpl*> Optimizer::state_params() const {
+  std::vector<const TensorImpl*> out(slots_.size(), nullptr);
+  for (const auto& [p, i] : index_) out[i] = p;
+  return out;
+}
+
 void Optimizer::load_state(const std::vector<Tensor>& params,
                            const std::vector<std::pair<std::string, Tensor>>& st, int64_t iterations) {
   index_.clear();

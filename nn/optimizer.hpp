@@ -70,6 +70,8 @@ class Optimizer {
   /// Every state tensor (slots of each parameter in the order parameters were first seen, then
   /// the optimizer's own), named "<param index>/<slot>".
   std::vector<std::pair<std::string, Tensor>> state();
+  /// The parameter each state() index refers to (first-seen order), by identity.
+  std::vector<const TensorImpl*> state_params() const;
   /// Restores state written by state() for the same parameter list; sets the iteration count.
   void load_state(const std::vector<Tensor>& params, const std::vector<std::pair<std::string, Tensor>>& state,
                   int64_t iterations);

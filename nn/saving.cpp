@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -469,8 +470,26 @@ void save_model(ModelImpl& model, const std::string& path) {
   if (model.compiled() && model.optimizer()) {
     auto& opt = *model.optimizer();
     Json::Object o{{"config", Json::parse(opt.config().to_json())}, {"iterations", opt.iterations()}};
+    // The weight each state index belongs to: the optimizer numbers parameters in the order it
+    // first updated them, which differs from trainable_weights() once layers are (un)frozen.
+    std::unordered_map<const TensorImpl*, std::string> weight_name;
+    for (const auto& [n, t] : c.tensors) weight_name[t.impl()] = n;
+    const std::vector<const TensorImpl*> seen = opt.state_params();
+    std::vector<int64_t> renumber(seen.size(), -1);
+    Json::Array owners;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      auto it = weight_name.find(seen[i]);
+      if (it == weight_name.end()) continue;  // state of a tensor that is no longer a weight
+      renumber[i] = static_cast<int64_t>(owners.size());
+      owners.emplace_back(it->second);
+    }
+    o["state_params"] = owners;
     c.header["optimizer"] = o;
-    for (auto& [n, t] : opt.state()) c.tensors.emplace_back("optimizer/" + n, t);
+    for (auto& [n, t] : opt.state()) {
+      const size_t slash = n.find('/');
+      const int64_t k = renumber.at(std::stoul(n.substr(0, slash)));
+      if (k >= 0) c.tensors.emplace_back("optimizer/" + std::to_string(k) + n.substr(slash), t);
+    }
     c.header["compile"] = Json::parse(model.compile_config().to_json());
   }
   atomic_write(path, c.serialize(), "save_model");
@@ -491,7 +510,19 @@ Model load_model(const std::string& path) {
   if (h.has("compile") && h.has("optimizer")) {
     Config cc = Config::from_json(h.at("compile").dump());
     if (m->restore_compile(cc, optimizer_from(Config::from_json(h.at("optimizer").at("config").dump())))) {
-      m->optimizer()->load_state(m->trainable_weights(), opt_state, h.at("optimizer").at("iterations").as_int("iterations"));
+      std::vector<Tensor> params = m->trainable_weights();
+      if (h.at("optimizer").has("state_params")) {
+        std::vector<std::pair<std::string, Tensor>> named;
+        collect_named(*m, "", named, false);
+        params.clear();
+        for (const Json& n : h.at("optimizer").at("state_params").as_array("state_params")) {
+          auto it = std::find_if(named.begin(), named.end(), [&](const auto& e) { return e.first == n.as_string("state_params"); });
+          if (it == named.end())
+            fail<IOError>("load_model: '", path, "' holds optimizer state for an unknown weight '", n.as_string("state_params"), "'");
+          params.push_back(it->second);
+        }
+      }
+      m->optimizer()->load_state(params, opt_state, h.at("optimizer").at("iterations").as_int("iterations"));
     }
   }
   return Model(m);

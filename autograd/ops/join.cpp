@@ -85,11 +85,42 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   if (total != x.shape()[axis])
     fail<ShapeError>("split: sizes add up to ", total, " but axis ", axis, " of ", x.shape(),
                      " has ", x.shape()[axis]);
+  // Views of x; one tape node for all pieces, whose backward concatenates their gradients
+  // (missing ones are zero-filled by the engine).
   std::vector<Tensor> out;
   int64_t at = 0;
   for (int64_t s : sizes) {
-    out.push_back(x.slice(axis, at, at + s));
+    Shape sh = x.shape();
+    sh[axis] = s;
+    out.push_back(view_raw(x, sh, x.strides(), x.offset() + at * x.strides()[axis]));
+    out.back().impl()->is_view = true;
     at += s;
+  }
+  if (autograd::needs_grad(x)) {
+    auto f = [axis](std::vector<Tensor>& grads) { return std::vector<Tensor>{concat(grads, axis)}; };
+    auto node = detail::make_pooled<autograd::LambdaNode<decltype(f)>>("split", 1, f);
+    autograd::connect_list(node, {x}, out);
+  }
+  return out;
+}
+
+TG_REGISTER_OP("unbind", "view", true);
+std::vector<Tensor> unbind(const Tensor& x, int64_t axis_in) {
+  check_defined("unbind", x);
+  const int64_t axis = normalize_axis("unbind", axis_in, x.dim());
+  Shape sh = x.shape();
+  Strides st = x.strides();
+  sh.erase_at(axis);
+  st.erase_at(axis);
+  std::vector<Tensor> out;
+  for (int64_t i = 0; i < x.shape()[axis]; ++i) {
+    out.push_back(view_raw(x, sh, st, x.offset() + i * x.strides()[axis]));
+    out.back().impl()->is_view = true;
+  }
+  if (autograd::needs_grad(x) && !out.empty()) {
+    auto f = [axis](std::vector<Tensor>& grads) { return std::vector<Tensor>{stack(grads, axis)}; };
+    auto node = detail::make_pooled<autograd::LambdaNode<decltype(f)>>("unbind", 1, f);
+    autograd::connect_list(node, {x}, out);
   }
   return out;
 }

@@ -52,9 +52,10 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
   Tensor xw = matmul(x, k);  // (N, T, 4H): the input projection of every step at once
   if (b.defined()) xw = add(xw, b);
   Steps steps{x.shape()[1], o.go_backwards};
+  std::vector<Tensor> xs = unbind(xw, 1);
   std::vector<Tensor> hs;
   for (int64_t i = 0; i < steps.n; ++i) {
-    Tensor z = add(xw.select(1, steps.at(i)), matmul(h, rk));
+    Tensor z = add(xs[steps.at(i)], matmul(h, rk));
     std::vector<Tensor> g = split(z, {H, H, H, H}, -1);
     Tensor in = sigmoid(g[0]), forget = sigmoid(g[1]), cand = tanh(g[2]), out = sigmoid(g[3]);
     c = add(mul(forget, c), mul(in, cand));
@@ -74,9 +75,10 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
   if (b.defined()) xw = add(xw, b.select(0, 0));
   Tensor rb = b.defined() ? b.select(0, 1) : Tensor();
   Steps steps{x.shape()[1], o.go_backwards};
+  std::vector<Tensor> xs = unbind(xw, 1);
   std::vector<Tensor> hs;
   for (int64_t i = 0; i < steps.n; ++i) {
-    std::vector<Tensor> xg = split(xw.select(1, steps.at(i)), {H, H, H}, -1);
+    std::vector<Tensor> xg = split(xs[steps.at(i)], {H, H, H}, -1);
     Tensor hu = matmul(h, rk);
     if (rb.defined()) hu = add(hu, rb);
     std::vector<Tensor> hg = split(hu, {H, H, H}, -1);
@@ -97,9 +99,10 @@ std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& 
   Tensor xw = matmul(x, k);
   if (b.defined()) xw = add(xw, b);
   Steps steps{x.shape()[1], o.go_backwards};
+  std::vector<Tensor> xs = unbind(xw, 1);
   std::vector<Tensor> hs;
   for (int64_t i = 0; i < steps.n; ++i) {
-    h = tanh(add(xw.select(1, steps.at(i)), matmul(h, rk)));
+    h = tanh(add(xs[steps.at(i)], matmul(h, rk)));
     if (o.return_sequences) hs.push_back(h);
   }
   return {assemble(hs, h, o.return_sequences), h};

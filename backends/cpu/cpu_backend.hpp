@@ -39,7 +39,7 @@ class CpuBackend : public ReferenceBackend {
   PrimitiveCacheStats cache_stats() const;
 
   /// Element count from which elementwise ops go to oneDNN.
-  static constexpr int64_t kEltwiseThreshold = 16384;
+  static constexpr int64_t kEltwiseThreshold = 4096;
 
  private:
   struct Impl;

@@ -5,7 +5,7 @@
 // (tests/autograd/test_op_registry.cpp) and the CPU-versus-reference comparison
 // (tests/backends/test_cpu_vs_reference.cpp). An op may have several entries (variants with
 // broadcasting, non-contiguous operands, other axes). Entries marked `large` are sized so that the
-// oneDNN paths of the CPU backend are taken (see backends/cpu/cpu_backend.hpp: 16384 elements for
+// oneDNN paths of the CPU backend are taken (see backends/cpu/cpu_backend.hpp: 4096 elements for
 // eltwise/binary/reduction, 4096 flops for matmul, 1024 elements for softmax).
 #pragma once
 #include <algorithm>
@@ -1078,6 +1078,15 @@ inline const std::vector<OpCase>& op_cases() {
     v.push_back({.op = "layer_norm", .name = "layer_norm two axes, no scale",
                  .fn = [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor(), {1, 2}); },
                  .inputs = {U({2, 3, 4})}, .tol32 = 1e-4});
+    v.push_back({.op = "unbind", .name = "unbind axis 1, two slices used",
+                 .fn = [](const auto& x) {
+                   auto parts = unbind(x[0], 1);
+                   return add(mul(parts[0], 2.0), parts[2]);
+                 },
+                 .inputs = {U({2, 3, 4})}});
+    v.push_back({.op = "unbind", .name = "unbind axis 0 of transposed, restacked",
+                 .fn = [](const auto& x) { return stack(unbind(x[0].t(), 0), 1); },
+                 .inputs = {U({3, 4})}});
     // ---- recurrent ----
     v.push_back({.op = "lstm", .name = "lstm sequences with initial state",
                  .fn = [](const auto& x) {

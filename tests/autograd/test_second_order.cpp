@@ -107,7 +107,7 @@ TEST_CASE("gradgradcheck: convolution, pooling, normalization, embedding", "[sec
   for (const char* op :
        {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv1d", "conv2d_transpose",
         "max_pool2d", "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
-        "batch_norm", "layer_norm", "embedding", "lstm", "gru", "simple_rnn"}) {
+        "batch_norm", "layer_norm", "embedding", "lstm", "gru", "simple_rnn", "unbind"}) {
     INFO(op);
     CHECK(gradgrad_entries(op) >= 1);
   }
@@ -141,7 +141,7 @@ TEST_CASE("every differentiable op is covered by a second-order check", "[second
       "conv1d",       "conv2d_transpose",          "max_pool2d", "avg_pool2d",
       "avg_pool2d_backward",        "global_avg_pool2d",         "global_max_pool2d",
       "batch_norm",   "layer_norm", "embedding",
-      "ctc_loss",     "lstm",       "gru",        "simple_rnn"};
+      "ctc_loss",     "lstm",       "gru",        "simple_rnn", "unbind"};
   for (const auto& info : autograd::registered_ops()) {
     INFO(info.name);
     if (info.differentiable) CHECK(covered.count(info.name) == 1);

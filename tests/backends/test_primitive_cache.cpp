@@ -97,7 +97,7 @@ TEST_CASE("softmax: same shapes reuse the primitive, a new shape or axis creates
 }
 
 TEST_CASE("eltwise and reduction primitives are cached too", "[primitive_cache]") {
-  Tensor x = uniform({16411}, 0.5, 1.5, 1);  // above the 16384-element threshold
+  Tensor x = uniform({16411}, 0.5, 1.5, 1);  // above the 4096-element threshold
   Delta e1 = delta([&] { exp(x); });
   CHECK(e1.created == 1);
   Delta e2 = delta([&] { exp(uniform({16411}, 0.5, 1.5, 2)); });

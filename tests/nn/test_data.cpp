@@ -198,6 +198,8 @@ TEST_CASE("read_idx refuses bad magic, truncated and missing files", "[data][idx
   CHECK_THAT(err(good.substr(0, 9)), Contains("truncated"));         // inside the sizes
   CHECK_THAT(err(good.substr(0, good.size() - 1)), Contains("data bytes"));  // short data
   CHECK_THAT(err(good + "extra"), Contains("data bytes"));
+  // Sizes far beyond the data are refused before anything that large is allocated.
+  CHECK_THAT(err(idx_header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu}) + "abcd"), Contains("data bytes"));
   // A truncated gzip stream.
   std::string raw = idx_header(0x08, {100}) + std::string(100, '\x05');
   REQUIRE(write_gzip(dir / "t.gz", raw));

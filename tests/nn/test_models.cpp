@@ -101,6 +101,14 @@ TEST_CASE("Sequential with input_shape builds at add(); bad layers are refused t
   s2.pop();
   CHECK(s2.layers().size() == 1);
   CHECK(s2.predict(zeros({3, 4})).shape() == Shape{3, 8});
+  // Popping the last layer leaves an empty model, not the old graph.
+  s2.pop();
+  CHECK(s2.layers().empty());
+  CHECK_FALSE(s2->built_graph());
+  CHECK_THROWS_AS(s2.pop(), ValueError);
+  CHECK_THROWS_AS(s2.predict(zeros({3, 4})), ValueError);
+  s2.add(nn::Dense(5, {.input_shape = {6}}));
+  CHECK(s2.predict(zeros({2, 6})).shape() == Shape{2, 5});
   // Data of the wrong width is refused with both shapes.
   CHECK_THAT(error_of<ShapeError>([&] { s2.predict(zeros({3, 5})); }), Contains("[3, 5]"));
 }
@@ -277,6 +285,11 @@ TEST_CASE("a model is a layer: nested functional and Sequential models", "[model
   CHECK(outer.layers()[0] == inner.ptr());
   CHECK(outer.count_params() == (4 * 3 + 3) + (3 * 2 + 2));
   CHECK(outer.trainable_weights().size() == 4);
+  // Freezing the nested model freezes everything in it.
+  inner->set_trainable(false);
+  CHECK(outer.trainable_weights().size() == 2);
+  CHECK(outer->non_trainable_weights().size() == 2);
+  inner->set_trainable(true);
 
   Tensor x = randn({5, 4});
   V h = dense_ref(values(x), values(inner_dense->kernel()), values(inner_dense->bias()), 5, 4, 3, "tanh");
@@ -378,6 +391,24 @@ TEST_CASE("a model refuses outputs that depend on inputs it was not given", "[mo
   // Training before compile is refused.
   CHECK_THAT(error_of<ValueError>([&] { ok.fit({zeros({1, 2}), zeros({1, 2})}, {zeros({1, 4})}, {.verbose = 0}); }),
              Contains("compile"));
+}
+
+TEST_CASE("layer names must be unique within a model", "[models][errors]") {
+  // Weights are saved and matched by layer name, so Keras refuses duplicates; so do we.
+  nn::Sequential m;
+  m.add(nn::Dense(4, {.input_shape = {4}, .name = "twin"}));
+  CHECK_THAT(error_of<ValueError>([&] { m.add(nn::Dense(4, {.name = "twin"})); }), Contains("'twin'"));
+  CHECK(m.layers().size() == 1);
+  nn::Symbol in = nn::Input({4});
+  nn::Symbol h = nn::Dense(4, {.name = "same"})(in);
+  nn::Symbol out = nn::Dense(2, {.name = "same"})(h);
+  CHECK_THAT(error_of<ValueError>([&] { nn::Model bad(in, out); }), Contains("'same'"));
+  // Nested models may reuse the names of the outer model's layers (weights are prefixed).
+  nn::Symbol ii = nn::Input({4});
+  nn::Model inner(ii, nn::Dense(4, {.name = "shared_name"})(ii), "inner_for_names");
+  nn::Symbol oi = nn::Input({4});
+  nn::Model outer(oi, nn::Dense(2, {.name = "shared_name"})(inner(oi)));
+  CHECK(outer.layers().size() == 2);
 }
 
 TEST_CASE("summary lists names, types, output shapes and parameter counts", "[models][summary]") {

@@ -127,6 +127,40 @@ TEST_CASE("a Sequential model round trips and resumes training identically", "[s
   fs::remove_all(dir);
 }
 
+TEST_CASE("optimizer state follows its weights when layers were frozen or unfrozen", "[saving][model]") {
+  // The optimizer numbers parameters in the order it first updated them; freezing or unfreezing
+  // layers between steps makes that differ from trainable_weights() at save time.
+  fs::path dir = temp_dir("freeze");
+  manual_seed(74);
+  Tensor x = randn({16, 4}), y = randn({16, 2});
+  for (int scenario = 0; scenario < 2; ++scenario) {
+    INFO((scenario == 0 ? "head first, then the base unfrozen" : "everything, then the base frozen"));
+    nn::Sequential m;
+    nn::Dense base(8, {.activation = "tanh", .input_shape = {4}}), head(2);
+    m.add(base);
+    m.add(head);
+    base->set_trainable(scenario == 1);
+    m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "mse"});
+    m.fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0, .shuffle = false});
+    base->set_trainable(scenario == 0);
+    m.fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0, .shuffle = false});
+    const std::string path = (dir / ("m" + std::to_string(scenario) + ".tg")).string();
+    nn::save_model(m, path);
+    nn::Model loaded = nn::load_model(path);
+    REQUIRE(loaded->compiled());
+    CHECK(loaded->optimizer()->iterations() == 4);
+    // Both continue identically.
+    CHECK(loaded.layers()[0]->trainable() == (scenario == 0));  // the frozen flag is saved too
+    CHECK(loaded.trainable_weights().size() == m.trainable_weights().size());
+    const V a = m.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false})["loss"];
+    const V b = loaded.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false})["loss"];
+    std::string msg = tg::test::compare_values(b, a, 0, 1e-6);
+    INFO(msg);
+    CHECK(msg.empty());
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("reshaping, activation and dropout layers round trip their settings", "[saving][model]") {
   fs::path dir = temp_dir("layers");
   manual_seed(71);
@@ -210,6 +244,40 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   nn::Model with_unknown(u, nn::LayerHandle<Unregistered>(std::make_shared<Unregistered>())(u));
   nn::save_model(with_unknown, (dir / "unknown.tg").string());
   CHECK_THAT(error_of<IOError>([&] { nn::load_model((dir / "unknown.tg").string()); }), Contains("TestUnregistered"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("nested models and shared layers round trip", "[saving][model]") {
+  fs::path dir = temp_dir("nested");
+  manual_seed(75);
+  nn::Symbol ii = nn::Input({4});
+  nn::Model inner(ii, nn::Dense(3, {.activation = "tanh"})(ii), "inner_block");
+  nn::Sequential seq_inner{nn::Dense(5, {.activation = "relu", .input_shape = {3}}), nn::Dense(3)};
+  nn::Symbol a = nn::Input({4}), b = nn::Input({4});
+  nn::Dense shared(3);
+  nn::Model outer({a, b}, {seq_inner(inner(a)), shared(b), shared(a)});
+  CHECK(outer.count_params() == (4 * 3 + 3) + (3 * 5 + 5 + 5 * 3 + 3) + (4 * 3 + 3));
+  outer.compile({.optimizer = "adam", .loss = "mse"});
+  Tensor xa = randn({6, 4}), xb = randn({6, 4});
+  std::vector<Tensor> ys{randn({6, 3}), randn({6, 3}), randn({6, 3})};
+  outer.fit({xa, xb}, ys, {.epochs = 2, .verbose = 0});
+  nn::save_model(outer, (dir / "nested.tg").string());
+  nn::Model loaded = nn::load_model((dir / "nested.tg").string());
+  CHECK(loaded.count_params() == outer.count_params());  // the shared layer is stored once
+  CHECK(loaded.layers().size() == 3);
+  CHECK(loaded.layers()[0]->type() == "Functional");
+  CHECK(loaded.layers()[1]->type() == "Sequential");
+  auto p1 = outer.predict({xa, xb}), p2 = loaded.predict({xa, xb});
+  for (int i = 0; i < 3; ++i) CHECK(values(p1[i]) == values(p2[i]));
+  const V h1 = outer.fit({xa, xb}, ys, {.epochs = 2, .verbose = 0, .shuffle = false})["loss"];
+  const V h2 = loaded.fit({xa, xb}, ys, {.epochs = 2, .verbose = 0, .shuffle = false})["loss"];
+  std::string msg = tg::test::compare_values(h2, h1, 0, 1e-6);
+  INFO(msg);
+  CHECK(msg.empty());
+  // Weights of nested layers are stored under their path.
+  nn::save_weights(outer, (dir / "w.tg").string());
+  nn::load_weights(loaded, (dir / "w.tg").string());
+  CHECK(values(loaded.predict({xa, xb})[0]) == values(outer.predict({xa, xb})[0]));
   fs::remove_all(dir);
 }
 

@@ -1,0 +1,604 @@
+// Kernels of one element type, instantiated once per dtype. Defined before inclusion:
+//   T         element type (float, double, int, long, uchar for bool)
+//   SUF       kernel-name suffix (f32, f64, i32, i64, b8)
+//   TG_KIND   0 floating, 1 integer, 2 bool
+//   ACC       accumulator (hireal for floats, long for integers and bool)
+//   REAL      type of the unary parameters p0, p1
+//   TO_T(v)   conversion of an accumulator to T (bool: v != 0)
+//   T_LOWEST  the lowest value of T
+// Operation codes are the enumerator values of tg::UnaryOp, BinaryOp and ReduceOp.
+
+// ---- fill, unary, binary, comparisons, where ----
+
+__kernel void TG_CAT2(fill, SUF)(__global T* out, Geom g, T value) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[1];
+  geom_offsets(&g, i, 1, o);
+  out[o[0]] = value;
+}
+
+inline T TG_CAT2(unary_op, SUF)(int op, T x, REAL p0, REAL p1) {
+#if TG_KIND == 0
+  switch (op) {
+    case 0: return -x;
+    case 1: return fabs(x);
+    case 2: return (T)((x > 0) - (x < 0));
+    case 3: return exp(x);
+    case 4: return log(x);
+    case 5: return log1p(x);
+    case 6: return expm1(x);
+    case 7: return sqrt(x);
+    case 8: return (T)1 / sqrt(x);
+    case 9: return x * x;
+    case 10: return sin(x);
+    case 11: return cos(x);
+    case 12: return tanh(x);
+    case 13: return x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x));
+    case 14: return x > 0 ? x : (T)0;
+    case 15: return x > 0 ? x : (T)p0 * x;
+    case 16: return x > 0 ? x : (T)p0 * expm1(x);
+    case 17:
+      return (T)1.0507009873554804934193349852946 *
+             (x > 0 ? x : (T)1.6732632423543772848170429916717 * expm1(x));
+    case 18: return (T)0.5 * x * ((T)1 + erf(x * (T)0.70710678118654752440));
+    case 19: {
+      const T c = (T)0.7978845608028654;  // sqrt(2/pi)
+      return (T)0.5 * x * ((T)1 + tanh(c * (x + (T)0.044715 * x * x * x)));
+    }
+    case 20: return log1p(exp(-fabs(x))) + (x > 0 ? x : (T)0);
+    case 21: return x / ((T)1 + fabs(x));
+    case 22: return erf(x);
+    case 23: return pow(x, (T)p0);
+    case 24: {  // std::min(std::max(x, lo), hi), NaN passing through as in C++
+      const T lo = (T)p0, hi = (T)p1;
+      const T m = x < lo ? lo : x;
+      return hi < m ? hi : m;
+    }
+    case 25: return (T)(x == 0);
+    case 26: return x > 0 ? (T)1 : (T)0;
+  }
+#elif TG_KIND == 1
+  switch (op) {
+    case 0: return -x;
+    case 1: return x < 0 ? -x : x;
+    case 2: return (T)((x > 0) - (x < 0));
+    case 9: return x * x;
+    case 14: return x > 0 ? x : (T)0;
+    case 24: {  // clamped in floating point, as the CPU does
+      const REAL v = (REAL)x;
+      const REAL m = v < p0 ? p0 : v;
+      return (T)(p1 < m ? p1 : m);
+    }
+    case 25: return (T)(x == 0);
+    case 26: return x > 0 ? (T)1 : (T)0;
+  }
+#else
+  if (op == 25) return (T)(!x);
+#endif
+  return x;  // the host sends only the ops this dtype has
+}
+
+__kernel void TG_CAT2(unary, SUF)(__global const T* x, __global T* out, Geom g, int op, REAL p0,
+                                  REAL p1) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[2];
+  geom_offsets(&g, i, 2, o);  // 0: out, 1: x
+  out[o[0]] = TG_CAT2(unary_op, SUF)(op, x[o[1]], p0, p1);
+}
+
+__kernel void TG_CAT2(logical_not, SUF)(__global const T* x, __global uchar* out, Geom g) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[2];
+  geom_offsets(&g, i, 2, o);
+  out[o[0]] = x[o[1]] == 0 ? 1 : 0;
+}
+
+inline T TG_CAT2(binary_op, SUF)(int op, T a, T b, __global int* err) {
+#if TG_KIND == 2
+  switch (op) {
+    case 2: case 6: case 13: return (T)(a && b);
+    case 0: case 5: case 14: return (T)(a || b);
+  }
+  return a;
+#else
+  switch (op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3:
+#if TG_KIND == 1
+      if (b == 0) {  // reported to the host, which throws
+        *err = 1;
+        return 0;
+      } else {  // floor division, as NumPy's //
+        const T q = a / b;
+        return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+      }
+#else
+      return a / b;
+#endif
+    case 4: return (T)pow((hireal)a, (hireal)b);
+    case 5: return (a > b || a != a) ? a : b;  // NaN propagates
+    case 6: return (a < b || a != a) ? a : b;
+  }
+  return a;
+#endif
+}
+
+__kernel void TG_CAT2(binary, SUF)(__global const T* a, __global const T* b, __global T* out,
+                                   Geom g, int op, __global int* err) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[3];
+  geom_offsets(&g, i, 3, o);  // 0: out, 1: a, 2: b
+  out[o[0]] = TG_CAT2(binary_op, SUF)(op, a[o[1]], b[o[2]], err);
+}
+
+__kernel void TG_CAT2(compare, SUF)(__global const T* a, __global const T* b, __global uchar* out,
+                                    Geom g, int op) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[3];
+  geom_offsets(&g, i, 3, o);
+  const T x = a[o[1]], y = b[o[2]];
+  int r = 0;
+  switch (op) {
+    case 7: r = x == y; break;
+    case 8: r = x != y; break;
+    case 9: r = x < y; break;
+    case 10: r = x <= y; break;
+    case 11: r = x > y; break;
+    case 12: r = x >= y; break;
+    case 13: r = (x != 0) && (y != 0); break;
+    case 14: r = (x != 0) || (y != 0); break;
+  }
+  out[o[0]] = r ? 1 : 0;
+}
+
+__kernel void TG_CAT2(where, SUF)(__global const uchar* cond, __global const T* a,
+                                  __global const T* b, __global T* out, Geom g) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[4];
+  geom_offsets(&g, i, 4, o);  // 0: out, 1: cond, 2: a, 3: b
+  out[o[0]] = cond[o[1]] ? a[o[2]] : b[o[3]];
+}
+
+// ---- reductions ----
+
+inline ACC TG_CAT2(reduce_init, SUF)(int op) {
+#if TG_KIND == 0
+  if (op == 2) return (ACC)-INFINITY;
+  if (op == 3) return (ACC)INFINITY;
+#else
+  if (op == 2) return LONG_MIN;
+  if (op == 3) return LONG_MAX;
+#endif
+  return op == 4 ? (ACC)1 : (ACC)0;
+}
+
+inline ACC TG_CAT2(reduce_step, SUF)(int op, ACC a, ACC v) {
+  switch (op) {
+    case 0: case 1: return a + v;
+    case 2: return (v > a || v != v) ? v : a;
+    case 3: return (v < a || v != v) ? v : a;
+    case 4: return a * v;
+  }
+  return a;
+}
+
+// One work item per output element; `outer` walks the outputs (0: out, 1: x at the kept axes),
+// `inner` the reduced axes of x in row-major order (the CPU's summation order).
+__kernel void TG_CAT2(reduce, SUF)(__global const T* x, __global T* out, Geom outer, Geom inner,
+                                   int op, long count) {
+  const long j = get_global_id(0);
+  if (j >= outer.numel) return;
+  long o[2];
+  geom_offsets(&outer, j, 2, o);
+  ACC acc = TG_CAT2(reduce_init, SUF)(op);
+  long idx[TG_MAX_RANK] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long off = o[1];
+  for (long t = 0; t < inner.numel; ++t) {
+    acc = TG_CAT2(reduce_step, SUF)(op, acc, (ACC)x[off]);
+    geom_next(&inner, idx, &off);
+  }
+  if (op == 1) acc = count ? acc / (ACC)count : (ACC)0;
+  out[o[0]] = TO_T(acc);
+}
+
+// First pass of a long reduction: work item (j, p) reduces chunk p of output j's elements into
+// part[j * parts + p].
+__kernel void TG_CAT2(reduce_partial, SUF)(__global const T* x, __global ACC* part, Geom outer,
+                                           Geom inner, int op, long parts, long chunk) {
+  const long id = get_global_id(0);
+  if (id >= outer.numel * parts) return;
+  const long j = id / parts, p = id - j * parts;
+  long o[2];
+  geom_offsets(&outer, j, 2, o);
+  const long t0 = p * chunk;
+  const long t1 = min(t0 + chunk, inner.numel);
+  ACC acc = TG_CAT2(reduce_init, SUF)(op);
+  if (t0 < t1) {
+    long idx[TG_MAX_RANK] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long off = o[1];
+    long rest = t0;  // start the counter at t0
+    for (int d = inner.rank - 1; d >= 0; --d) {
+      idx[d] = rest % inner.shape[d];
+      rest /= inner.shape[d];
+      off += idx[d] * inner.stride[0][d];
+    }
+    for (long t = t0; t < t1; ++t) {
+      acc = TG_CAT2(reduce_step, SUF)(op, acc, (ACC)x[off]);
+      geom_next(&inner, idx, &off);
+    }
+  }
+  part[id] = acc;
+}
+
+// Second pass: combines the parts of each output in order.
+__kernel void TG_CAT2(reduce_finish, SUF)(__global const ACC* part, __global T* out, Geom outer,
+                                          int op, long parts, long count) {
+  const long j = get_global_id(0);
+  if (j >= outer.numel) return;
+  long o[1];
+  geom_offsets(&outer, j, 1, o);
+  ACC acc = TG_CAT2(reduce_init, SUF)(op);
+  for (long p = 0; p < parts; ++p) acc = TG_CAT2(reduce_step, SUF)(op, acc, part[j * parts + p]);
+  if (op == 1) acc = count ? acc / (ACC)count : (ACC)0;
+  out[o[0]] = TO_T(acc);
+}
+
+// One work item per line along the axis (0: out, 1: x).
+__kernel void TG_CAT2(arg_reduce, SUF)(__global const T* x, __global long* out, Geom lines, long n,
+                                       long xs, int is_max) {
+  const long j = get_global_id(0);
+  if (j >= lines.numel) return;
+  long o[2];
+  geom_offsets(&lines, j, 2, o);
+  long best = 0;
+  T bv = x[o[1]];
+  for (long i = 1; i < n; ++i) {
+    const T v = x[o[1] + i * xs];
+    if (bv != bv) break;  // NaN wins, as NumPy
+    if (v != v || (is_max ? v > bv : v < bv)) {
+      bv = v;
+      best = i;
+    }
+  }
+  out[o[0]] = best;
+}
+
+__kernel void TG_CAT2(cumsum, SUF)(__global const T* x, __global T* out, Geom lines, long n, long xs,
+                                   long os) {
+  const long j = get_global_id(0);
+  if (j >= lines.numel) return;
+  long o[2];
+  geom_offsets(&lines, j, 2, o);
+  ACC acc = 0;
+  for (long i = 0; i < n; ++i) {
+    acc += (ACC)x[o[1] + i * xs];
+    out[o[0] + i * os] = TO_T(acc);
+  }
+}
+
+// ---- indexing ----
+
+// 0: out, 1: index, 2: x with the axis stride zeroed.
+__kernel void TG_CAT2(gather, SUF)(__global const T* x, __global const long* index,
+                                   __global T* out, Geom g, long step) {
+  const long i = get_global_id(0);
+  if (i >= g.numel) return;
+  long o[3];
+  geom_offsets(&g, i, 3, o);
+  out[o[0]] = x[o[2] + index[o[1]] * step];
+}
+
+// One work item per line along the axis (0: src, 1: index, 2: dst without the axis): lines touch
+// disjoint destinations, and each adds in source order, as the CPU does (deterministic).
+__kernel void TG_CAT2(scatter_add, SUF)(__global T* dst, __global const long* index,
+                                        __global const T* src, Geom lines, long m, long sstep,
+                                        long istep, long dstep) {
+  const long j = get_global_id(0);
+  if (j >= lines.numel) return;
+  long o[3];
+  geom_offsets(&lines, j, 3, o);
+  for (long i = 0; i < m; ++i) {
+    const long p = o[2] + index[o[1] + i * istep] * dstep;
+    dst[p] = TO_T(dst[p] + src[o[0] + i * sstep]);
+  }
+}
+
+// Plain matrix product for the dtypes CLBlast lacks; batch geometry 0: out, 1: a, 2: b.
+__kernel void TG_CAT2(matmul, SUF)(__global const T* a, __global const T* b, __global T* out,
+                                   Geom batch, long M, long N, long K, long am, long ak, long bk,
+                                   long bn, long om, long on) {
+  const long id = get_global_id(0);
+  if (id >= batch.numel * M * N) return;
+  const long j = id % N, i = (id / N) % M, bi = id / (M * N);
+  long o[3];
+  geom_offsets(&batch, bi, 3, o);
+  ACC acc = 0;
+  for (long k = 0; k < K; ++k) acc += (ACC)a[o[1] + i * am + k * ak] * (ACC)b[o[2] + k * bk + j * bn];
+  out[o[0] + i * om + j * on] = TO_T(acc);
+}
+
+// ---- random numbers (element i uses counter offset + i) ----
+
+__kernel void TG_CAT2(random, SUF)(__global T* out, long off0, long n, ulong seed, ulong offset,
+                                   int dist, hireal a, hireal b) {
+  const long i = get_global_id(0);
+  if (i >= n) return;
+  const ulong c = offset + (ulong)i;
+  const hireal v = dist == 0 ? a + (b - a) * tg_uniform01(seed, c) : a + b * tg_normal(seed, c);
+#if TG_KIND == 0
+  T tv = (T)v;
+  if (dist == 0 && tv >= (T)b) tv = (T)a;
+  out[off0 + i] = tv;
+#else
+  out[off0 + i] = TO_T(floor(v));
+#endif
+}
+
+// ---- pooling over NHWC ----
+
+__kernel void TG_CAT2(max_pool2d, SUF)(__global const T* x, __global T* y, __global long* ind,
+                                       PoolGeom p, int with_idx) {
+  const long i = get_global_id(0);
+  if (i >= p.n * p.oh * p.ow * p.c) return;
+  const long ch = i % p.c;
+  long r = i / p.c;
+  const long ox = r % p.ow;
+  r /= p.ow;
+  const long oy = r % p.oh, b = r / p.oh;
+  const long wy = oy * p.sh - p.pt, wx = ox * p.sw - p.pl;
+  const long y0 = max(wy, 0L), y1 = min(wy + p.kh, p.h), x0 = max(wx, 0L), x1 = min(wx + p.kw, p.w);
+  long best = -1;
+  T bv = T_LOWEST;
+  for (long yy = y0; yy < y1; ++yy)
+    for (long xx = x0; xx < x1; ++xx) {
+      const long at = ((b * p.h + yy) * p.w + xx) * p.c + ch;
+      const T v = x[p.x_off + at];
+      if (best < 0 || v > bv || v != v) {
+        bv = v;
+        best = at;
+      }
+    }
+  y[p.y_off + i] = best < 0 ? (T)0 : bv;
+  if (with_idx) ind[p.i_off + i] = best < 0 ? 0 : best;
+}
+
+__kernel void TG_CAT2(avg_pool2d, SUF)(__global const T* x, __global T* y, PoolGeom p) {
+  const long i = get_global_id(0);
+  if (i >= p.n * p.oh * p.ow * p.c) return;
+  const long ch = i % p.c;
+  long r = i / p.c;
+  const long ox = r % p.ow;
+  r /= p.ow;
+  const long oy = r % p.oh, b = r / p.oh;
+  const long wy = oy * p.sh - p.pt, wx = ox * p.sw - p.pl;
+  const long y0 = max(wy, 0L), y1 = min(wy + p.kh, p.h), x0 = max(wx, 0L), x1 = min(wx + p.kw, p.w);
+  const hireal count = (hireal)((y1 - y0) * (x1 - x0));
+  hireal s = 0;
+  for (long yy = y0; yy < y1; ++yy)
+    for (long xx = x0; xx < x1; ++xx) s += (hireal)x[p.x_off + ((b * p.h + yy) * p.w + xx) * p.c + ch];
+  y[p.y_off + i] = TO_T(count > 0 ? s / count : (hireal)0);
+}
+
+// One work item per input cell: sums grad_out / count over the windows that contain it (in the
+// CPU's order of output cells).
+__kernel void TG_CAT2(avg_pool2d_backward, SUF)(__global const T* gy, __global T* gx, PoolGeom p) {
+  const long i = get_global_id(0);
+  if (i >= p.n * p.h * p.w * p.c) return;
+  const long ch = i % p.c;
+  long r = i / p.c;
+  const long xx = r % p.w;
+  r /= p.w;
+  const long yy = r % p.h, b = r / p.h;
+  const long oy0 = max(tg_floor_div(yy + p.pt - p.kh, p.sh) + 1, 0L);
+  const long oy1 = min(tg_floor_div(yy + p.pt, p.sh), p.oh - 1);
+  const long ox0 = max(tg_floor_div(xx + p.pl - p.kw, p.sw) + 1, 0L);
+  const long ox1 = min(tg_floor_div(xx + p.pl, p.sw), p.ow - 1);
+  hireal acc = 0;
+  for (long oy = oy0; oy <= oy1; ++oy) {
+    const long wy = oy * p.sh - p.pt;
+    const long cy = min(wy + p.kh, p.h) - max(wy, 0L);
+    for (long ox = ox0; ox <= ox1; ++ox) {
+      const long wx = ox * p.sw - p.pl;
+      const long cnt = cy * (min(wx + p.kw, p.w) - max(wx, 0L));
+      if (cnt <= 0) continue;
+      acc += (hireal)gy[p.y_off + ((b * p.oh + oy) * p.ow + ox) * p.c + ch] / (hireal)cnt;
+    }
+  }
+  gx[p.x_off + i] = TO_T(acc);
+}
+
+#if TG_KIND == 0
+
+// ---- softmax, log-softmax (one work item per line; 0: out, 1: x) ----
+
+__kernel void TG_CAT2(softmax, SUF)(__global const T* x, __global T* out, Geom lines, long n,
+                                    long xs, long os, int log_out) {
+  const long j = get_global_id(0);
+  if (j >= lines.numel) return;
+  long o[2];
+  geom_offsets(&lines, j, 2, o);
+  hireal m = -INFINITY;
+  for (long i = 0; i < n; ++i) {
+    const hireal v = (hireal)x[o[1] + i * xs];
+    m = m < v ? v : m;
+  }
+  hireal sum = 0;
+  for (long i = 0; i < n; ++i) sum += exp((hireal)x[o[1] + i * xs] - m);
+  const hireal lse = m + log(sum);
+  for (long i = 0; i < n; ++i) {
+    const hireal v = (hireal)x[o[1] + i * xs];
+    out[o[0] + i * os] = (T)(log_out ? v - lse : exp(v - lse));
+  }
+}
+
+// ---- convolution over NHWC, direct loops accumulating in hireal ----
+
+// One work item per output element (b, oy, ox, co).
+__kernel void TG_CAT2(conv2d, SUF)(__global const T* x, __global const T* wt, __global T* y,
+                                   ConvGeom p) {
+  const long i = get_global_id(0);
+  if (i >= p.n * p.oh * p.ow * p.co) return;
+  const long co = i % p.co;
+  long r = i / p.co;
+  const long ox = r % p.ow;
+  r /= p.ow;
+  const long oy = r % p.oh, b = r / p.oh;
+  const long g = co / p.cog;
+  hireal acc = 0;
+  for (long ky = 0; ky < p.kh; ++ky) {
+    const long iy = oy * p.sh - p.pt + ky * p.dh;
+    if (iy < 0 || iy >= p.h) continue;
+    for (long kx = 0; kx < p.kw; ++kx) {
+      const long ix = ox * p.sw - p.pl + kx * p.dw;
+      if (ix < 0 || ix >= p.w) continue;
+      const long xb = p.x_off + ((b * p.h + iy) * p.w + ix) * p.ci + g * p.cig;
+      const long wb = p.w_off + (ky * p.kw + kx) * p.cig * p.co + co;
+      for (long c = 0; c < p.cig; ++c) acc += (hireal)x[xb + c] * (hireal)wt[wb + c * p.co];
+    }
+  }
+  y[p.y_off + i] = (T)acc;
+}
+
+// One work item per input element (b, iy, ix, ci); x_off is grad_in's offset, y_off grad_out's.
+__kernel void TG_CAT2(conv2d_backward_input, SUF)(__global const T* gy, __global const T* wt,
+                                                  __global T* gx, ConvGeom p) {
+  const long i = get_global_id(0);
+  if (i >= p.n * p.h * p.w * p.ci) return;
+  const long ci = i % p.ci;
+  long r = i / p.ci;
+  const long ix = r % p.w;
+  r /= p.w;
+  const long iy = r % p.h, b = r / p.h;
+  const long g = ci / p.cig, c = ci - g * p.cig;
+  hireal acc = 0;
+  for (long ky = 0; ky < p.kh; ++ky) {
+    const long ty = iy + p.pt - ky * p.dh;
+    if (ty < 0 || ty % p.sh != 0) continue;
+    const long oy = ty / p.sh;
+    if (oy >= p.oh) continue;
+    for (long kx = 0; kx < p.kw; ++kx) {
+      const long tx = ix + p.pl - kx * p.dw;
+      if (tx < 0 || tx % p.sw != 0) continue;
+      const long ox = tx / p.sw;
+      if (ox >= p.ow) continue;
+      const long gb = p.y_off + ((b * p.oh + oy) * p.ow + ox) * p.co + g * p.cog;
+      const long wb = p.w_off + ((ky * p.kw + kx) * p.cig + c) * p.co + g * p.cog;
+      for (long o = 0; o < p.cog; ++o) acc += (hireal)gy[gb + o] * (hireal)wt[wb + o];
+    }
+  }
+  gx[p.x_off + i] = (T)acc;
+}
+
+// One work item per weight (ky, kx, c, co); w_off is grad_w's offset, y_off grad_out's.
+__kernel void TG_CAT2(conv2d_backward_weight, SUF)(__global const T* x, __global const T* gy,
+                                                   __global T* gw, ConvGeom p) {
+  const long i = get_global_id(0);
+  if (i >= p.kh * p.kw * p.cig * p.co) return;
+  const long co = i % p.co;
+  long r = i / p.co;
+  const long c = r % p.cig;
+  r /= p.cig;
+  const long kx = r % p.kw, ky = r / p.kw;
+  const long g = co / p.cog;
+  hireal acc = 0;
+  for (long b = 0; b < p.n; ++b)
+    for (long oy = 0; oy < p.oh; ++oy) {
+      const long iy = oy * p.sh - p.pt + ky * p.dh;
+      if (iy < 0 || iy >= p.h) continue;
+      for (long ox = 0; ox < p.ow; ++ox) {
+        const long ix = ox * p.sw - p.pl + kx * p.dw;
+        if (ix < 0 || ix >= p.w) continue;
+        acc += (hireal)x[p.x_off + ((b * p.h + iy) * p.w + ix) * p.ci + g * p.cig + c] *
+               (hireal)gy[p.y_off + ((b * p.oh + oy) * p.ow + ox) * p.co + co];
+      }
+    }
+  gw[p.w_off + i] = (T)acc;
+}
+
+// ---- CTC loss: one work item per sample runs the log-space alpha/beta recursions ----
+
+__kernel void TG_CAT2(ctc_loss, SUF)(__global const T* lp, __global const long* labels,
+                                     __global const long* lab_len, __global const long* in_len,
+                                     __global T* loss, __global T* grad, __global long* ext_all,
+                                     __global hireal* alpha_all, __global hireal* beta_all,
+                                     __global hireal* occ_all, CtcGeom q) {
+  const long n = get_global_id(0);
+  if (n >= q.n) return;
+  const long Tn = in_len[q.il_off + n * q.il_s];
+  const long L = lab_len[q.ll_off + n * q.ll_s];
+  const long S = 2 * L + 1;
+  __global long* ext = ext_all + n * q.smax;
+  __global hireal* alpha = alpha_all + n * q.tmax * q.smax;
+  __global hireal* beta = beta_all + n * q.tmax * q.smax;
+  __global hireal* occ = occ_all + n * q.c;
+  const long base = q.lp_off + n * q.lp_s0;
+#define TG_AT(t, c) ((hireal)lp[base + (t) * q.lp_s1 + (c) * q.lp_s2])
+#define TG_SKIP_TO(s) ((s) >= 2 && ext[s] != q.blank && ext[s] != ext[(s) - 2])
+  for (long s = 0; s < S; ++s) ext[s] = q.blank;
+  long repeats = 0;
+  for (long i = 0; i < L; ++i) {
+    ext[2 * i + 1] = labels[q.lab_off + n * q.lab_s0 + i * q.lab_s1];
+    if (i > 0 && ext[2 * i + 1] == ext[2 * i - 1]) ++repeats;  // needs a blank between
+  }
+  hireal log_p = -INFINITY;
+  if (Tn == 0) {
+    if (L == 0) log_p = 0;  // the empty label over no frames
+  } else if (Tn >= L + repeats) {
+    for (long k = 0; k < Tn * S; ++k) alpha[k] = -INFINITY;
+    alpha[0] = TG_AT(0, ext[0]);
+    if (S > 1) alpha[1] = TG_AT(0, ext[1]);
+    for (long t = 1; t < Tn; ++t) {
+      __global const hireal* prev = alpha + (t - 1) * S;
+      __global hireal* cur = alpha + t * S;
+      for (long s = 0; s < S; ++s) {
+        hireal a = prev[s];
+        if (s >= 1) a = tg_log_add(a, prev[s - 1]);
+        if (TG_SKIP_TO(s)) a = tg_log_add(a, prev[s - 2]);
+        cur[s] = a == -INFINITY ? -INFINITY : a + TG_AT(t, ext[s]);
+      }
+    }
+    __global const hireal* last = alpha + (Tn - 1) * S;
+    log_p = S > 1 ? tg_log_add(last[S - 1], last[S - 2]) : last[S - 1];
+  }
+  loss[q.loss_off + n * q.loss_s] = (T)(-log_p);  // +inf: infeasible
+  if (!q.has_grad) return;
+  const long gbase = q.g_off + n * q.g_s0;
+  for (long t = 0; t < q.tmax; ++t)
+    for (long c = 0; c < q.c; ++c) grad[gbase + t * q.g_s1 + c * q.g_s2] = 0;
+  if (Tn == 0 || !isfinite(log_p)) return;  // no alignment: zero gradient
+  for (long k = 0; k < Tn * S; ++k) beta[k] = -INFINITY;
+  beta[(Tn - 1) * S + S - 1] = TG_AT(Tn - 1, ext[S - 1]);
+  if (S > 1) beta[(Tn - 1) * S + S - 2] = TG_AT(Tn - 1, ext[S - 2]);
+  for (long t = Tn - 2; t >= 0; --t) {
+    __global const hireal* next = beta + (t + 1) * S;
+    __global hireal* cur = beta + t * S;
+    for (long s = 0; s < S; ++s) {
+      hireal b = next[s];
+      if (s + 1 < S) b = tg_log_add(b, next[s + 1]);
+      if (s + 2 < S && TG_SKIP_TO(s + 2)) b = tg_log_add(b, next[s + 2]);
+      cur[s] = b == -INFINITY ? -INFINITY : b + TG_AT(t, ext[s]);
+    }
+  }
+  // d loss / d log_probs[t, c] = -(posterior occupation of class c at time t).
+  for (long t = 0; t < Tn; ++t) {
+    for (long c = 0; c < q.c; ++c) occ[c] = 0;
+    for (long s = 0; s < S; ++s) {
+      const hireal ab = alpha[t * S + s] + beta[t * S + s];
+      if (ab == -INFINITY) continue;
+      occ[ext[s]] += exp(ab - TG_AT(t, ext[s]) - log_p);
+    }
+    for (long c = 0; c < q.c; ++c) grad[gbase + t * q.g_s1 + c * q.g_s2] = (T)(-occ[c]);
+  }
+#undef TG_AT
+#undef TG_SKIP_TO
+}
+
+#endif  // TG_KIND == 0

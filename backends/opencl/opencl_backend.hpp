@@ -1,0 +1,92 @@
+// The OpenCL backend: CLBlast GEMM plus the project's OpenCL C kernels, one context and in-order
+// queue per device.
+#pragma once
+#include <cstdint>
+
+#include "backends/opencl/opencl_devices.hpp"
+#include "core/backend.hpp"
+
+namespace tg {
+
+namespace opencl {
+class Context;
+}
+
+/// Counters of one OpenCL backend (see opencl_stats).
+struct OpenClStats {
+  uint64_t programs_built = 0;   ///< OpenCL programs compiled: 1 once any kernel has run
+  uint64_t kernels_created = 0;  ///< cl_kernel objects created (once per kernel name)
+  uint64_t launches = 0;         ///< kernels enqueued
+  uint64_t blas_calls = 0;       ///< CLBlast routines enqueued
+  uint64_t uploads = 0;          ///< host-to-device copies
+  uint64_t downloads = 0;        ///< device-to-host copies (the only places the host waits)
+};
+
+/// Runs every kernel of the Backend interface on one OpenCL device: float32 and float64 matmul
+/// through CLBlast GEMM, everything else (and integer matmul) as OpenCL C kernels from
+/// backends/opencl/kernels, built into one program on first use. Float64 kernels exist where
+/// the device reports cl_khr_fp64. Kernels are enqueued without waiting; the host waits only in
+/// copy_to_host (and for the division-by-zero check of integer division).
+class OpenClBackend : public Backend {
+ public:
+  /// Opens Device::opencl(index): a context and an in-order queue (no program is built yet).
+  explicit OpenClBackend(int index);
+  ~OpenClBackend() override;
+  OpenClBackend(const OpenClBackend&) = delete;
+  OpenClBackend& operator=(const OpenClBackend&) = delete;
+
+  std::string_view name() const override { return "opencl"; }
+  CachingAllocator& allocator() override;
+  void copy_from_host(const void* src, const Tensor& dst) override;
+  void copy_to_host(const Tensor& src, void* dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
+  void arg_reduce(bool is_max, const Tensor& x, int64_t axis, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
+  void cumsum(const Tensor& x, int64_t axis, const Tensor& out) override;
+  void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& dst, int64_t axis, const Tensor& index,
+                   const Tensor& src) override;
+  void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
+              uint64_t offset) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) override;
+  void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
+                             const Conv2dParams& p) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
+                              const Conv2dParams& p) override;
+  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
+                  const Pool2dParams& p) override;
+  void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
+  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in,
+                           const Pool2dParams& p) override;
+  void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
+                const Tensor& input_lengths, int64_t blank, const Tensor& loss,
+                const Tensor& grad) override;
+
+  /// The device's description.
+  const OpenClDeviceInfo& device_info() const;
+  /// Current counters.
+  OpenClStats stats() const;
+  /// Waits until every command queued on the device has finished.
+  void synchronize();
+  /// The device context (queue, kernels, allocator); for the backend's own sources.
+  opencl::Context& context() { return *ctx_; }
+
+ private:
+  opencl::Context* ctx_;
+};
+
+/// The backend of Device::opencl(index), opened on first use; nullptr when no such device
+/// exists. core/registry.cpp calls it for every OpenCL device.
+Backend* opencl_backend_factory(int index);
+/// Counters of Device::opencl(index)'s backend (DeviceError when the device does not exist).
+OpenClStats opencl_stats(int index = 0);
+/// Waits for every command queued on Device::opencl(index) (timing; DeviceError when missing).
+void opencl_synchronize(int index = 0);
+
+}  // namespace tg
