@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "autograd/ops.hpp"
 
@@ -65,6 +66,7 @@ class Engine {
     std::vector<Node*> order = collect(roots);
     std::sort(order.begin(), order.end(),
               [](Node* a, Node* b) { return a->sequence_nr() > b->sequence_nr(); });
+    if (!accumulate_) mark_needed(order);
     NoGrad no_grad_scope;
     std::optional<EnableGrad> enable;
     if (create_graph_) enable.emplace();
@@ -124,11 +126,37 @@ class Engine {
     slot = slot.defined() ? add(slot, g) : (create_graph_ ? g : g.detach());
   }
 
+  /// For grad(): marks the nodes on a path to a captured input (ascending creation order is a
+  /// valid order to decide it, since edges point to older nodes). Others are not run: their
+  /// gradients reach no requested input.
+  void mark_needed(const std::vector<Node*>& desc) {
+    for (auto it = desc.rbegin(); it != desc.rend(); ++it) {
+      Node* n = *it;
+      bool need = false;
+      for (const Edge& e : n->next_edges()) {
+        if (e.leaf) need |= captures_leaf_.count(e.leaf.get()) > 0;
+        else if (e.node) need |= needed_.count(e.node.get()) > 0 || captures_node_.count({e.node.get(), e.output_nr}) > 0;
+        if (need) break;
+      }
+      if (need) needed_.insert(n);
+    }
+  }
+
   void execute(Node* n) {
     std::vector<Tensor>& buf = n->buffer_;
     bool any = false;
     for (const Tensor& g : buf) any |= g.defined();
     if (!any) return;
+    if (!accumulate_ && !needed_.count(n)) {
+      // Not on a path to an input: only capture what arrived here, if this node is an input's.
+      for (uint32_t nr = 0; nr < buf.size(); ++nr) {
+        auto it = captures_node_.find({n, nr});
+        if (it != captures_node_.end() && buf[nr].defined())
+          captured_[it->second] = accumulate(captured_[it->second], buf[nr]);
+      }
+      buf.clear();
+      return;
+    }
     if (n->released())
       fail<ValueError>(n->name(),
                        ": backward through the graph a second time, but its saved tensors were "
@@ -187,6 +215,7 @@ class Engine {
   uint64_t run_id_;
   std::unordered_map<std::pair<Node*, uint32_t>, size_t, PairHash> captures_node_;
   std::unordered_map<TensorImpl*, size_t> captures_leaf_;
+  std::unordered_set<const Node*> needed_;
   std::vector<Tensor> captured_;
 };
 

@@ -119,6 +119,15 @@ class Backend {
   virtual void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
                         const Tensor& input_lengths, int64_t blank, const Tensor& loss,
                         const Tensor& grad) = 0;
+  /// Batch normalization of x viewed as rows (M, C) (contiguous, channels last):
+  /// y = (x − mean) / sqrt(var + eps) · gamma + beta. training: writes the batch mean and biased
+  /// variance into mean and var; otherwise reads them.
+  virtual void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                          const Tensor& var, double eps, bool training, const Tensor& y) = 0;
+  /// Gradients of training-mode batch_norm (batch statistics mean and var) from grad_y.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& mean,
+                                   const Tensor& var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                                   const Tensor& grad_beta) = 0;
 };
 
 }  // namespace tg

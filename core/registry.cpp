@@ -9,13 +9,14 @@
 
 namespace tg {
 
-Backend& cpu_backend();  // defined in backends/cpu
+Backend& cpu_backend();                      // defined in backends/cpu
+Backend* opencl_backend_factory(int index);  // defined in backends/opencl
 
 namespace {
 [[gnu::tls_model("initial-exec")]] thread_local bool t_use_reference = false;
 struct Factories {
   std::mutex mu;
-  Backend* (*opencl)(int) = nullptr;
+  Backend* (*opencl)(int) = opencl_backend_factory;  // register_backend may replace it
 };
 Factories& factories() {
   static Factories f;

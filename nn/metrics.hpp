@@ -1,5 +1,6 @@
 // Metrics (Keras names): stateful accumulators updated per batch and read per epoch.
 #pragma once
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <string>
@@ -97,7 +98,9 @@ std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& l
 struct MetricArg {
   MetricArg(const char* n) : name(n) {}
   MetricArg(std::string n) : name(std::move(n)) {}
-  MetricArg(std::shared_ptr<Metric> m) : metric(std::move(m)) {}
+  template <class M>
+    requires std::derived_from<M, Metric>
+  MetricArg(std::shared_ptr<M> m) : metric(std::move(m)) {}
   std::string name;
   std::shared_ptr<Metric> metric;
 };

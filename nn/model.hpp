@@ -21,7 +21,11 @@ namespace tg::nn {
 struct OptimizerArg {
   OptimizerArg(const char* n) : name(n) {}
   OptimizerArg(std::string n) : name(std::move(n)) {}
-  OptimizerArg(std::shared_ptr<optim::Optimizer> p) : ptr(std::move(p)) {}
+  /// A shared optimizer (the model uses this very object).
+  template <class O>
+    requires std::derived_from<O, optim::Optimizer>
+  OptimizerArg(std::shared_ptr<O> p) : ptr(std::move(p)) {}
+  /// An optimizer value (copied: optim::Adam({.learning_rate = 1e-3})).
   template <class O>
     requires std::derived_from<O, optim::Optimizer>
   OptimizerArg(const O& o) : ptr(o.clone()) {}
@@ -233,6 +237,14 @@ class ModelHandle : public LayerHandle<M> {
     return this->impl_->fit(x, y, std::move(o));
   }
   History fit(Dataset& d, FitOptions o = {}) const { return this->impl_->fit(d, std::move(o)); }
+  /// One input, several targets (a multi-output model).
+  History fit(const Tensor& x, const std::vector<Tensor>& y, FitOptions o = {}) const {
+    return this->impl_->fit(std::vector<Tensor>{x}, y, std::move(o));
+  }
+  /// Several inputs, one target.
+  History fit(const std::vector<Tensor>& x, const Tensor& y, FitOptions o = {}) const {
+    return this->impl_->fit(x, std::vector<Tensor>{y}, std::move(o));
+  }
   Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o = {}) const { return this->impl_->evaluate(x, y, std::move(o)); }
   Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o = {}) const {
     return this->impl_->evaluate(x, y, std::move(o));
@@ -240,9 +252,20 @@ class ModelHandle : public LayerHandle<M> {
   Logs evaluate(Dataset& d, EvaluateOptions o = {}) const { return this->impl_->evaluate(d, std::move(o)); }
   Tensor predict(const Tensor& x, PredictOptions o = {}) const { return this->impl_->predict(x, o); }
   std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions o = {}) const { return this->impl_->predict(x, o); }
-  Logs train_on_batch(const Tensor& x, const Tensor& y) const { return this->impl_->train_on_batch(x, y); }
-  Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y) const { return this->impl_->train_on_batch(x, y); }
-  Logs test_on_batch(const Tensor& x, const Tensor& y) const { return this->impl_->test_on_batch(x, y); }
+  Logs train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) const {
+    return this->impl_->train_on_batch(x, y, sample_weight);
+  }
+  Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                      const Tensor& sample_weight = Tensor()) const {
+    return this->impl_->train_on_batch(x, y, sample_weight);
+  }
+  Logs test_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) const {
+    return this->impl_->test_on_batch(x, y, sample_weight);
+  }
+  Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                     const Tensor& sample_weight = Tensor()) const {
+    return this->impl_->test_on_batch(x, y, sample_weight);
+  }
   Tensor predict_on_batch(const Tensor& x) const { return this->impl_->predict_on_batch(x); }
   void summary(std::ostream& os = std::cout) const { this->impl_->summary(os); }
   const std::vector<std::shared_ptr<Layer>>& layers() const { return this->impl_->layers(); }
@@ -257,6 +280,12 @@ class Model : public ModelHandle<ModelImpl> {
       : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input}, std::vector<Symbol>{output}, std::move(name))) {}
   Model(std::vector<Symbol> inputs, std::vector<Symbol> outputs, std::string name = "")
       : ModelHandle(std::make_shared<ModelImpl>(std::move(inputs), std::move(outputs), std::move(name))) {}
+  /// One input, several outputs.
+  Model(const Symbol& input, std::vector<Symbol> outputs, std::string name = "")
+      : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input}, std::move(outputs), std::move(name))) {}
+  /// Several inputs, one output.
+  Model(std::vector<Symbol> inputs, const Symbol& output, std::string name = "")
+      : ModelHandle(std::make_shared<ModelImpl>(std::move(inputs), std::vector<Symbol>{output}, std::move(name))) {}
   explicit Model(std::shared_ptr<ModelImpl> p) : ModelHandle(std::move(p)) {}
 };
 

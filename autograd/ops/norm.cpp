@@ -15,8 +15,45 @@ Tensor along(const Tensor& v, int64_t axis, int64_t rank) {
 }
 }  // namespace
 
-TG_REGISTER_OP("batch_norm", "composite", true);
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+namespace {
+/// Training-mode batch normalization of contiguous rows (M, C) through the backend kernel, with
+/// the batch mean and biased variance written to mean_out / var_out.
+Tensor batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& mean_out,
+                       Tensor& var_out) {
+  const int64_t c = x.shape()[1];
+  mean_out = Tensor::empty({c}, x.dtype(), x.device());
+  var_out = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).batch_norm(x, gamma, beta, mean_out, var_out, eps, true, y);
+  if (autograd::needs_grad(x, gamma, beta)) {
+    autograd::record("batch_norm", {&x, &gamma, &beta}, {&y},
+                     [sx = autograd::SavedTensor(x), sg = autograd::SavedTensor(gamma), sb = autograd::SavedTensor(beta),
+                      bmean = mean_out, bvar = var_out, eps](const Tensor& g) {
+                       Tensor xs = sx.unpack(), gm = sg.unpack();
+                       if (autograd::grad_enabled()) {
+                         // create_graph: the closed-form gradient in differentiable ops, with
+                         // the statistics recomputed from x so that they are differentiated too.
+                         const double m = static_cast<double>(xs.shape()[0]);
+                         Tensor mu = mean(xs, {0}, true);
+                         Tensor rstd = rsqrt(add(mean(square(sub(xs, mu)), {0}, true), eps));
+                         Tensor xhat = mul(sub(xs, mu), rstd);
+                         Tensor sum_g = sum(g, {0}, true), sum_gx = sum(mul(g, xhat), {0}, true);
+                         Tensor gx = mul(mul(gm, div(rstd, m)), sub(sub(mul(g, m), sum_g), mul(xhat, sum_gx)));
+                         return std::vector<Tensor>{gx, sum_gx.reshape({-1}), sum_g.reshape({-1})};
+                       }
+                       Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+                       Tensor gg = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
+                       Tensor gb = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
+                       backend_of(xs).batch_norm_backward(xs, contiguous_raw(g), gm, bmean, bvar, eps, gx, gg, gb);
+                       return std::vector<Tensor>{gx, gg, gb};
+                     });
+  }
+  return y;
+}
+}  // namespace
+
+TG_REGISTER_OP("batch_norm", "batch_norm", true);
+Tensor batch_norm(const Tensor& x, const Tensor& gamma_in, const Tensor& beta_in, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps, int64_t axis_in) {
   check_defined("batch_norm", x);
   check_floating("batch_norm", x);
@@ -26,33 +63,47 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     if (v.defined() && v.shape() != Shape{c})
       fail<ShapeError>("batch_norm: ", what, " has shape ", v.shape(), ", expected [", c, "] for input ", x.shape(),
                        " along axis ", axis);
+    if (v.defined()) check_same_device("batch_norm", x, v);
   };
-  check_vec(gamma, "gamma");
-  check_vec(beta, "beta");
+  check_vec(gamma_in, "gamma");
+  check_vec(beta_in, "beta");
   check_vec(running_mean, "moving_mean");
   check_vec(running_var, "moving_variance");
-  Axes axes;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (d != axis) axes.push_back(d);
-  Tensor mu, var;
-  if (training) {
-    mu = mean(x, axes, true);
-    var = mean(square(sub(x, mu)), axes, true);  // biased, as Keras
-    if (running_mean.defined() && running_var.defined()) {
-      NoGrad ng;
-      Tensor rm = running_mean, rv = running_var;
-      rm.copy_(add(mul(rm, momentum), mul(mu.detach().reshape({c}), 1.0 - momentum)));
-      rv.copy_(add(mul(rv, momentum), mul(var.detach().reshape({c}), 1.0 - momentum)));
-    }
-  } else {
+  if (!training) {
     if (!running_mean.defined() || !running_var.defined())
       fail<ValueError>("batch_norm: inference needs the moving mean and variance");
-    mu = along(running_mean, axis, x.dim());
-    var = along(running_var, axis, x.dim());
+    // Inference: a per-channel affine map of x, differentiable through ordinary ops.
+    Shape s(static_cast<size_t>(x.dim()), 1);
+    s[axis] = c;
+    Tensor y = mul(sub(x, running_mean.reshape(s)), rsqrt(add(running_var.reshape(s), eps)));
+    if (gamma_in.defined()) y = mul(y, gamma_in.reshape(s));
+    if (beta_in.defined()) y = add(y, beta_in.reshape(s));
+    return y;
   }
-  Tensor y = mul(sub(x, mu), rsqrt(add(var, eps)));
-  if (gamma.defined()) y = mul(y, along(gamma, axis, x.dim()));
-  if (beta.defined()) y = add(y, along(beta, axis, x.dim()));
+  // Training: channels last, rows (M, C), through the kernel.
+  const TensorOptions o{.dtype = x.dtype(), .device = x.device()};
+  Tensor gamma = gamma_in.defined() ? gamma_in.to(x.dtype()) : ones({c}, o);
+  Tensor beta = beta_in.defined() ? beta_in.to(x.dtype()) : zeros({c}, o);
+  Axes order;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != axis) order.push_back(d);
+  order.push_back(axis);
+  Tensor xl = axis == x.dim() - 1 ? x : x.permute(order);
+  Shape ls = xl.shape();
+  Tensor rows = xl.contiguous().reshape({-1, c});
+  Tensor mean_b, var_b;
+  Tensor y = batch_norm_rows(rows, gamma, beta, eps, mean_b, var_b).reshape(ls);
+  if (axis != x.dim() - 1) {
+    Axes inverse(order.size());
+    for (size_t i = 0; i < order.size(); ++i) inverse[order[i]] = static_cast<int64_t>(i);
+    y = y.permute(inverse);
+  }
+  if (running_mean.defined() && running_var.defined()) {
+    NoGrad ng;
+    Tensor rm = running_mean, rv = running_var;
+    rm.copy_(add(mul(rm, momentum), mul(mean_b, 1.0 - momentum)));
+    rv.copy_(add(mul(rv, momentum), mul(var_b, 1.0 - momentum)));
+  }
   return y;
 }
 

@@ -194,4 +194,57 @@ void CpuBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const P
              {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
 }
 
+namespace {
+dnnl::batch_normalization_forward::primitive_desc bn_fwd_pd(const memory::desc& md, double eps, bool training,
+                                                            const dnnl::engine& e) {
+  auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
+  dnnl::batch_normalization_forward::desc d(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+                                            md, static_cast<float>(eps), flags);
+  return dnnl::batch_normalization_forward::primitive_desc(d, e);
+}
+std::string bn_key(const char* what, const Tensor& x, double eps, bool training) {
+  return std::string(what) + shape_str(x.shape()) + std::to_string(eps) + (training ? "t" : "i");
+}
+}  // namespace
+
+void CpuBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                            const Tensor& var, double eps, bool training, const Tensor& y) {
+  if (!use_onednn(x)) return ReferenceBackend::batch_norm(x, gamma, beta, mean, var, eps, training, y);
+  const int64_t c = x.shape().back();
+  memory::desc md({x.numel() / c, c}, dt::f32, tag::nc), vmd({c}, dt::f32, tag::a);
+  dnnl::primitive prim = impl_->get(bn_key("bn_fwd", x, eps, training), [&] {
+    return dnnl::batch_normalization_forward(bn_fwd_pd(md, eps, training, impl_->engine));
+  });
+  if (!prim) return ReferenceBackend::batch_norm(x, gamma, beta, mean, var, eps, training, y);
+  impl_->run("batch normalization", prim,
+             {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, y)},
+              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)}, {DNNL_ARG_SHIFT, impl_->mem(vmd, beta)},
+              {DNNL_ARG_MEAN, impl_->mem(vmd, mean)}, {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)}});
+}
+
+void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
+                                     const Tensor& var, double eps, const Tensor& gx, const Tensor& ggamma,
+                                     const Tensor& gbeta) {
+  if (!use_onednn(x)) return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
+  const int64_t c = x.shape().back();
+  memory::desc md({x.numel() / c, c}, dt::f32, tag::nc), vmd({c}, dt::f32, tag::a);
+  // The primitive computes the data and scale gradients; the shift gradient is a column sum.
+  dnnl::primitive prim = impl_->get(bn_key("bn_bwd", x, eps, true), [&] {
+    dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, md, static_cast<float>(eps),
+                                               dnnl::normalization_flags::use_scale);
+    dnnl::batch_normalization_forward::primitive_desc hint(fd, impl_->engine);
+    dnnl::batch_normalization_backward::desc d(dnnl::prop_kind::backward, md, md, static_cast<float>(eps),
+                                               dnnl::normalization_flags::use_scale);
+    return dnnl::batch_normalization_backward(dnnl::batch_normalization_backward::primitive_desc(d, impl_->engine, hint));
+  });
+  if (!prim) return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
+  impl_->run("batch normalization backward", prim,
+             {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DIFF_DST, impl_->mem(md, gy)},
+              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)}, {DNNL_ARG_MEAN, impl_->mem(vmd, mean)},
+              {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)}, {DNNL_ARG_DIFF_SRC, impl_->mem(md, gx)},
+              {DNNL_ARG_DIFF_SCALE, impl_->mem(vmd, ggamma)}});
+  reduce(ReduceOp::Sum, gy, Tensor::make_view(gbeta.storage(), {1, c}, {c, 1}, gbeta.offset(), kFloat32));
+}
+
 }  // namespace tg

@@ -3,6 +3,8 @@
 #include "backends/opencl/opencl_runtime.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/opencl/opencl_kernels.hpp"
@@ -146,9 +148,14 @@ OpenClDeviceInfo describe_device(int index, cl_platform_id platform, cl_device_i
   i.compute_units = device_value<cl_uint>(device, CL_DEVICE_MAX_COMPUTE_UNITS);
   i.max_clock_mhz = device_value<cl_uint>(device, CL_DEVICE_MAX_CLOCK_FREQUENCY);
   i.max_work_group = device_value<size_t>(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
-  const std::string ext = " " + device_string(device, CL_DEVICE_EXTENSIONS) + " ";
-  i.fp64 = ext.find(" cl_khr_fp64 ") != std::string::npos &&
-           device_value<cl_device_fp_config>(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
+  bool has_fp64 = false;  // cl_khr_fp64 as a whole word of the extension list
+  const std::string ext = device_string(device, CL_DEVICE_EXTENSIONS);
+  const std::string_view word = "cl_khr_fp64";
+  for (size_t pos = ext.find(word); pos != std::string::npos; pos = ext.find(word, pos + 1)) {
+    const size_t end = pos + word.size();
+    if ((pos == 0 || ext[pos - 1] == ' ') && (end == ext.size() || ext[end] == ' ')) has_fp64 = true;
+  }
+  i.fp64 = has_fp64 && device_value<cl_device_fp_config>(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   return i;
 }
 
@@ -328,6 +335,14 @@ void Context::build_program_locked() {
     if (log.size() > 4000) log = log.substr(0, 4000) + "\n...";
     fail<BackendError>("opencl: clBuildProgram failed on ", device_, ": ", status_name(err), " (",
                        err, "); build log:\n", log);
+  }
+  if (const char* v = std::getenv("TG_OPENCL_BUILD_LOG"); v && *v && std::string_view(v) != "0") {
+    size_t n = 0;
+    clGetProgramBuildInfo(p, device_id_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+    std::string log(n, '\0');
+    clGetProgramBuildInfo(p, device_id_, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+    std::fprintf(stderr, "tapegrad opencl: program built for %s with options '%s'; log:\n%s\n",
+                 info_.name.c_str(), options.c_str(), log.c_str());
   }
   program_ = p;
   ++stats_.programs_built;

@@ -84,6 +84,13 @@ struct CtcGeom {
   cl_long has_grad, pad_;
 };
 
+/// Batch-norm geometry; same layout as `BnGeom` in kernels/common.cl.
+struct BnGeom {
+  cl_long m, c, x_off, y_off;
+  cl_long v_off[4];
+  cl_long v_s[4];
+};
+
 /// A floating kernel argument passed as double (wide) or float.
 struct Real {
   double value;

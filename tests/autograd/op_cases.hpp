@@ -1065,7 +1065,8 @@ inline const std::vector<OpCase>& op_cases() {
     // ---- normalization and embedding ----
     v.push_back({.op = "batch_norm", .name = "batch_norm training, channels last",
                  .fn = [](const auto& x) {
-                   Tensor rm = zeros({3}, {.dtype = x[0].dtype()}), rv = ones({3}, {.dtype = x[0].dtype()});
+                   const TensorOptions o{.dtype = x[0].dtype(), .device = x[0].device()};
+                   Tensor rm = zeros({3}, o), rv = ones({3}, o);
                    return batch_norm(x[0], x[1], x[2], rm, rv, true);
                  },
                  .inputs = {U({4, 2, 3}), U({3}, 0.5, 1.5), U({3})}, .tol32 = 1e-4});

@@ -300,17 +300,17 @@ TEST_CASE("Conv2D forward equals a direct NHWC convolution loop", "[conv_rnn][co
     seed += 10;
   }
 
-  SECTION("channels_first (NCHW input and output, same kernel layout)") {
-    nn::Conv2D conv(2, {3, 3}, {.strides = {2, 2}, .padding = "same", .data_format = "channels_first",
-                                .bias_initializer = nn::initializers::random_uniform(-0.5, 0.5, 9)});
+  for (int64_t groups : {1, 3}) SECTION("channels_first (NCHW input and output, same kernel layout), groups " + std::to_string(groups)) {
+    nn::Conv2D conv(groups == 1 ? 2 : 6, {3, 3}, {.strides = {2, 2}, .padding = "same", .data_format = "channels_first",
+                                .groups = groups, .bias_initializer = nn::initializers::random_uniform(-0.5, 0.5, 9)});
     Tensor x_nhwc = rnd({2, 5, 6, 3}, 8);
     Shape cs;
     V x_nchw = permute4(vals(x_nhwc), x_nhwc.shape(), {0, 3, 1, 2}, cs);
     Tensor y = conv(f32(x_nchw, cs));
-    CHECK(conv->kernel().shape() == Shape{3, 3, 3, 2});
+    CHECK(conv->kernel().shape() == Shape{3, 3, 3 / groups, groups == 1 ? 2 : 6});
     Shape ys, ycs;
     V expected = plus_bias(naive_conv2d(vals(x_nhwc), x_nhwc.shape(), vals(conv->kernel()), conv->kernel().shape(),
-                                        {.strides = {2, 2}, .padding = "same"}, ys),
+                                        {.strides = {2, 2}, .groups = groups, .padding = "same"}, ys),
                            vals(conv->bias()));
     V expected_cf = permute4(expected, ys, {0, 3, 1, 2}, ycs);
     CHECK(y.shape() == ycs);
@@ -353,6 +353,17 @@ TEST_CASE("Conv1D: valid, same, causal, strides and dilation", "[conv_rnn][conv]
   SECTION("same by hand (odd cell at the end)") {
     nn::Conv1D conv(1, 2, {.padding = "same", .use_bias = false, .kernel_initializer = "ones"});
     TG_CHECK_VALUES(conv(f32({1, 2, 3, 4}, {1, 4, 1})), (V{3, 5, 7, 4}), 1e-6, 0);
+  }
+  SECTION("channels_first (N, C, W)") {
+    nn::Conv1D conv(1, 2, {.padding = "causal", .data_format = "channels_first", .use_bias = false});
+    conv->ensure_built({Shape{-1, 2, 3}});
+    Tensor k = weight_of(*conv, "kernel");
+    CHECK(k.shape() == Shape{2, 2, 1});  // (k, in, filters)
+    set_values(k, {1, 2, 10, 20});     // k[0] = (1, 2) on the previous step, k[1] = (10, 20) on this one
+    // Channel 0 = [1, 2, 3], channel 1 = [4, 5, 6]: y[t] = 10·c0[t] + 20·c1[t] + c0[t−1] + 2·c1[t−1].
+    Tensor y = conv(f32({1, 2, 3, 4, 5, 6}, {1, 2, 3}));
+    CHECK(y.shape() == Shape{1, 1, 3});
+    TG_CHECK_VALUES(y, (V{90, 120 + 9, 150 + 12}), 1e-5, 0);
   }
   struct Case {
     const char* what;
@@ -451,6 +462,22 @@ TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint ident
       const double lhs = dot(vals(out), vals(x)), rhs = dot(vals(y), conv_x);
       CHECK(lhs == Approx(rhs).epsilon(1e-5).margin(1e-5));
     }
+  }
+  SECTION("channels_first: the adjoint identity on NCHW tensors") {
+    nn::Conv2DTranspose tconv(3, {3, 2}, {.strides = {2, 1}, .padding = "same", .data_format = "channels_first",
+                                          .use_bias = false});
+    Tensor y = rnd({2, 2, 3, 4}, 43);  // (N, C, H, W)
+    Tensor out = tconv(y);
+    CHECK(out.shape() == Shape{2, 3, 6, 4});
+    Tensor kernel = weight_of(*tconv, "kernel");
+    CHECK(kernel.shape() == Shape{3, 2, 3, 2});
+    Tensor x = rnd(out.shape(), 44);
+    Shape xs_nhwc, cs, ys_nhwc;
+    V x_nhwc = permute4(vals(x), x.shape(), {0, 2, 3, 1}, xs_nhwc);
+    V y_nhwc = permute4(vals(y), y.shape(), {0, 2, 3, 1}, ys_nhwc);
+    V conv_x = naive_conv2d(x_nhwc, xs_nhwc, vals(kernel), kernel.shape(), {.strides = {2, 1}, .padding = "same"}, cs);
+    REQUIRE(cs == ys_nhwc);
+    CHECK(dot(vals(out), vals(x)) == Approx(dot(y_nhwc, conv_x)).epsilon(1e-5).margin(1e-5));
   }
 }
 
@@ -1153,6 +1180,24 @@ TEST_CASE("each layer trains inside a model: the loss falls", "[conv_rnn][traini
     for (int64_t i = 0; i < n * 6; ++i) ids.push_back(tok(gen));
     falls(nn::Model(in, nn::Dense(1)(h)), {tensor(ids, {n, 6})}, target, 12);
   }
+  SECTION("LSTM encoder states as the initial states of a decoder (extra symbolic inputs)") {
+    nn::Symbol enc_in = nn::Input({4, 2}), dec_in = nn::Input({3, 2});
+    nn::LSTM encoder(3, {.return_state = true});
+    nn::LSTM decoder(3, {.return_sequences = true});
+    std::vector<nn::Symbol> enc = encoder(std::vector<nn::Symbol>{enc_in});
+    REQUIRE(enc.size() == 3);
+    nn::Symbol seq = decoder(std::vector<nn::Symbol>{dec_in, enc[1], enc[2]})[0];
+    CHECK(seq.shape() == Shape{-1, 3, 3});
+    nn::Symbol h = nn::Flatten()(nn::TimeDistributed(nn::Dense(1))(seq));
+    nn::Model m({enc_in, dec_in}, {nn::Dense(1)(h)});
+    Tensor xe = rnd({n, 4, 2}, 68), xd = rnd({n, 3, 2}, 69);
+    // The decoder sees the encoder's final states: eagerly, the same as the model.
+    std::vector<Tensor> st = encoder(std::vector<Tensor>{xe});
+    Tensor eager = decoder(std::vector<Tensor>{xd, st[1], st[2]})[0];
+    Tensor zero_state = decoder(xd);
+    CHECK(test::compare_values(vals(eager), vals(zero_state), 1e-4, 0) != "");
+    falls(m, {xe, xd}, target);
+  }
   SECTION("two inputs joined by every merge layer") {
     nn::Symbol p = nn::Input({4}), q = nn::Input({4});
     nn::Symbol a = nn::Dense(3)(p), b = nn::Dense(3)(q);
@@ -1336,6 +1381,18 @@ TEST_CASE("gradcheck: LSTM, GRU and SimpleRNN computations in their weights", "[
     TG_REQUIRE_GRADCHECK(autograd::gradcheck(
         [](const std::vector<Tensor>& a) { return simple_rnn(a[0], a[1], a[2], a[3], a[4], {.return_sequences = true})[0]; },
         in));
+  }
+}
+
+TEST_CASE("gradcheck: pooling with same padding", "[conv_rnn][gradcheck][pool]") {
+  // Distinct values, so that no window has a tie for the max.
+  V v;
+  for (int i = 0; i < 2 * 5 * 5 * 2; ++i) v.push_back(std::sin(1.7 * i) + 0.01 * i);
+  Tensor x = tensor(v, {2, 5, 5, 2}, {.dtype = kFloat64});
+  for (Pool2dOptions o : {Pool2dOptions{.pool_size = {2, 2}, .padding = "same"},
+                          Pool2dOptions{.pool_size = {3, 3}, .strides = {2, 1}, .padding = "same"}}) {
+    TG_REQUIRE_GRADCHECK(autograd::gradcheck([o](const std::vector<Tensor>& a) { return avg_pool2d(a[0], o); }, {x}));
+    TG_REQUIRE_GRADCHECK(autograd::gradcheck([o](const std::vector<Tensor>& a) { return max_pool2d(a[0], o); }, {x}));
   }
 }
 

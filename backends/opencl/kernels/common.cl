@@ -4,6 +4,9 @@
 // then typed.cl once per element type (T, SUF, TG_KIND, ACC, REAL, TO_T, T_LOWEST defined before
 // it), then copy.cl once per (source, destination) type pair.
 
+// No fused multiply-add contraction: a + b * c rounds as on the CPU.
+#pragma OPENCL FP_CONTRACT OFF
+
 #ifdef TG_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double hireal;  // float accumulator: double where the device has it
@@ -75,6 +78,14 @@ typedef struct {
   long g_off, g_s0, g_s1, g_s2;
   long has_grad, pad_;
 } CtcGeom;
+
+// Batch-norm rows (m, c) with the offsets of x and y (or grad_y) and, per [C] vector operand k,
+// its offset v_off[k] and stride v_s[k].
+typedef struct {
+  long m, c, x_off, y_off;
+  long v_off[4];
+  long v_s[4];
+} BnGeom;
 
 // floor(a / b) for b > 0.
 inline long tg_floor_div(long a, long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }

@@ -8,6 +8,12 @@
 //   T_LOWEST  the lowest value of T
 // Operation codes are the enumerator values of tg::UnaryOp, BinaryOp and ReduceOp.
 
+#if TG_KIND == 0
+#define TG_NAN(v) isnan(v)
+#else
+#define TG_NAN(v) 0
+#endif
+
 // ---- fill, unary, binary, comparisons, where ----
 
 __kernel void TG_CAT2(fill, SUF)(__global T* out, Geom g, T value) {
@@ -121,8 +127,8 @@ inline T TG_CAT2(binary_op, SUF)(int op, T a, T b, __global int* err) {
       return a / b;
 #endif
     case 4: return (T)pow((hireal)a, (hireal)b);
-    case 5: return (a > b || a != a) ? a : b;  // NaN propagates
-    case 6: return (a < b || a != a) ? a : b;
+    case 5: return (a > b || TG_NAN(a)) ? a : b;  // NaN propagates
+    case 6: return (a < b || TG_NAN(a)) ? a : b;
   }
   return a;
 #endif
@@ -183,8 +189,8 @@ inline ACC TG_CAT2(reduce_init, SUF)(int op) {
 inline ACC TG_CAT2(reduce_step, SUF)(int op, ACC a, ACC v) {
   switch (op) {
     case 0: case 1: return a + v;
-    case 2: return (v > a || v != v) ? v : a;
-    case 3: return (v < a || v != v) ? v : a;
+    case 2: return (v > a || TG_NAN(v)) ? v : a;
+    case 3: return (v < a || TG_NAN(v)) ? v : a;
     case 4: return a * v;
   }
   return a;
@@ -262,8 +268,8 @@ __kernel void TG_CAT2(arg_reduce, SUF)(__global const T* x, __global long* out, 
   T bv = x[o[1]];
   for (long i = 1; i < n; ++i) {
     const T v = x[o[1] + i * xs];
-    if (bv != bv) break;  // NaN wins, as NumPy
-    if (v != v || (is_max ? v > bv : v < bv)) {
+    if (TG_NAN(bv)) break;  // NaN wins, as NumPy
+    if (TG_NAN(v) || (is_max ? v > bv : v < bv)) {
       bv = v;
       best = i;
     }
@@ -361,7 +367,7 @@ __kernel void TG_CAT2(max_pool2d, SUF)(__global const T* x, __global T* y, __glo
     for (long xx = x0; xx < x1; ++xx) {
       const long at = ((b * p.h + yy) * p.w + xx) * p.c + ch;
       const T v = x[p.x_off + at];
-      if (best < 0 || v > bv || v != v) {
+      if (best < 0 || v > bv || TG_NAN(v)) {
         bv = v;
         best = at;
       }
@@ -601,4 +607,65 @@ __kernel void TG_CAT2(ctc_loss, SUF)(__global const T* lp, __global const long* 
 #undef TG_SKIP_TO
 }
 
+// ---- batch normalization of contiguous rows (M, C): one work item per channel ----
+
+__kernel void TG_CAT2(batch_norm, SUF)(__global const T* x, __global const T* gamma,
+                                       __global const T* beta, __global T* mean, __global T* var,
+                                       __global T* y, BnGeom q, hireal eps,
+                                       int training) {
+  const long j = get_global_id(0);
+  if (j >= q.c) return;
+  __global T* mu = mean + q.v_off[2] + j * q.v_s[2];
+  __global T* va = var + q.v_off[3] + j * q.v_s[3];
+  if (training) {
+    hireal s = 0, s2 = 0;
+    for (long r = 0; r < q.m; ++r) s += (hireal)x[q.x_off + r * q.c + j];
+    s /= (hireal)q.m;
+    for (long r = 0; r < q.m; ++r) {
+      const hireal d = (hireal)x[q.x_off + r * q.c + j] - s;
+      s2 += d * d;
+    }
+    *mu = (T)s;
+    *va = (T)(s2 / (hireal)q.m);
+  }
+  const hireal rstd = (hireal)1 / sqrt((hireal)*va + eps);
+  const hireal g = (hireal)gamma[q.v_off[0] + j * q.v_s[0]];
+  const hireal b = (hireal)beta[q.v_off[1] + j * q.v_s[1]];
+  const hireal m = (hireal)*mu;
+  for (long r = 0; r < q.m; ++r)
+    y[q.y_off + r * q.c + j] = (T)(((hireal)x[q.x_off + r * q.c + j] - m) * rstd * g + b);
+}
+
+// Gradients with the batch statistics; q.y_off is grad_y's offset, gx_off grad_x's; v_off/v_s
+// hold gamma (0), mean (1), var (2), and grad_gamma / grad_beta use gg_off / gb_off (contiguous).
+__kernel void TG_CAT2(batch_norm_backward, SUF)(__global const T* x, __global const T* gy,
+                                                __global const T* gamma, __global const T* mean,
+                                                __global const T* var, __global T* gx,
+                                                __global T* gg, __global T* gb,
+                                                BnGeom q, hireal eps, long gx_off,
+                                                long gg_off, long gb_off) {
+  const long j = get_global_id(0);
+  if (j >= q.c) return;
+  const hireal mu = (hireal)mean[q.v_off[1] + j * q.v_s[1]];
+  const hireal rstd = (hireal)1 / sqrt((hireal)var[q.v_off[2] + j * q.v_s[2]] + eps);
+  hireal sum_g = 0, sum_gx = 0;  // sum of gy and of gy * xhat
+  for (long r = 0; r < q.m; ++r) {
+    const hireal xh = ((hireal)x[q.x_off + r * q.c + j] - mu) * rstd;
+    const hireal g = (hireal)gy[q.y_off + r * q.c + j];
+    sum_g += g;
+    sum_gx += g * xh;
+  }
+  gg[gg_off + j] = (T)sum_gx;
+  gb[gb_off + j] = (T)sum_g;
+  // dx = gamma * rstd / M * (M * gy - sum gy - xhat * sum(gy * xhat))
+  const hireal k = (hireal)gamma[q.v_off[0] + j * q.v_s[0]] * rstd / (hireal)q.m;
+  for (long r = 0; r < q.m; ++r) {
+    const hireal xh = ((hireal)x[q.x_off + r * q.c + j] - mu) * rstd;
+    gx[gx_off + r * q.c + j] =
+        (T)(k * ((hireal)q.m * (hireal)gy[q.y_off + r * q.c + j] - sum_g - xh * sum_gx));
+  }
+}
+
 #endif  // TG_KIND == 0
+
+#undef TG_NAN

@@ -1,0 +1,195 @@
+// OpenCL convolution (direct loops), pooling, batch normalization and CTC loss: geometry set-up
+// and kernel launches.
+#include "backends/opencl/opencl_backend.hpp"
+#include "backends/opencl/opencl_runtime.hpp"
+
+namespace tg {
+
+using opencl::mem;
+
+namespace {
+
+std::string kname(const char* base, DType t) { return std::string(base) + "_" + opencl::suffix(t); }
+
+/// Convolution geometry from x (N, H, W, CI), w (KH, KW, CI / groups, CO), y (N, OH, OW, CO).
+opencl::ConvGeom conv_geom(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  opencl::ConvGeom g{};
+  g.n = x.shape()[0];
+  g.h = x.shape()[1];
+  g.w = x.shape()[2];
+  g.ci = x.shape()[3];
+  g.oh = y.shape()[1];
+  g.ow = y.shape()[2];
+  g.co = y.shape()[3];
+  g.kh = w.shape()[0];
+  g.kw = w.shape()[1];
+  g.cig = w.shape()[2];
+  g.cog = y.shape()[3] / p.groups;
+  g.sh = p.stride_h;
+  g.sw = p.stride_w;
+  g.dh = p.dilation_h;
+  g.dw = p.dilation_w;
+  g.pt = p.pad_top;
+  g.pl = p.pad_left;
+  g.x_off = x.offset();
+  g.w_off = w.offset();
+  g.y_off = y.offset();
+  return g;
+}
+
+/// Pooling geometry from x (N, H, W, C) and y (N, OH, OW, C).
+opencl::PoolGeom pool_geom(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  opencl::PoolGeom g{};
+  g.n = x.shape()[0];
+  g.h = x.shape()[1];
+  g.w = x.shape()[2];
+  g.c = x.shape()[3];
+  g.oh = y.shape()[1];
+  g.ow = y.shape()[2];
+  g.kh = p.kernel_h;
+  g.kw = p.kernel_w;
+  g.sh = p.stride_h;
+  g.sw = p.stride_w;
+  g.pt = p.pad_top;
+  g.pl = p.pad_left;
+  g.x_off = x.offset();
+  g.y_off = y.offset();
+  return g;
+}
+
+void require_floating(const char* op, DType t) {
+  if (!is_floating(t)) fail<BackendError>("opencl ", op, ": needs a floating dtype, got ", t);
+}
+
+}  // namespace
+
+void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  require_floating("conv2d", x.dtype());
+  ctx_->require_dtype("conv2d", x.dtype());
+  ctx_->launch(kname("conv2d", x.dtype()), y.numel(), mem(x), mem(w), mem(y), conv_geom(x, w, y, p));
+}
+
+void OpenClBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                          const Conv2dParams& p) {
+  require_floating("conv2d_backward_input", gy.dtype());
+  ctx_->require_dtype("conv2d_backward_input", gy.dtype());
+  ctx_->launch(kname("conv2d_backward_input", gy.dtype()), gx.numel(), mem(gy), mem(w), mem(gx),
+               conv_geom(gx, w, gy, p));
+}
+
+void OpenClBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                           const Conv2dParams& p) {
+  require_floating("conv2d_backward_weight", x.dtype());
+  ctx_->require_dtype("conv2d_backward_weight", x.dtype());
+  ctx_->launch(kname("conv2d_backward_weight", x.dtype()), gw.numel(), mem(x), mem(gy), mem(gw),
+               conv_geom(x, gw, gy, p));
+}
+
+void OpenClBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices,
+                               const Pool2dParams& p) {
+  ctx_->require_dtype("max_pool2d", x.dtype());
+  opencl::PoolGeom g = pool_geom(x, y, p);
+  const bool with_idx = indices.defined();
+  if (with_idx) g.i_off = indices.offset();
+  // Without indices the kernel never touches its index argument; any buffer will do.
+  ctx_->launch(kname("max_pool2d", x.dtype()), y.numel(), mem(x), mem(y),
+               with_idx ? mem(indices) : mem(y), g, static_cast<cl_int>(with_idx));
+}
+
+void OpenClBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  ctx_->require_dtype("avg_pool2d", x.dtype());
+  ctx_->launch(kname("avg_pool2d", x.dtype()), y.numel(), mem(x), mem(y), pool_geom(x, y, p));
+}
+
+void OpenClBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const Pool2dParams& p) {
+  ctx_->require_dtype("avg_pool2d_backward", gy.dtype());
+  ctx_->launch(kname("avg_pool2d_backward", gy.dtype()), gx.numel(), mem(gy), mem(gx),
+               pool_geom(gx, gy, p));
+}
+
+namespace {
+/// Batch-norm geometry of rows x (M, C) and the [C] vectors v (offsets and strides).
+opencl::BnGeom bn_geom(const Tensor& x, const Tensor& y, std::initializer_list<const Tensor*> v) {
+  opencl::BnGeom q{};
+  q.c = x.shape().back();
+  q.m = q.c ? x.numel() / q.c : 0;
+  q.x_off = x.offset();
+  q.y_off = y.offset();
+  size_t k = 0;
+  for (const Tensor* t : v) {
+    q.v_off[k] = t->offset();
+    q.v_s[k] = t->strides()[0];
+    ++k;
+  }
+  return q;
+}
+}  // namespace
+
+void OpenClBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                               const Tensor& mean, const Tensor& var, double eps, bool training,
+                               const Tensor& y) {
+  require_floating("batch_norm", x.dtype());
+  ctx_->require_dtype("batch_norm", x.dtype());
+  const opencl::BnGeom q = bn_geom(x, y, {&gamma, &beta, &mean, &var});
+  ctx_->launch(kname("batch_norm", x.dtype()), q.c, mem(x), mem(gamma), mem(beta), mem(mean),
+               mem(var), mem(y), q, opencl::Real{eps, ctx_->fp64()}, static_cast<cl_int>(training));
+}
+
+void OpenClBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma,
+                                        const Tensor& mean, const Tensor& var, double eps,
+                                        const Tensor& gx, const Tensor& gg, const Tensor& gb) {
+  require_floating("batch_norm_backward", x.dtype());
+  ctx_->require_dtype("batch_norm_backward", x.dtype());
+  const opencl::BnGeom q = bn_geom(x, gy, {&gamma, &mean, &var});
+  if (q.c == 0) return;
+  ctx_->launch(kname("batch_norm_backward", x.dtype()), q.c, mem(x), mem(gy), mem(gamma), mem(mean),
+               mem(var), mem(gx), mem(gg), mem(gb), q, opencl::Real{eps, ctx_->fp64()},
+               static_cast<cl_long>(gx.offset()), static_cast<cl_long>(gg.offset()),
+               static_cast<cl_long>(gb.offset()));
+}
+
+void OpenClBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
+                             const Tensor& label_lengths, const Tensor& input_lengths,
+                             int64_t blank, const Tensor& loss, const Tensor& grad) {
+  require_floating("ctc_loss", log_probs.dtype());
+  ctx_->require_dtype("ctc_loss", log_probs.dtype());
+  opencl::CtcGeom q{};
+  q.n = log_probs.shape()[0];
+  q.tmax = log_probs.shape()[1];
+  q.c = log_probs.shape()[2];
+  q.smax = 2 * labels.shape()[1] + 1;
+  q.blank = blank;
+  q.lp_off = log_probs.offset();
+  q.lp_s0 = log_probs.strides()[0];
+  q.lp_s1 = log_probs.strides()[1];
+  q.lp_s2 = log_probs.strides()[2];
+  q.lab_off = labels.offset();
+  q.lab_s0 = labels.strides()[0];
+  q.lab_s1 = labels.strides()[1];
+  q.ll_off = label_lengths.offset();
+  q.ll_s = label_lengths.strides()[0];
+  q.il_off = input_lengths.offset();
+  q.il_s = input_lengths.strides()[0];
+  q.loss_off = loss.offset();
+  q.loss_s = loss.strides()[0];
+  q.has_grad = grad.defined();
+  if (grad.defined()) {
+    q.g_off = grad.offset();
+    q.g_s0 = grad.strides()[0];
+    q.g_s1 = grad.strides()[1];
+    q.g_s2 = grad.strides()[2];
+  }
+  if (q.n == 0) return;
+  // Per-sample scratch: the extended label and the alpha, beta and occupation tables.
+  const DType acc = ctx_->fp64() ? kFloat64 : kFloat32;
+  const Device d = ctx_->device();
+  Tensor ext = Tensor::empty({q.n * q.smax}, kInt64, d);
+  Tensor alpha = Tensor::empty({q.n * std::max<int64_t>(q.tmax, 1) * q.smax}, acc, d);
+  Tensor beta = Tensor::empty(alpha.shape(), acc, d);
+  Tensor occ = Tensor::empty({q.n * std::max<int64_t>(q.c, 1)}, acc, d);
+  ctx_->launch(kname("ctc_loss", log_probs.dtype()), q.n, mem(log_probs), mem(labels),
+               mem(label_lengths), mem(input_lengths), mem(loss), grad.defined() ? mem(grad) : mem(loss),
+               mem(ext), mem(alpha), mem(beta), mem(occ), q);
+}
+
+}  // namespace tg
