@@ -220,7 +220,11 @@ bool ModelImpl::restore_compile(const Config& c, std::shared_ptr<optim::Optimize
   std::vector<Loss> losses;
   for (const std::string& n : split_list(c.get<std::string>("loss"))) {
     if (n == "custom") return false;
-    losses.emplace_back(n);
+    try {
+      losses.emplace_back(n);
+    } catch (const ValueError&) {
+      return false;  // a user loss saved under its own name: the caller compiles again
+    }
   }
   std::vector<MetricArg> metrics;
   for (const std::string& n : split_list(c.get<std::string>("metrics"))) {

@@ -29,7 +29,7 @@ namespace {
 constexpr char kMagic[8] = {'T', 'G', 'M', 'O', 'D', 'E', 'L', '\1'};
 
 uint64_t fnv1a(const char* p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // the FNV-1a 64-bit offset basis
   for (size_t i = 0; i < n; ++i) {
     h ^= static_cast<unsigned char>(p[i]);
     h *= 1099511628211ull;
@@ -227,7 +227,11 @@ Json architecture_of(Layer& layer);
 
 Json layer_entry(Layer& l) {
   if (dynamic_cast<ModelImpl*>(&l)) return architecture_of(l);
-  Json::Object e{{"class", l.type()}, {"config", Json::parse(l.config().to_json())}};
+  Config cfg = l.config();
+  if (cfg.get_or<std::string>("activation", "") == "custom")
+    fail<IOError>("save_model: layer '", l.name(), "' uses a custom activation function, which a file cannot hold; "
+                  "save_weights and rebuild the model in code");
+  Json::Object e{{"class", l.type()}, {"config", Json::parse(cfg.to_json())}};
   // Wrappers hold the layer they wrap.
   if (auto* b = dynamic_cast<BidirectionalLayer*>(&l)) e["layer"] = layer_entry(*b->forward_layer());
   if (auto* t = dynamic_cast<TimeDistributedLayer*>(&l)) e["layer"] = layer_entry(*t->inner());

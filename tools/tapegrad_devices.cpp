@@ -12,7 +12,9 @@ int main() {
   const std::vector<tg::OpenClDeviceInfo> devices = tg::opencl_devices();
   std::printf("cpu          host CPU (oneDNN backend)\n");
   if (devices.empty()) {
-    std::printf("no OpenCL platform or device found (is an OpenCL ICD such as pocl-opencl-icd installed?)\n");
+    std::printf(
+        "no OpenCL platform or device found (is an OpenCL ICD such as pocl-opencl-icd "
+        "installed?)\n");
     return 0;
   }
   std::string platform;
@@ -21,7 +23,8 @@ int main() {
       platform = d.platform;
       std::printf("\nplatform: %s (%s)\n", d.platform.c_str(), d.platform_version.c_str());
     }
-    std::printf("  opencl:%d  %s [%s, %s]\n", d.index, d.name.c_str(), d.type.c_str(), d.vendor.c_str());
+    std::printf("  opencl:%d  %s [%s, %s]\n", d.index, d.name.c_str(), d.type.c_str(),
+                d.vendor.c_str());
     std::printf("            %s, driver %s\n", d.version.c_str(), d.driver_version.c_str());
     std::printf("            memory %s (largest buffer %s), local memory %s\n",
                 mib(d.global_memory).c_str(), mib(d.max_allocation).c_str(),

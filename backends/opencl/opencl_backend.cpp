@@ -39,10 +39,15 @@ Strides drop_axis(const Strides& s, int64_t axis, int) {
 bool unary_supported(UnaryOp op, DType t) {
   if (is_floating(t)) return true;
   switch (op) {
-    case UnaryOp::Abs: case UnaryOp::Relu: case UnaryOp::Sign: case UnaryOp::Square:
-    case UnaryOp::Step: case UnaryOp::LogicalNot:
+    case UnaryOp::Abs:
+    case UnaryOp::Relu:
+    case UnaryOp::Sign:
+    case UnaryOp::Square:
+    case UnaryOp::Step:
+    case UnaryOp::LogicalNot:
       return true;
-    case UnaryOp::Neg: case UnaryOp::Clip:
+    case UnaryOp::Neg:
+    case UnaryOp::Clip:
       return t != kBool;
     default:
       return false;
@@ -116,7 +121,8 @@ void OpenClBackend::copy(const Tensor& src, const Tensor& dst) {
   if (n == 0) return;
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     const size_t es = dtype_size(src.dtype());
-    const size_t so = static_cast<size_t>(src.offset()) * es, doff = static_cast<size_t>(dst.offset()) * es;
+    const size_t so = static_cast<size_t>(src.offset()) * es,
+                 doff = static_cast<size_t>(dst.offset()) * es;
     const size_t bytes = static_cast<size_t>(n) * es;
     const bool overlap = mem(src) == mem(dst) && so < doff + bytes && doff < so + bytes;
     if (!overlap) {
@@ -124,36 +130,41 @@ void OpenClBackend::copy(const Tensor& src, const Tensor& dst) {
       return;
     }
   }
-  const Geom g = make_geom("copy", dst.shape(), {{&dst.strides(), dst.offset()}, {&src.strides(), src.offset()}});
-  ctx_->launch(std::string("copy_") + opencl::suffix(src.dtype()) + "_" + opencl::suffix(dst.dtype()),
-               n, mem(src), mem(dst), g);
+  const Geom g = make_geom("copy", dst.shape(),
+                           {{&dst.strides(), dst.offset()}, {&src.strides(), src.offset()}});
+  ctx_->launch(
+      std::string("copy_") + opencl::suffix(src.dtype()) + "_" + opencl::suffix(dst.dtype()), n,
+      mem(src), mem(dst), g);
 }
 
 void OpenClBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
   ctx_->require_dtype(unary_op_name(op), x.dtype());
-  const Geom g = make_geom(unary_op_name(op), out.shape(), {{&out.strides(), out.offset()}, {&x.strides(), x.offset()}});
+  const Geom g = make_geom(unary_op_name(op), out.shape(),
+                           {{&out.strides(), out.offset()}, {&x.strides(), x.offset()}});
   if (op == UnaryOp::LogicalNot && out.dtype() == kBool) {
     ctx_->launch(kname("logical_not", x.dtype()), out.numel(), mem(x), mem(out), g);
     return;
   }
   if (!unary_supported(op, x.dtype()))
-    fail<BackendError>("opencl unary: op ", unary_op_name(op), " has no kernel for dtype ", x.dtype());
+    fail<BackendError>("opencl unary: op ", unary_op_name(op), " has no kernel for dtype ",
+                       x.dtype());
   const bool wide = wide_real(*ctx_, x.dtype());
-  ctx_->launch(kname("unary", x.dtype()), out.numel(), mem(x), mem(out), g,
-               static_cast<cl_int>(op), Real{p0, wide}, Real{p1, wide});
+  ctx_->launch(kname("unary", x.dtype()), out.numel(), mem(x), mem(out), g, static_cast<cl_int>(op),
+               Real{p0, wide}, Real{p1, wide});
 }
 
 void OpenClBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   ctx_->require_dtype(binary_op_name(op), a.dtype());
-  const Geom g = make_geom(binary_op_name(op), out.shape(),
-                           {{&out.strides(), out.offset()}, {&a.strides(), a.offset()}, {&b.strides(), b.offset()}});
+  const Geom g = make_geom(
+      binary_op_name(op), out.shape(),
+      {{&out.strides(), out.offset()}, {&a.strides(), a.offset()}, {&b.strides(), b.offset()}});
   if (is_comparison(op)) {
     ctx_->launch(kname("compare", a.dtype()), out.numel(), mem(a), mem(b), mem(out), g,
                  static_cast<cl_int>(op));
     return;
   }
-  if (a.dtype() == kBool && op != BinaryOp::Add && op != BinaryOp::Mul &&
-      op != BinaryOp::Maximum && op != BinaryOp::Minimum)
+  if (a.dtype() == kBool && op != BinaryOp::Add && op != BinaryOp::Mul && op != BinaryOp::Maximum &&
+      op != BinaryOp::Minimum)
     fail<BackendError>("opencl binary: op ", binary_op_name(op), " has no kernel for dtype bool");
   // Integer division reports division by zero through a flag, which costs a wait.
   const bool check_zero = op == BinaryOp::Div && (a.dtype() == kInt32 || a.dtype() == kInt64);
@@ -167,8 +178,10 @@ void OpenClBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const 
 void OpenClBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   ctx_->require_dtype("where", out.dtype());
   const Geom g = make_geom("where", out.shape(),
-                           {{&out.strides(), out.offset()}, {&cond.strides(), cond.offset()},
-                            {&a.strides(), a.offset()}, {&b.strides(), b.offset()}});
+                           {{&out.strides(), out.offset()},
+                            {&cond.strides(), cond.offset()},
+                            {&a.strides(), a.offset()},
+                            {&b.strides(), b.offset()}});
   ctx_->launch(kname("where", out.dtype()), out.numel(), mem(cond), mem(a), mem(b), mem(out), g);
 }
 
@@ -179,7 +192,8 @@ void OpenClBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   if (n_out == 0) return;
   const int64_t count = x.numel() / n_out;
   // outer walks the outputs (out, and x at the kept axes); inner the reduced axes of x.
-  const Geom outer = make_geom(name, out.shape(), {{&out.strides(), out.offset()}, {&x.strides(), x.offset()}});
+  const Geom outer =
+      make_geom(name, out.shape(), {{&out.strides(), out.offset()}, {&x.strides(), x.offset()}});
   Shape inner_shape = x.shape();
   for (size_t d = 0; d < inner_shape.size(); ++d)
     if (!(out.shape()[d] == 1 && x.shape()[d] != 1)) inner_shape[d] = 1;
@@ -209,7 +223,8 @@ void OpenClBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, const
   ctx_->require_dtype(name, x.dtype());
   if (x.numel() == 0) return;
   const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
-  const Geom lines = make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
+  const Geom lines =
+      make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("arg_reduce", x.dtype()), lines.numel, mem(x), mem(out), lines,
                static_cast<cl_long>(x.shape()[axis]), static_cast<cl_long>(x.strides()[axis]),
                static_cast<cl_int>(is_max));
@@ -222,7 +237,8 @@ void OpenClBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tenso
   ctx_->require_dtype(name, x.dtype());
   if (x.numel() == 0) return;
   const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
-  const Geom lines = make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
+  const Geom lines =
+      make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("softmax", x.dtype()), lines.numel, mem(x), mem(out), lines,
                static_cast<cl_long>(x.shape()[axis]), static_cast<cl_long>(x.strides()[axis]),
                static_cast<cl_long>(out.strides()[axis]), static_cast<cl_int>(log));
@@ -232,7 +248,8 @@ void OpenClBackend::cumsum(const Tensor& x, int64_t axis, const Tensor& out) {
   ctx_->require_dtype("cumsum", x.dtype());
   if (x.numel() == 0) return;
   const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
-  const Geom lines = make_geom("cumsum", drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
+  const Geom lines =
+      make_geom("cumsum", drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("cumsum", x.dtype()), lines.numel, mem(x), mem(out), lines,
                static_cast<cl_long>(x.shape()[axis]), static_cast<cl_long>(x.strides()[axis]),
                static_cast<cl_long>(out.strides()[axis]));
@@ -243,8 +260,9 @@ void OpenClBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, c
   Strides xs = x.strides();
   const int64_t step = xs[axis];
   xs[axis] = 0;
-  const Geom g = make_geom("gather", out.shape(),
-                           {{&out.strides(), out.offset()}, {&index.strides(), index.offset()}, {&xs, x.offset()}});
+  const Geom g = make_geom(
+      "gather", out.shape(),
+      {{&out.strides(), out.offset()}, {&index.strides(), index.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("gather", x.dtype()), out.numel(), mem(x), mem(index), mem(out), g,
                static_cast<cl_long>(step));
 }
@@ -257,9 +275,10 @@ void OpenClBackend::scatter_add(const Tensor& dst, int64_t axis, const Tensor& i
                 ds = drop_axis(dst.strides(), axis, 0);
   const Geom lines = make_geom("scatter_add", drop_axis(src.shape(), axis),
                                {{&ss, src.offset()}, {&is, index.offset()}, {&ds, dst.offset()}});
-  ctx_->launch(kname("scatter_add", dst.dtype()), lines.numel, mem(dst), mem(index), mem(src), lines,
-               static_cast<cl_long>(src.shape()[axis]), static_cast<cl_long>(src.strides()[axis]),
-               static_cast<cl_long>(index.strides()[axis]), static_cast<cl_long>(dst.strides()[axis]));
+  ctx_->launch(
+      kname("scatter_add", dst.dtype()), lines.numel, mem(dst), mem(index), mem(src), lines,
+      static_cast<cl_long>(src.shape()[axis]), static_cast<cl_long>(src.strides()[axis]),
+      static_cast<cl_long>(index.strides()[axis]), static_cast<cl_long>(dst.strides()[axis]));
 }
 
 void OpenClBackend::random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,

@@ -12,7 +12,8 @@ namespace {
 std::string kname(const char* base, DType t) { return std::string(base) + "_" + opencl::suffix(t); }
 
 /// Convolution geometry from x (N, H, W, CI), w (KH, KW, CI / groups, CO), y (N, OH, OW, CO).
-opencl::ConvGeom conv_geom(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+opencl::ConvGeom conv_geom(const Tensor& x, const Tensor& w, const Tensor& y,
+                           const Conv2dParams& p) {
   opencl::ConvGeom g{};
   g.n = x.shape()[0];
   g.h = x.shape()[1];
@@ -63,10 +64,12 @@ void require_floating(const char* op, DType t) {
 
 }  // namespace
 
-void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y,
+                           const Conv2dParams& p) {
   require_floating("conv2d", x.dtype());
   ctx_->require_dtype("conv2d", x.dtype());
-  ctx_->launch(kname("conv2d", x.dtype()), y.numel(), mem(x), mem(w), mem(y), conv_geom(x, w, y, p));
+  ctx_->launch(kname("conv2d", x.dtype()), y.numel(), mem(x), mem(w), mem(y),
+               conv_geom(x, w, y, p));
 }
 
 void OpenClBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -188,8 +191,9 @@ void OpenClBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
   Tensor beta = Tensor::empty(alpha.shape(), acc, d);
   Tensor occ = Tensor::empty({q.n * std::max<int64_t>(q.c, 1)}, acc, d);
   ctx_->launch(kname("ctc_loss", log_probs.dtype()), q.n, mem(log_probs), mem(labels),
-               mem(label_lengths), mem(input_lengths), mem(loss), grad.defined() ? mem(grad) : mem(loss),
-               mem(ext), mem(alpha), mem(beta), mem(occ), q);
+               mem(label_lengths), mem(input_lengths), mem(loss),
+               grad.defined() ? mem(grad) : mem(loss), mem(ext), mem(alpha), mem(beta), mem(occ),
+               q);
 }
 
 }  // namespace tg

@@ -17,54 +17,102 @@ namespace {
 const char* clblast_status_name(clblast::StatusCode s) {
   using S = clblast::StatusCode;
   switch (s) {
-    case S::kSuccess: return "kSuccess";
-    case S::kOpenCLCompilerNotAvailable: return "kOpenCLCompilerNotAvailable";
-    case S::kTempBufferAllocFailure: return "kTempBufferAllocFailure (out of device memory)";
-    case S::kOpenCLOutOfResources: return "kOpenCLOutOfResources (out of device memory or resources)";
-    case S::kOpenCLOutOfHostMemory: return "kOpenCLOutOfHostMemory";
-    case S::kOpenCLBuildProgramFailure: return "kOpenCLBuildProgramFailure";
-    case S::kInvalidValue: return "kInvalidValue";
-    case S::kInvalidCommandQueue: return "kInvalidCommandQueue";
-    case S::kInvalidMemObject: return "kInvalidMemObject";
-    case S::kInvalidBinary: return "kInvalidBinary";
-    case S::kInvalidBuildOptions: return "kInvalidBuildOptions";
-    case S::kInvalidProgram: return "kInvalidProgram";
-    case S::kInvalidProgramExecutable: return "kInvalidProgramExecutable";
-    case S::kInvalidKernelName: return "kInvalidKernelName";
-    case S::kInvalidKernelDefinition: return "kInvalidKernelDefinition";
-    case S::kInvalidKernel: return "kInvalidKernel";
-    case S::kInvalidArgIndex: return "kInvalidArgIndex";
-    case S::kInvalidArgValue: return "kInvalidArgValue";
-    case S::kInvalidArgSize: return "kInvalidArgSize";
-    case S::kInvalidKernelArgs: return "kInvalidKernelArgs";
-    case S::kInvalidLocalNumDimensions: return "kInvalidLocalNumDimensions";
-    case S::kInvalidLocalThreadsTotal: return "kInvalidLocalThreadsTotal";
-    case S::kInvalidLocalThreadsDim: return "kInvalidLocalThreadsDim";
-    case S::kInvalidGlobalOffset: return "kInvalidGlobalOffset";
-    case S::kInvalidEventWaitList: return "kInvalidEventWaitList";
-    case S::kInvalidEvent: return "kInvalidEvent";
-    case S::kInvalidOperation: return "kInvalidOperation";
-    case S::kInvalidBufferSize: return "kInvalidBufferSize";
-    case S::kInvalidGlobalWorkSize: return "kInvalidGlobalWorkSize";
-    case S::kNotImplemented: return "kNotImplemented";
-    case S::kInvalidMatrixA: return "kInvalidMatrixA";
-    case S::kInvalidMatrixB: return "kInvalidMatrixB";
-    case S::kInvalidMatrixC: return "kInvalidMatrixC";
-    case S::kInvalidDimension: return "kInvalidDimension";
-    case S::kInvalidLeadDimA: return "kInvalidLeadDimA";
-    case S::kInvalidLeadDimB: return "kInvalidLeadDimB";
-    case S::kInvalidLeadDimC: return "kInvalidLeadDimC";
-    case S::kInsufficientMemoryA: return "kInsufficientMemoryA";
-    case S::kInsufficientMemoryB: return "kInsufficientMemoryB";
-    case S::kInsufficientMemoryC: return "kInsufficientMemoryC";
-    case S::kInsufficientMemoryTemp: return "kInsufficientMemoryTemp";
-    case S::kInvalidBatchCount: return "kInvalidBatchCount";
-    case S::kInvalidLocalMemUsage: return "kInvalidLocalMemUsage";
-    case S::kNoDoublePrecision: return "kNoDoublePrecision";
-    case S::kDatabaseError: return "kDatabaseError";
-    case S::kUnknownError: return "kUnknownError";
-    case S::kUnexpectedError: return "kUnexpectedError";
-    default: return "unnamed status";
+    case S::kSuccess:
+      return "kSuccess";
+    case S::kOpenCLCompilerNotAvailable:
+      return "kOpenCLCompilerNotAvailable";
+    case S::kTempBufferAllocFailure:
+      return "kTempBufferAllocFailure (out of device memory)";
+    case S::kOpenCLOutOfResources:
+      return "kOpenCLOutOfResources (out of device memory or resources)";
+    case S::kOpenCLOutOfHostMemory:
+      return "kOpenCLOutOfHostMemory";
+    case S::kOpenCLBuildProgramFailure:
+      return "kOpenCLBuildProgramFailure";
+    case S::kInvalidValue:
+      return "kInvalidValue";
+    case S::kInvalidCommandQueue:
+      return "kInvalidCommandQueue";
+    case S::kInvalidMemObject:
+      return "kInvalidMemObject";
+    case S::kInvalidBinary:
+      return "kInvalidBinary";
+    case S::kInvalidBuildOptions:
+      return "kInvalidBuildOptions";
+    case S::kInvalidProgram:
+      return "kInvalidProgram";
+    case S::kInvalidProgramExecutable:
+      return "kInvalidProgramExecutable";
+    case S::kInvalidKernelName:
+      return "kInvalidKernelName";
+    case S::kInvalidKernelDefinition:
+      return "kInvalidKernelDefinition";
+    case S::kInvalidKernel:
+      return "kInvalidKernel";
+    case S::kInvalidArgIndex:
+      return "kInvalidArgIndex";
+    case S::kInvalidArgValue:
+      return "kInvalidArgValue";
+    case S::kInvalidArgSize:
+      return "kInvalidArgSize";
+    case S::kInvalidKernelArgs:
+      return "kInvalidKernelArgs";
+    case S::kInvalidLocalNumDimensions:
+      return "kInvalidLocalNumDimensions";
+    case S::kInvalidLocalThreadsTotal:
+      return "kInvalidLocalThreadsTotal";
+    case S::kInvalidLocalThreadsDim:
+      return "kInvalidLocalThreadsDim";
+    case S::kInvalidGlobalOffset:
+      return "kInvalidGlobalOffset";
+    case S::kInvalidEventWaitList:
+      return "kInvalidEventWaitList";
+    case S::kInvalidEvent:
+      return "kInvalidEvent";
+    case S::kInvalidOperation:
+      return "kInvalidOperation";
+    case S::kInvalidBufferSize:
+      return "kInvalidBufferSize";
+    case S::kInvalidGlobalWorkSize:
+      return "kInvalidGlobalWorkSize";
+    case S::kNotImplemented:
+      return "kNotImplemented";
+    case S::kInvalidMatrixA:
+      return "kInvalidMatrixA";
+    case S::kInvalidMatrixB:
+      return "kInvalidMatrixB";
+    case S::kInvalidMatrixC:
+      return "kInvalidMatrixC";
+    case S::kInvalidDimension:
+      return "kInvalidDimension";
+    case S::kInvalidLeadDimA:
+      return "kInvalidLeadDimA";
+    case S::kInvalidLeadDimB:
+      return "kInvalidLeadDimB";
+    case S::kInvalidLeadDimC:
+      return "kInvalidLeadDimC";
+    case S::kInsufficientMemoryA:
+      return "kInsufficientMemoryA";
+    case S::kInsufficientMemoryB:
+      return "kInsufficientMemoryB";
+    case S::kInsufficientMemoryC:
+      return "kInsufficientMemoryC";
+    case S::kInsufficientMemoryTemp:
+      return "kInsufficientMemoryTemp";
+    case S::kInvalidBatchCount:
+      return "kInvalidBatchCount";
+    case S::kInvalidLocalMemUsage:
+      return "kInvalidLocalMemUsage";
+    case S::kNoDoublePrecision:
+      return "kNoDoublePrecision";
+    case S::kDatabaseError:
+      return "kDatabaseError";
+    case S::kUnknownError:
+      return "kUnknownError";
+    case S::kUnexpectedError:
+      return "kUnexpectedError";
+    default:
+      return "unnamed status";
   }
 }
 
@@ -148,12 +196,14 @@ void OpenClBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor&
     const Strides so(out.strides().begin(), out.strides().end() - 2);
     const Strides sa(a_in.strides().begin(), a_in.strides().end() - 2);
     const Strides sb(b_in.strides().begin(), b_in.strides().end() - 2);
-    const Geom g = make_geom("matmul", batch, {{&so, out.offset()}, {&sa, a_in.offset()}, {&sb, b_in.offset()}});
-    c.launch(std::string("matmul_") + opencl::suffix(dt), g.numel * M * N, mem(a_in), mem(b_in),
-             mem(out), g, static_cast<cl_long>(M), static_cast<cl_long>(N), static_cast<cl_long>(K),
-             static_cast<cl_long>(a_in.strides()[r - 2]), static_cast<cl_long>(a_in.strides()[r - 1]),
-             static_cast<cl_long>(b_in.strides()[r - 2]), static_cast<cl_long>(b_in.strides()[r - 1]),
-             static_cast<cl_long>(out.strides()[r - 2]), static_cast<cl_long>(out.strides()[r - 1]));
+    const Geom g = make_geom("matmul", batch,
+                             {{&so, out.offset()}, {&sa, a_in.offset()}, {&sb, b_in.offset()}});
+    c.launch(
+        std::string("matmul_") + opencl::suffix(dt), g.numel * M * N, mem(a_in), mem(b_in),
+        mem(out), g, static_cast<cl_long>(M), static_cast<cl_long>(N), static_cast<cl_long>(K),
+        static_cast<cl_long>(a_in.strides()[r - 2]), static_cast<cl_long>(a_in.strides()[r - 1]),
+        static_cast<cl_long>(b_in.strides()[r - 2]), static_cast<cl_long>(b_in.strides()[r - 1]),
+        static_cast<cl_long>(out.strides()[r - 2]), static_cast<cl_long>(out.strides()[r - 1]));
     return;
   }
   // Operands GEMM cannot read in place (a step-2 slice, an expanded row) become dense first.
@@ -178,7 +228,8 @@ void OpenClBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor&
   const Strides so(o.strides().begin(), o.strides().end() - 2);
   const Strides sa(a.strides().begin(), a.strides().end() - 2);
   const Strides sb(b.strides().begin(), b.strides().end() - 2);
-  const Geom g = make_geom("matmul", batch, {{&so, o.offset()}, {&sa, a.offset()}, {&sb, b.offset()}});
+  const Geom g =
+      make_geom("matmul", batch, {{&so, o.offset()}, {&sa, a.offset()}, {&sb, b.offset()}});
   auto run = [&](auto tag) {
     using T = decltype(tag);
     if (g.numel == 1) {
@@ -217,8 +268,10 @@ void OpenClBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor&
               off[0], vo.ld);
     }
   };
-  if (dt == kFloat32) run(float{});
-  else run(double{});
+  if (dt == kFloat32)
+    run(float{});
+  else
+    run(double{});
   if (!o.is_same(out)) copy(o, out);
 }
 

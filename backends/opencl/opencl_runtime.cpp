@@ -14,7 +14,8 @@ namespace tg::opencl {
 const char* status_name(cl_int status) {
   switch (status) {
 #define TG_CL_STATUS(X) \
-  case X: return #X;
+  case X:               \
+    return #X;
     TG_CL_STATUS(CL_SUCCESS)
     TG_CL_STATUS(CL_DEVICE_NOT_FOUND)
     TG_CL_STATUS(CL_DEVICE_NOT_AVAILABLE)
@@ -75,8 +76,10 @@ const char* status_name(cl_int status) {
     TG_CL_STATUS(CL_INVALID_LINKER_OPTIONS)
     TG_CL_STATUS(CL_INVALID_DEVICE_PARTITION_COUNT)
 #undef TG_CL_STATUS
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
-    default: return "unknown status";
+    case -1001:
+      return "CL_PLATFORM_NOT_FOUND_KHR";
+    default:
+      return "unknown status";
   }
 }
 
@@ -153,7 +156,8 @@ OpenClDeviceInfo describe_device(int index, cl_platform_id platform, cl_device_i
   const std::string_view word = "cl_khr_fp64";
   for (size_t pos = ext.find(word); pos != std::string::npos; pos = ext.find(word, pos + 1)) {
     const size_t end = pos + word.size();
-    if ((pos == 0 || ext[pos - 1] == ' ') && (end == ext.size() || ext[end] == ' ')) has_fp64 = true;
+    if ((pos == 0 || ext[pos - 1] == ' ') && (end == ext.size() || ext[end] == ' '))
+      has_fp64 = true;
   }
   i.fp64 = has_fp64 && device_value<cl_device_fp_config>(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   return i;
@@ -190,8 +194,8 @@ Geom make_geom(std::string_view op, const Shape& shape, std::initializer_list<Op
     merged.push_back(a);
   }
   if (merged.size() > static_cast<size_t>(kMaxRank))
-    fail<BackendError>("opencl ", op, ": ", merged.size(), " axes remain after merging shape ", shape,
-                       " (the kernels take at most ", kMaxRank, ")");
+    fail<BackendError>("opencl ", op, ": ", merged.size(), " axes remain after merging shape ",
+                       shape, " (the kernels take at most ", kMaxRank, ")");
   Geom g{};
   g.rank = static_cast<cl_int>(merged.size());
   g.numel = tg::numel(shape);
@@ -206,11 +210,16 @@ Geom make_geom(std::string_view op, const Shape& shape, std::initializer_list<Op
 
 const char* suffix(DType t) {
   switch (t) {
-    case DType::Float32: return "f32";
-    case DType::Float64: return "f64";
-    case DType::Int32: return "i32";
-    case DType::Int64: return "i64";
-    case DType::Bool: return "b8";
+    case DType::Float32:
+      return "f32";
+    case DType::Float64:
+      return "f64";
+    case DType::Int32:
+      return "i32";
+    case DType::Int64:
+      return "i64";
+    case DType::Bool:
+      return "b8";
   }
   return "b8";
 }
@@ -247,7 +256,8 @@ std::string program_source(bool fp64) {
          std::to_string(t.kind) + "\n#define ACC " + t.acc + "\n#define REAL " + t.real +
          "\n#define T_LOWEST " + t.lowest + "\n#define TO_T(v) " + to_expr(t, "v") + "\n";
     s += source::kTyped;
-    s += "\n#undef T\n#undef SUF\n#undef TG_KIND\n#undef ACC\n#undef REAL\n#undef T_LOWEST\n#undef TO_T\n";
+    s += "\n#undef T\n#undef SUF\n#undef TG_KIND\n#undef ACC\n#undef REAL\n#undef T_LOWEST\n#undef "
+         "TO_T\n";
   }
   for (const TypeDef& a : kTypes)
     for (const TypeDef& b : kTypes) {
@@ -262,7 +272,8 @@ std::string program_source(bool fp64) {
 }  // namespace
 
 Context::Context(int index, cl_platform_id platform, cl_device_id device)
-    : device_(Device::opencl(index)), info_(describe_device(index, platform, device)),
+    : device_(Device::opencl(index)),
+      info_(describe_device(index, platform, device)),
       device_id_(device) {
   cl_int err = CL_SUCCESS;
   const cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
@@ -271,7 +282,8 @@ Context::Context(int index, cl_platform_id platform, cl_device_id device)
   if (err != CL_SUCCESS) fail_status("clCreateContext", err, device_);
   queue_ = clCreateCommandQueue(context_, device, 0, &err);  // in order
   if (err != CL_SUCCESS) fail_status("clCreateCommandQueue", err, device_);
-  allocator_ = std::make_unique<CachingAllocator>(device_, CachingAllocator::Raw{raw_alloc, raw_free, this});
+  allocator_ =
+      std::make_unique<CachingAllocator>(device_, CachingAllocator::Raw{raw_alloc, raw_free, this});
 }
 
 Context::~Context() {
@@ -285,7 +297,8 @@ void* Context::raw_alloc(size_t bytes, void* self) {
   auto* c = static_cast<Context*>(self);
   if (bytes > c->info_.max_allocation)
     fail<BackendError>("opencl: allocation of ", bytes, " bytes on ", c->device_,
-                       " exceeds the device's largest buffer (", c->info_.max_allocation, " bytes)");
+                       " exceeds the device's largest buffer (", c->info_.max_allocation,
+                       " bytes)");
   // Drivers often allocate lazily; keep the total within the device's memory so that running out
   // is a clear error here, not a failure in some later kernel.
   if (c->live_bytes_.load() + bytes > c->info_.global_memory) return nullptr;
@@ -324,7 +337,8 @@ void Context::build_program_locked() {
   if (info_.fp64) options += " -DTG_FP64";
   cl_device_fp_config single = 0;
   clGetDeviceInfo(device_id_, CL_DEVICE_SINGLE_FP_CONFIG, sizeof(single), &single, nullptr);
-  if (single & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) options += " -cl-fp32-correctly-rounded-divide-sqrt";
+  if (single & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
+    options += " -cl-fp32-correctly-rounded-divide-sqrt";
   err = clBuildProgram(p, 1, &device_id_, options.c_str(), nullptr, nullptr);
   if (err != CL_SUCCESS) {
     size_t n = 0;
@@ -357,7 +371,8 @@ const Context::Kernel& Context::kernel_locked(const std::string& name) {
   k.kernel = clCreateKernel(program_, name.c_str(), &err);
   if (err != CL_SUCCESS) fail_status("clCreateKernel(" + name + ")", err, device_);
   size_t wg = 0;
-  clGetKernelWorkGroupInfo(k.kernel, device_id_, CL_KERNEL_WORK_GROUP_SIZE, sizeof(wg), &wg, nullptr);
+  clGetKernelWorkGroupInfo(k.kernel, device_id_, CL_KERNEL_WORK_GROUP_SIZE, sizeof(wg), &wg,
+                           nullptr);
   // A fixed work-group size: PoCL compiles a kernel once per local size.
   k.local = std::max<size_t>(1, std::min<size_t>(64, wg ? wg : 64));
   ++stats_.kernels_created;
@@ -374,8 +389,8 @@ void Context::set_arg_bytes(cl_kernel k, const std::string& name, cl_uint i, siz
 void Context::enqueue_locked(const Kernel& k, const std::string& name, size_t n) {
   const size_t local = k.local;
   const size_t global = (n + local - 1) / local * local;
-  const cl_int err = clEnqueueNDRangeKernel(queue_, k.kernel, 1, nullptr, &global, &local, 0,
-                                            nullptr, nullptr);
+  const cl_int err =
+      clEnqueueNDRangeKernel(queue_, k.kernel, 1, nullptr, &global, &local, 0, nullptr, nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueNDRangeKernel(" + name + ")", err, device_);
   ++stats_.launches;
 }
@@ -399,7 +414,8 @@ void Context::upload(const void* src, cl_mem dst, size_t offset, size_t bytes) {
   ++stats_.uploads;
   constexpr size_t kStagingLimit = size_t{64} << 20;
   if (bytes > kStagingLimit) {  // large: write in place and wait rather than double the memory
-    const cl_int err = clEnqueueWriteBuffer(queue_, dst, CL_TRUE, offset, bytes, src, 0, nullptr, nullptr);
+    const cl_int err =
+        clEnqueueWriteBuffer(queue_, dst, CL_TRUE, offset, bytes, src, 0, nullptr, nullptr);
     if (err != CL_SUCCESS) fail_status("clEnqueueWriteBuffer", err, device_);
     return;
   }
@@ -417,24 +433,27 @@ void Context::download(cl_mem src, size_t offset, size_t bytes, void* dst) {
   if (bytes == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.downloads;
-  const cl_int err = clEnqueueReadBuffer(queue_, src, CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr);
+  const cl_int err =
+      clEnqueueReadBuffer(queue_, src, CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueReadBuffer", err, device_);
   reap_uploads_locked(true);  // the in-order queue has run every earlier write
 }
 
-void Context::fill(cl_mem dst, const void* pattern, size_t pattern_size, size_t offset, size_t bytes) {
+void Context::fill(cl_mem dst, const void* pattern, size_t pattern_size, size_t offset,
+                   size_t bytes) {
   if (bytes == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
-  const cl_int err = clEnqueueFillBuffer(queue_, dst, pattern, pattern_size, offset, bytes, 0,
-                                         nullptr, nullptr);
+  const cl_int err =
+      clEnqueueFillBuffer(queue_, dst, pattern, pattern_size, offset, bytes, 0, nullptr, nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueFillBuffer", err, device_);
 }
 
-void Context::copy_buffer(cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes) {
+void Context::copy_buffer(cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset,
+                          size_t bytes) {
   if (bytes == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
-  const cl_int err = clEnqueueCopyBuffer(queue_, src, dst, src_offset, dst_offset, bytes, 0,
-                                         nullptr, nullptr);
+  const cl_int err =
+      clEnqueueCopyBuffer(queue_, src, dst, src_offset, dst_offset, bytes, 0, nullptr, nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueCopyBuffer", err, device_);
 }
 
@@ -454,7 +473,8 @@ cl_mem Context::error_flag(bool reset) {
   }
   if (!reset) return error_flag_;
   const cl_int zero = 0;
-  err = clEnqueueFillBuffer(queue_, error_flag_, &zero, sizeof(zero), 0, sizeof(zero), 0, nullptr, nullptr);
+  err = clEnqueueFillBuffer(queue_, error_flag_, &zero, sizeof(zero), 0, sizeof(zero), 0, nullptr,
+                            nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueFillBuffer(error flag)", err, device_);
   return error_flag_;
 }

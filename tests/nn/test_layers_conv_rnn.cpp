@@ -19,7 +19,9 @@ namespace {
 using V = std::vector<double>;
 
 Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
-Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) { return uniform(s, lo, hi, seed); }
+Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  return uniform(s, lo, hi, seed);
+}
 V vals(const Tensor& t) { return t.to_vector<double>(); }
 
 /// Overwrites a weight's values (under NoGrad, as an optimizer does).
@@ -52,7 +54,8 @@ Tensor weight_of(nn::Layer& l, const std::string& name) {
 // An independent NHWC convolution in double precision.
 
 /// (before, after) padding of one axis: TF "same" (the odd cell after), "causal" (all before).
-std::pair<int64_t, int64_t> pads_for(const std::string& mode, int64_t in, int64_t k, int64_t s, int64_t d) {
+std::pair<int64_t, int64_t> pads_for(const std::string& mode, int64_t in, int64_t k, int64_t s,
+                                     int64_t d) {
   const int64_t eff = (k - 1) * d + 1;
   if (mode == "valid") return {0, 0};
   if (mode == "causal") return {eff - 1, 0};
@@ -68,8 +71,10 @@ struct ConvSpec {
 };
 
 /// y (N, OH, OW, F) of x (N, H, W, C) convolved with k (KH, KW, C / groups, F), written as the
-/// definition: y[n, oh, ow, f] = Σ x[n, oh·s − pad + i·d, ow·s − pad + j·d, g·Cg + c]·k[i, j, c, f].
-V naive_conv2d(const V& x, const Shape& xs, const V& k, const Shape& ks, const ConvSpec& sp, Shape& ys) {
+/// definition: y[n, oh, ow, f] = Σ x[n, oh·s − pad + i·d, ow·s − pad + j·d, g·Cg + c]·k[i, j, c,
+/// f].
+V naive_conv2d(const V& x, const Shape& xs, const V& k, const Shape& ks, const ConvSpec& sp,
+               Shape& ys) {
   const int64_t N = xs[0], H = xs[1], W = xs[2], C = xs[3];
   const int64_t KH = ks[0], KW = ks[1], CG = ks[2], F = ks[3], FG = F / sp.groups;
   REQUIRE(CG * sp.groups == C);
@@ -91,7 +96,8 @@ V naive_conv2d(const V& x, const Shape& xs, const V& k, const Shape& ks, const C
               const int64_t iw = ow * sp.strides[1] - pl + j * sp.dilation[1];
               if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
               for (int64_t c = 0; c < CG; ++c)
-                acc += x[((n * H + ih) * W + iw) * C + g * CG + c] * k[((i * KW + j) * CG + c) * F + f];
+                acc += x[((n * H + ih) * W + iw) * C + g * CG + c] *
+                       k[((i * KW + j) * CG + c) * F + f];
             }
           y[((n * OH + oh) * OW + ow) * F + f] = acc;
         }
@@ -134,14 +140,14 @@ double dot(const V& a, const V& b) {
 double sigm(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 struct RnnRef {
-  V seq;  ///< (N, T, H) in processing order
+  V seq;   ///< (N, T, H) in processing order
   V h, c;  ///< final states (N, H)
 };
 
 /// Runs cell 'L' (LSTM: gates i, f, c, o), 'G' (GRU, reset_after: z, r, h) or 'S' (SimpleRNN) over
 /// x (N, T, F) with kernel K (F, G·H), recurrent U (H, G·H) and bias b (LSTM/S: G·H; GRU: 2 × 3H).
-RnnRef ref_rnn(char cell, const V& x, int64_t N, int64_t T, int64_t F, int64_t H, const V& K, const V& U, V b,
-               V h0 = {}, V c0 = {}, bool backwards = false) {
+RnnRef ref_rnn(char cell, const V& x, int64_t N, int64_t T, int64_t F, int64_t H, const V& K,
+               const V& U, V b, V h0 = {}, V c0 = {}, bool backwards = false) {
   const int64_t G = cell == 'L' ? 4 : cell == 'G' ? 3 : 1, GH = G * H;
   if (b.empty()) b.assign(static_cast<size_t>(cell == 'G' ? 2 * GH : GH), 0.0);
   if (h0.empty()) h0.assign(static_cast<size_t>(N * H), 0.0);
@@ -151,7 +157,8 @@ RnnRef ref_rnn(char cell, const V& x, int64_t N, int64_t T, int64_t F, int64_t H
   r.h = h0;
   r.c = c0;
   for (int64_t n = 0; n < N; ++n) {
-    V h(h0.begin() + n * H, h0.begin() + (n + 1) * H), c(c0.begin() + n * H, c0.begin() + (n + 1) * H);
+    V h(h0.begin() + n * H, h0.begin() + (n + 1) * H),
+        c(c0.begin() + n * H, c0.begin() + (n + 1) * H);
     for (int64_t step = 0; step < T; ++step) {
       const int64_t t = backwards ? T - 1 - step : step;
       V xw(GH, 0.0), hu(GH, 0.0);
@@ -236,15 +243,20 @@ TEST_CASE("Conv2D weight shapes follow Keras (kh, kw, in / groups, filters)", "[
   SECTION("errors name the layer") {
     CHECK_THROWS_AS(nn::Conv2D(5, {3, 3}, {.groups = 2}), ValueError);  // filters not divisible
     nn::Conv2D g(4, {1, 1}, {.groups = 2, .name = "grouped"});
-    CHECK_THAT(error_of<ShapeError>([&] { g(rnd({1, 3, 3, 3}, 3)); }), Contains("Conv2D 'grouped'"));
+    CHECK_THAT(error_of<ShapeError>([&] {
+                 g(rnd({1, 3, 3, 3}, 3));
+               }),
+               Contains("Conv2D 'grouped'"));
     nn::Conv2D c(2, {2, 2}, {.name = "cv"});
     c(rnd({1, 4, 4, 3}, 4));
     CHECK_THAT(error_of<ShapeError>([&] { c(rnd({1, 4, 4, 2}, 5)); }), Contains("Conv2D 'cv'"));
-    CHECK_THROWS_AS(nn::Conv2D(2, {3, 3})(rnd({1, 2, 2, 1}, 6)), ShapeError);  // smaller than the kernel
+    CHECK_THROWS_AS(nn::Conv2D(2, {3, 3})(rnd({1, 2, 2, 1}, 6)),
+                    ShapeError);  // smaller than the kernel
   }
 }
 
-TEST_CASE("Conv2D 'same' puts the odd padding cell at the end (TensorFlow rule)", "[conv_rnn][conv]") {
+TEST_CASE("Conv2D 'same' puts the odd padding cell at the end (TensorFlow rule)",
+          "[conv_rnn][conv]") {
   // x = [1, 2, 3] along the width, kernel [1, 1]: total padding 1, after the last cell, so the
   // windows are [1, 2], [2, 3], [3, 0] → 3, 5, 3 (padding in front would give 1, 3, 5).
   nn::Conv2D conv(1, {1, 2}, {.padding = "same", .use_bias = false, .kernel_initializer = "ones"});
@@ -256,12 +268,14 @@ TEST_CASE("Conv2D 'same' puts the odd padding cell at the end (TensorFlow rule)"
   nn::Conv2D sq(1, {2, 2}, {.padding = "same", .use_bias = false, .kernel_initializer = "ones"});
   TG_CHECK_VALUES(sq(f32({1, 2, 3, 4}, {1, 2, 2, 1})), (V{10, 6, 7, 4}), 1e-6, 0);
 
-  // Stride 2 on 6 with kernel 3: out 3, total (3 − 1)·2 + 3 − 6 = 1 (after). Width 7: out 4, total 2.
+  // Stride 2 on 6 with kernel 3: out 3, total (3 − 1)·2 + 3 − 6 = 1 (after). Width 7: out 4,
+  // total 2.
   nn::Conv2D st(1, {3, 3}, {.strides = {2, 2}, .padding = "same"});
   CHECK(st(rnd({1, 6, 7, 1}, 7)).shape() == Shape{1, 3, 4, 1});
   // Symbolic shapes agree.
   nn::Symbol in = nn::Input({6, 7, 1});
-  CHECK(nn::Conv2D(2, {3, 3}, {.strides = {2, 2}, .padding = "same"})(in).shape() == Shape{-1, 3, 4, 2});
+  CHECK(nn::Conv2D(2, {3, 3}, {.strides = {2, 2}, .padding = "same"})(in).shape() ==
+        Shape{-1, 3, 4, 2});
   CHECK(nn::Conv2D(2, {3, 3}, {.strides = {2, 2}})(in).shape() == Shape{-1, 2, 3, 2});
 }
 
@@ -281,51 +295,63 @@ TEST_CASE("Conv2D forward equals a direct NHWC convolution loop", "[conv_rnn][co
       {"valid, dilation 2", {1, 7, 7, 2}, 2, {3, 3}, {.dilation = {2, 2}}},
       {"same, dilation (2, 1)", {1, 6, 5, 2}, 2, {3, 2}, {.dilation = {2, 1}, .padding = "same"}},
       {"groups 2", {2, 4, 4, 4}, 6, {2, 2}, {.groups = 2}},
-      {"groups 3, same, strides 2", {1, 5, 5, 3}, 3, {3, 3}, {.strides = {2, 2}, .groups = 3, .padding = "same"}},
+      {"groups 3, same, strides 2",
+       {1, 5, 5, 3},
+       3,
+       {3, 3},
+       {.strides = {2, 2}, .groups = 3, .padding = "same"}},
   };
   uint64_t seed = 100;
   for (const Case& c : cases) {
     SECTION(c.what) {
       nn::Conv2D conv(c.filters, c.k,
-                      {.strides = {c.spec.strides[0], c.spec.strides[1]}, .padding = c.spec.padding,
-                       .dilation_rate = {c.spec.dilation[0], c.spec.dilation[1]}, .groups = c.spec.groups,
+                      {.strides = {c.spec.strides[0], c.spec.strides[1]},
+                       .padding = c.spec.padding,
+                       .dilation_rate = {c.spec.dilation[0], c.spec.dilation[1]},
+                       .groups = c.spec.groups,
                        .bias_initializer = nn::initializers::random_uniform(-0.5, 0.5, seed + 1)});
       Tensor x = rnd(c.x, seed);
       Tensor y = conv(x);
       Shape ys;
-      V expected = naive_conv2d(vals(x), c.x, vals(conv->kernel()), conv->kernel().shape(), c.spec, ys);
+      V expected =
+          naive_conv2d(vals(x), c.x, vals(conv->kernel()), conv->kernel().shape(), c.spec, ys);
       CHECK(y.shape() == ys);
       TG_CHECK_VALUES(y, plus_bias(expected, vals(conv->bias())), 1e-5, 1e-5);
     }
     seed += 10;
   }
 
-  for (int64_t groups : {1, 3}) SECTION("channels_first (NCHW input and output, same kernel layout), groups " + std::to_string(groups)) {
-    nn::Conv2D conv(groups == 1 ? 2 : 6, {3, 3}, {.strides = {2, 2}, .padding = "same", .data_format = "channels_first",
-                                .groups = groups, .bias_initializer = nn::initializers::random_uniform(-0.5, 0.5, 9)});
-    Tensor x_nhwc = rnd({2, 5, 6, 3}, 8);
-    Shape cs;
-    V x_nchw = permute4(vals(x_nhwc), x_nhwc.shape(), {0, 3, 1, 2}, cs);
-    Tensor y = conv(f32(x_nchw, cs));
-    CHECK(conv->kernel().shape() == Shape{3, 3, 3 / groups, groups == 1 ? 2 : 6});
-    Shape ys, ycs;
-    V expected = plus_bias(naive_conv2d(vals(x_nhwc), x_nhwc.shape(), vals(conv->kernel()), conv->kernel().shape(),
-                                        {.strides = {2, 2}, .groups = groups, .padding = "same"}, ys),
-                           vals(conv->bias()));
-    V expected_cf = permute4(expected, ys, {0, 3, 1, 2}, ycs);
-    CHECK(y.shape() == ycs);
-    TG_CHECK_VALUES(y, expected_cf, 1e-5, 1e-5);
-  }
+  for (int64_t groups : {1, 3})
+    SECTION("channels_first (NCHW input and output, same kernel layout), groups " +
+            std::to_string(groups)) {
+      nn::Conv2D conv(groups == 1 ? 2 : 6, {3, 3},
+                      {.strides = {2, 2},
+                       .padding = "same",
+                       .data_format = "channels_first",
+                       .groups = groups,
+                       .bias_initializer = nn::initializers::random_uniform(-0.5, 0.5, 9)});
+      Tensor x_nhwc = rnd({2, 5, 6, 3}, 8);
+      Shape cs;
+      V x_nchw = permute4(vals(x_nhwc), x_nhwc.shape(), {0, 3, 1, 2}, cs);
+      Tensor y = conv(f32(x_nchw, cs));
+      CHECK(conv->kernel().shape() == Shape{3, 3, 3 / groups, groups == 1 ? 2 : 6});
+      Shape ys, ycs;
+      V expected = plus_bias(
+          naive_conv2d(vals(x_nhwc), x_nhwc.shape(), vals(conv->kernel()), conv->kernel().shape(),
+                       {.strides = {2, 2}, .groups = groups, .padding = "same"}, ys),
+          vals(conv->bias()));
+      V expected_cf = permute4(expected, ys, {0, 3, 1, 2}, ycs);
+      CHECK(y.shape() == ycs);
+      TG_CHECK_VALUES(y, expected_cf, 1e-5, 1e-5);
+    }
 
   SECTION("activation is applied after the bias") {
-    nn::Conv2D conv(2, {2, 2}, {.activation = "relu", .bias_initializer = nn::initializers::constant(-0.1)});
+    nn::Conv2D conv(2, {2, 2},
+                    {.activation = "relu", .bias_initializer = nn::initializers::constant(-0.1)});
     Tensor x = rnd({1, 3, 3, 2}, 77);
+    conv->ensure_built({Shape{-1, 3, 3, 2}});
     Shape ys;
-    V e = plus_bias(naive_conv2d(vals(x), x.shape(), vals([&] {
-                                   conv->ensure_built({Shape{-1, 3, 3, 2}});
-                                   return conv->kernel();
-                                 }()),
-                                 {2, 2, 2, 2}, {}, ys),
+    V e = plus_bias(naive_conv2d(vals(x), x.shape(), vals(conv->kernel()), {2, 2, 2, 2}, {}, ys),
                     {-0.1, -0.1});
     for (double& v : e) v = std::max(v, 0.0);
     TG_CHECK_VALUES(conv(x), e, 1e-5, 1e-5);
@@ -355,12 +381,15 @@ TEST_CASE("Conv1D: valid, same, causal, strides and dilation", "[conv_rnn][conv]
     TG_CHECK_VALUES(conv(f32({1, 2, 3, 4}, {1, 4, 1})), (V{3, 5, 7, 4}), 1e-6, 0);
   }
   SECTION("channels_first (N, C, W)") {
-    nn::Conv1D conv(1, 2, {.padding = "causal", .data_format = "channels_first", .use_bias = false});
+    nn::Conv1D conv(1, 2,
+                    {.padding = "causal", .data_format = "channels_first", .use_bias = false});
     conv->ensure_built({Shape{-1, 2, 3}});
     Tensor k = weight_of(*conv, "kernel");
     CHECK(k.shape() == Shape{2, 2, 1});  // (k, in, filters)
-    set_values(k, {1, 2, 10, 20});     // k[0] = (1, 2) on the previous step, k[1] = (10, 20) on this one
-    // Channel 0 = [1, 2, 3], channel 1 = [4, 5, 6]: y[t] = 10·c0[t] + 20·c1[t] + c0[t−1] + 2·c1[t−1].
+    set_values(k,
+               {1, 2, 10, 20});  // k[0] = (1, 2) on the previous step, k[1] = (10, 20) on this one
+    // Channel 0 = [1, 2, 3], channel 1 = [4, 5, 6]: y[t] = 10·c0[t] + 20·c1[t] + c0[t−1] +
+    // 2·c1[t−1].
     Tensor y = conv(f32({1, 2, 3, 4, 5, 6}, {1, 2, 3}));
     CHECK(y.shape() == Shape{1, 1, 3});
     TG_CHECK_VALUES(y, (V{90, 120 + 9, 150 + 12}), 1e-5, 0);
@@ -370,12 +399,18 @@ TEST_CASE("Conv1D: valid, same, causal, strides and dilation", "[conv_rnn][conv]
     int64_t k, stride, dilation, groups;
     std::string padding;
   };
-  for (const Case& c : {Case{"valid", 3, 1, 1, 1, "valid"}, Case{"same, stride 2", 3, 2, 1, 1, "same"},
-                        Case{"causal, stride 2, dilation 2", 2, 2, 2, 1, "causal"},
-                        Case{"valid, groups 2", 2, 1, 1, 2, "valid"}, Case{"same, dilation 3", 2, 1, 3, 1, "same"}}) {
+  for (const Case& c :
+       {Case{"valid", 3, 1, 1, 1, "valid"}, Case{"same, stride 2", 3, 2, 1, 1, "same"},
+        Case{"causal, stride 2, dilation 2", 2, 2, 2, 1, "causal"},
+        Case{"valid, groups 2", 2, 1, 1, 2, "valid"},
+        Case{"same, dilation 3", 2, 1, 3, 1, "same"}}) {
     SECTION(std::string("against the loop: ") + c.what) {
-      nn::Conv1D conv(4, c.k, {.strides = c.stride, .padding = c.padding, .dilation_rate = c.dilation,
-                               .groups = c.groups, .bias_initializer = nn::initializers::random_uniform(-1, 1, 3)});
+      nn::Conv1D conv(4, c.k,
+                      {.strides = c.stride,
+                       .padding = c.padding,
+                       .dilation_rate = c.dilation,
+                       .groups = c.groups,
+                       .bias_initializer = nn::initializers::random_uniform(-1, 1, 3)});
       Tensor x = rnd({2, 9, 4}, 21);
       Tensor y = conv(x);
       Tensor k = weight_of(*conv, "kernel");
@@ -383,7 +418,9 @@ TEST_CASE("Conv1D: valid, same, causal, strides and dilation", "[conv_rnn][conv]
       // A 1-D convolution is a 2-D one over an image of height 1 (the loop pads "causal" in front).
       Shape ys;
       V e = naive_conv2d(vals(x), {2, 1, 9, 4}, vals(k), {1, c.k, 4 / c.groups, 4},
-                         {.strides = {1, c.stride}, .dilation = {1, c.dilation}, .groups = c.groups,
+                         {.strides = {1, c.stride},
+                          .dilation = {1, c.dilation},
+                          .groups = c.groups,
                           .padding = c.padding},
                          ys);
       CHECK(y.shape() == Shape{2, ys[2], 4});
@@ -393,12 +430,14 @@ TEST_CASE("Conv1D: valid, same, causal, strides and dilation", "[conv_rnn][conv]
   }
 }
 
-TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint identity", "[conv_rnn][conv]") {
+TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint identity",
+          "[conv_rnn][conv]") {
   SECTION("output length in·stride (same) and in·stride + max(k − stride, 0) (valid)") {
     struct Case {
       int64_t in, k, s;
     };
-    for (Case c : {Case{3, 3, 2}, Case{3, 1, 2}, Case{4, 5, 1}, Case{2, 2, 2}, Case{5, 4, 3}, Case{1, 3, 1}}) {
+    for (Case c : {Case{3, 3, 2}, Case{3, 1, 2}, Case{4, 5, 1}, Case{2, 2, 2}, Case{5, 4, 3},
+                   Case{1, 3, 1}}) {
       INFO("in " << c.in << ", k " << c.k << ", stride " << c.s);
       Tensor x = rnd({1, c.in, c.in + 1, 2}, 3);
       nn::Conv2DTranspose same(3, {c.k, c.k}, {.strides = {c.s, c.s}, .padding = "same"});
@@ -411,15 +450,16 @@ TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint ident
   }
 
   SECTION("stride 2, kernel 2, valid: each input cell stamps a scaled copy of the kernel") {
-    nn::Conv2DTranspose tconv(1, {2, 2}, {.strides = {2, 2}, .bias_initializer = nn::initializers::constant(0.5)});
+    nn::Conv2DTranspose tconv(
+        1, {2, 2}, {.strides = {2, 2}, .bias_initializer = nn::initializers::constant(0.5)});
     tconv->ensure_built({Shape{-1, 2, 2, 1}});
     set_values(weight_of(*tconv, "kernel"), {1, 10, 100, 1000});
     Tensor y = tconv(f32({1, 2, 3, 4}, {1, 2, 2, 1}));
     CHECK(y.shape() == Shape{1, 4, 4, 1});
     TG_CHECK_VALUES(y,
-                    (V{1.5, 10.5, 2.5, 20.5,        //
+                    (V{1.5, 10.5, 2.5, 20.5,          //
                        100.5, 1000.5, 200.5, 2000.5,  //
-                       3.5, 30.5, 4.5, 40.5,        //
+                       3.5, 30.5, 4.5, 40.5,          //
                        300.5, 3000.5, 400.5, 4000.5}),
                     1e-4, 1e-6);
   }
@@ -438,15 +478,19 @@ TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint ident
     int64_t h, w, k, s, d;
     std::string padding;
   };
-  for (const Case& c : {Case{"valid, stride 2", 3, 4, 3, 2, 1, "valid"}, Case{"same, stride 2", 3, 4, 3, 2, 1, "same"},
+  for (const Case& c : {Case{"valid, stride 2", 3, 4, 3, 2, 1, "valid"},
+                        Case{"same, stride 2", 3, 4, 3, 2, 1, "same"},
                         Case{"valid, stride 3 > kernel 2", 2, 3, 2, 3, 1, "valid"},
                         Case{"same, stride 1, even kernel", 4, 3, 2, 1, 1, "same"},
                         Case{"same, kernel 4, stride 2", 3, 3, 4, 2, 1, "same"},
                         Case{"valid, dilation 2", 3, 3, 2, 1, 2, "valid"}}) {
     SECTION(std::string("adjoint identity: ") + c.what) {
       const int64_t C = 2, F = 3;
-      nn::Conv2DTranspose tconv(F, {c.k, c.k}, {.strides = {c.s, c.s}, .padding = c.padding,
-                                                 .dilation_rate = {c.d, c.d}, .use_bias = false});
+      nn::Conv2DTranspose tconv(F, {c.k, c.k},
+                                {.strides = {c.s, c.s},
+                                 .padding = c.padding,
+                                 .dilation_rate = {c.d, c.d},
+                                 .use_bias = false});
       Tensor y = rnd({2, c.h, c.w, C}, 41);
       Tensor out = tconv(y);
       Tensor kernel = weight_of(*tconv, "kernel");
@@ -456,16 +500,18 @@ TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint ident
       CHECK(out.shape() == Shape{2, c.h * c.s + extra, c.w * c.s + extra, F});
       Tensor x = rnd(out.shape(), 42);
       Shape cs;
-      V conv_x = naive_conv2d(vals(x), x.shape(), vals(kernel), kernel.shape(),
-                              {.strides = {c.s, c.s}, .dilation = {c.d, c.d}, .padding = c.padding}, cs);
+      V conv_x =
+          naive_conv2d(vals(x), x.shape(), vals(kernel), kernel.shape(),
+                       {.strides = {c.s, c.s}, .dilation = {c.d, c.d}, .padding = c.padding}, cs);
       REQUIRE(cs == y.shape());
       const double lhs = dot(vals(out), vals(x)), rhs = dot(vals(y), conv_x);
       CHECK(lhs == Approx(rhs).epsilon(1e-5).margin(1e-5));
     }
   }
   SECTION("channels_first: the adjoint identity on NCHW tensors") {
-    nn::Conv2DTranspose tconv(3, {3, 2}, {.strides = {2, 1}, .padding = "same", .data_format = "channels_first",
-                                          .use_bias = false});
+    nn::Conv2DTranspose tconv(
+        3, {3, 2},
+        {.strides = {2, 1}, .padding = "same", .data_format = "channels_first", .use_bias = false});
     Tensor y = rnd({2, 2, 3, 4}, 43);  // (N, C, H, W)
     Tensor out = tconv(y);
     CHECK(out.shape() == Shape{2, 3, 6, 4});
@@ -475,7 +521,8 @@ TEST_CASE("Conv2DTranspose: output lengths, values by hand and the adjoint ident
     Shape xs_nhwc, cs, ys_nhwc;
     V x_nhwc = permute4(vals(x), x.shape(), {0, 2, 3, 1}, xs_nhwc);
     V y_nhwc = permute4(vals(y), y.shape(), {0, 2, 3, 1}, ys_nhwc);
-    V conv_x = naive_conv2d(x_nhwc, xs_nhwc, vals(kernel), kernel.shape(), {.strides = {2, 1}, .padding = "same"}, cs);
+    V conv_x = naive_conv2d(x_nhwc, xs_nhwc, vals(kernel), kernel.shape(),
+                            {.strides = {2, 1}, .padding = "same"}, cs);
     REQUIRE(cs == ys_nhwc);
     CHECK(dot(vals(out), vals(x)) == Approx(dot(y_nhwc, conv_x)).epsilon(1e-5).margin(1e-5));
   }
@@ -504,9 +551,11 @@ TEST_CASE("MaxPooling2D and AveragePooling2D by hand", "[conv_rnn][pool]") {
   }
   SECTION("same, stride 2: padding after; average over real cells only") {
     TG_CHECK_VALUES(nn::MaxPooling2D({2, 2}, {.padding = "same"})(x), (V{5, 6, 8, 9}), 0, 0);
-    TG_CHECK_VALUES(nn::AveragePooling2D({2, 2}, {.padding = "same"})(x), (V{3, 4.5, 7.5, 9}), 1e-6, 0);
+    TG_CHECK_VALUES(nn::AveragePooling2D({2, 2}, {.padding = "same"})(x), (V{3, 4.5, 7.5, 9}), 1e-6,
+                    0);
     // Negative values: a padded zero must never win the max.
-    TG_CHECK_VALUES(nn::MaxPooling2D({2, 2}, {.padding = "same"})(neg(x)), (V{-1, -3, -7, -9}), 0, 0);
+    TG_CHECK_VALUES(nn::MaxPooling2D({2, 2}, {.padding = "same"})(neg(x)), (V{-1, -3, -7, -9}), 0,
+                    0);
   }
   SECTION("same, stride 1, 3 × 3 windows (one padded cell on each side)") {
     TG_CHECK_VALUES(nn::AveragePooling2D({3, 3}, {.strides = {1, 1}, .padding = "same"})(x),
@@ -534,8 +583,10 @@ TEST_CASE("MaxPooling2D and AveragePooling2D by hand", "[conv_rnn][pool]") {
         for (int c = 0; c < 2; ++c) v.push_back((n ? -1.0 : 1.0) * i * (c ? 10.0 : 1.0));
     Tensor xb = f32(v, {2, 3, 3, 2});
     // Pool (1, 3) along the rows: max of each row, per channel.
-    TG_CHECK_VALUES(nn::MaxPooling2D({1, 3})(xb), (V{3, 30, 6, 60, 9, 90, -1, -10, -4, -40, -7, -70}), 0, 0);
-    TG_CHECK_VALUES(nn::AveragePooling2D({3, 1})(xb), (V{4, 40, 5, 50, 6, 60, -4, -40, -5, -50, -6, -60}), 1e-5, 0);
+    TG_CHECK_VALUES(nn::MaxPooling2D({1, 3})(xb),
+                    (V{3, 30, 6, 60, 9, 90, -1, -10, -4, -40, -7, -70}), 0, 0);
+    TG_CHECK_VALUES(nn::AveragePooling2D({3, 1})(xb),
+                    (V{4, 40, 5, 50, 6, 60, -4, -40, -5, -50, -6, -60}), 1e-5, 0);
   }
   SECTION("channels_first") {
     V v;  // (1, 2, 2, 2) NCHW: channel 0 = 1..4, channel 1 = 5..8
@@ -544,7 +595,8 @@ TEST_CASE("MaxPooling2D and AveragePooling2D by hand", "[conv_rnn][pool]") {
     Tensor y = nn::MaxPooling2D({2, 2}, {.data_format = "channels_first"})(xc);
     CHECK(y.shape() == Shape{1, 2, 1, 1});
     TG_CHECK_VALUES(y, (V{4, 8}), 0, 0);
-    TG_CHECK_VALUES(nn::AveragePooling2D({2, 2}, {.data_format = "channels_first"})(xc), (V{2.5, 6.5}), 1e-6, 0);
+    TG_CHECK_VALUES(nn::AveragePooling2D({2, 2}, {.data_format = "channels_first"})(xc),
+                    (V{2.5, 6.5}), 1e-6, 0);
   }
 }
 
@@ -561,7 +613,8 @@ TEST_CASE("Global pooling averages or maxes over the spatial axes", "[conv_rnn][
   TG_CHECK_VALUES(nn::GlobalMaxPooling2D()(x), (V{4, -1, 40, -10}), 0, 0);
   Tensor kept = nn::GlobalMaxPooling2D({.keepdims = true})(x);
   CHECK(kept.shape() == Shape{2, 1, 1, 2});
-  Tensor cf = nn::GlobalAveragePooling2D({.data_format = "channels_first"})(x);  // channels on axis 1
+  Tensor cf =
+      nn::GlobalAveragePooling2D({.data_format = "channels_first"})(x);  // channels on axis 1
   CHECK(cf.shape() == Shape{2, 2});
   // Sample 0 read as NCHW: channel 0 = {1, −1, 2, −2}, channel 1 = {3, −3, 4, −4}: both average 0.
   TG_CHECK_VALUES(cf, (V{0, 0, 0, 0}), 1e-5, 0);
@@ -571,7 +624,8 @@ TEST_CASE("Global pooling averages or maxes over the spatial axes", "[conv_rnn][
 // Normalization and embedding
 // =============================================================================================
 
-TEST_CASE("BatchNormalization: batch statistics, moving averages, inference, frozen", "[conv_rnn][norm]") {
+TEST_CASE("BatchNormalization: batch statistics, moving averages, inference, frozen",
+          "[conv_rnn][norm]") {
   // Two features over a batch of 4: f0 = [1, 2, 3, 6] (mean 3, biased var 3.5), f1 = [0, 0, 4, 4]
   // (mean 2, var 4).
   Tensor x = f32({1, 0, 2, 0, 3, 4, 6, 4}, {4, 2});
@@ -604,9 +658,10 @@ TEST_CASE("BatchNormalization: batch statistics, moving averages, inference, fro
     TG_CHECK_VALUES(bn->moving_variance(), mv, 1e-6, 1e-6);
     // A second step compounds.
     bn(x, true);
-    TG_CHECK_VALUES(bn->moving_mean(), (V{0.99 * mm[0] + 0.01 * mean[0], 0.99 * mm[1] + 0.01 * mean[1]}), 1e-6, 1e-6);
-    TG_CHECK_VALUES(bn->moving_variance(), (V{0.99 * mv[0] + 0.01 * var[0], 0.99 * mv[1] + 0.01 * var[1]}), 1e-6,
-                    1e-6);
+    TG_CHECK_VALUES(bn->moving_mean(),
+                    (V{0.99 * mm[0] + 0.01 * mean[0], 0.99 * mm[1] + 0.01 * mean[1]}), 1e-6, 1e-6);
+    TG_CHECK_VALUES(bn->moving_variance(),
+                    (V{0.99 * mv[0] + 0.01 * var[0], 0.99 * mv[1] + 0.01 * var[1]}), 1e-6, 1e-6);
     // Inference uses the moving statistics, with gamma and beta.
     set_values(weight_of(*bn, "gamma"), {2, -1});
     set_values(weight_of(*bn, "beta"), {0.5, 3});
@@ -630,8 +685,10 @@ TEST_CASE("BatchNormalization: batch statistics, moving averages, inference, fro
     nn::BatchNormalization bn2({.momentum = 0.5, .epsilon = 0.1});
     // (2, 1, 2, 1): values 1, 3, 5, 7 → mean 4, biased var 5.
     Tensor img = f32({1, 3, 5, 7}, {2, 1, 2, 1});
-    TG_CHECK_VALUES(bn2(img, true), (V{-3 / std::sqrt(5.1), -1 / std::sqrt(5.1), 1 / std::sqrt(5.1), 3 / std::sqrt(5.1)}),
-                    1e-5, 1e-5);
+    TG_CHECK_VALUES(
+        bn2(img, true),
+        (V{-3 / std::sqrt(5.1), -1 / std::sqrt(5.1), 1 / std::sqrt(5.1), 3 / std::sqrt(5.1)}), 1e-5,
+        1e-5);
     TG_CHECK_VALUES(bn2->moving_mean(), (V{2}), 1e-6, 0);
     TG_CHECK_VALUES(bn2->moving_variance(), (V{3}), 1e-6, 0);
   }
@@ -656,7 +713,8 @@ TEST_CASE("LayerNormalization by hand", "[conv_rnn][norm]") {
   CHECK(ln->trainable_weights().size() == 2);
   set_values(weight_of(*ln, "gamma"), {1, 2, 3});
   set_values(weight_of(*ln, "beta"), {0.5, 0, -1});
-  TG_CHECK_VALUES(ln(x), (V{-1 / s0 + 0.5, 0, 3 / s0 - 1, -3 / s1 + 0.5, -2 / s1, 12 / s1 - 1}), 1e-5, 1e-5);
+  TG_CHECK_VALUES(ln(x), (V{-1 / s0 + 0.5, 0, 3 / s0 - 1, -3 / s1 + 0.5, -2 / s1, 12 / s1 - 1}),
+                  1e-5, 1e-5);
   // Training and inference agree (no moving statistics).
   TG_CHECK_VALUES(ln(x, true), vals(ln(x, false)), 0, 0);
   // Over the last two axes of (1, 2, 2): one group of four values 1, 2, 3, 6 (mean 3, var 3.5).
@@ -665,7 +723,8 @@ TEST_CASE("LayerNormalization by hand", "[conv_rnn][norm]") {
   TG_CHECK_VALUES(ln2(f32({1, 2, 3, 6}, {1, 2, 2})), (V{-2 / s, -1 / s, 0, 3 / s}), 1e-5, 1e-5);
 }
 
-TEST_CASE("Embedding looks rows up; an out-of-range index names the layer", "[conv_rnn][embedding]") {
+TEST_CASE("Embedding looks rows up; an out-of-range index names the layer",
+          "[conv_rnn][embedding]") {
   nn::Embedding emb(5, 3, {.name = "words"});
   emb->ensure_built({Shape{-1, 2}});
   Tensor table = weight_of(*emb, "embeddings");
@@ -680,10 +739,15 @@ TEST_CASE("Embedding looks rows up; an out-of-range index names the layer", "[co
   // Float-typed indices are accepted, as in Keras.
   TG_CHECK_VALUES(emb(f32({3, 1}, {1, 2})), (V{30, 31, 32, 10, 11, 12}), 0, 0);
 
-  const std::string too_big = error_of<IndexError>([&] { emb(tensor(std::vector<int64_t>{1, 5}, {1, 2})); });
+  const std::string too_big = error_of<IndexError>([&] {
+    emb(tensor(std::vector<int64_t>{1, 5}, {1, 2}));
+  });
   CHECK_THAT(too_big, Contains("Embedding 'words'"));
   CHECK_THAT(too_big, Contains("5"));
-  CHECK_THAT(error_of<IndexError>([&] { emb(tensor(std::vector<int64_t>{-1, 0}, {1, 2})); }), Contains("Embedding 'words'"));
+  CHECK_THAT(error_of<IndexError>([&] {
+               emb(tensor(std::vector<int64_t>{-1, 0}, {1, 2}));
+             }),
+             Contains("Embedding 'words'"));
 
   SECTION("the gradient reaches only the rows looked up (repeats add)") {
     Tensor loss = sum(emb(tensor(std::vector<int64_t>{2, 2, 0}, {1, 3})));
@@ -696,7 +760,8 @@ TEST_CASE("Embedding looks rows up; an out-of-range index names the layer", "[co
 // Recurrent layers
 // =============================================================================================
 
-TEST_CASE("RNN weight shapes, unit_forget_bias and orthogonal recurrent kernels", "[conv_rnn][rnn]") {
+TEST_CASE("RNN weight shapes, unit_forget_bias and orthogonal recurrent kernels",
+          "[conv_rnn][rnn]") {
   const int64_t F = 3, H = 4;
   nn::LSTM lstm(H);
   lstm(rnd({2, 5, F}, 1));
@@ -705,7 +770,8 @@ TEST_CASE("RNN weight shapes, unit_forget_bias and orthogonal recurrent kernels"
   Tensor b = weight_of(*lstm, "bias");
   CHECK(b.shape() == Shape{4 * H});
   V expected_bias(4 * H, 0.0);
-  for (int64_t u = H; u < 2 * H; ++u) expected_bias[u] = 1.0;  // the forget slice (order i, f, c, o)
+  for (int64_t u = H; u < 2 * H; ++u)
+    expected_bias[u] = 1.0;  // the forget slice (order i, f, c, o)
   CHECK(vals(b) == expected_bias);
   CHECK(lstm->count_params() == F * 4 * H + H * 4 * H + 4 * H);
 
@@ -744,10 +810,12 @@ TEST_CASE("RNN weight shapes, unit_forget_bias and orthogonal recurrent kernels"
     for (int64_t i = 0; i < n; ++i) e[i * n + i] = 1.0;
     return e;
   };
-  for (nn::Layer* l : {static_cast<nn::Layer*>(lstm.ptr().get()), static_cast<nn::Layer*>(gru.ptr().get()),
-                       static_cast<nn::Layer*>(rnn.ptr().get())}) {
+  for (nn::Layer* l :
+       {static_cast<nn::Layer*>(lstm.ptr().get()), static_cast<nn::Layer*>(gru.ptr().get()),
+        static_cast<nn::Layer*>(rnn.ptr().get())}) {
     INFO(l->name());
-    std::string msg = test::compare_values(gram_rows(weight_of(*l, "recurrent_kernel")), identity(H), 1e-5, 0);
+    std::string msg =
+        test::compare_values(gram_rows(weight_of(*l, "recurrent_kernel")), identity(H), 1e-5, 0);
     INFO(msg);
     CHECK(msg.empty());
   }
@@ -762,7 +830,8 @@ TEST_CASE("RNN weight shapes, unit_forget_bias and orthogonal recurrent kernels"
     CHECK_THAT(error_of<ShapeError>([&] { l(rnd({2, 3}, 1)); }), Contains("LSTM 'seq'"));
     l(rnd({2, 3, 4}, 1));
     CHECK_THAT(error_of<ShapeError>([&] { l(rnd({2, 3, 5}, 1)); }), Contains("LSTM 'seq'"));
-    CHECK_THROWS_AS(l(std::vector<Tensor>{rnd({2, 3, 4}, 1), zeros({2, 2})}), ValueError);  // h without c
+    CHECK_THROWS_AS(l(std::vector<Tensor>{rnd({2, 3, 4}, 1), zeros({2, 2})}),
+                    ValueError);  // h without c
   }
 }
 
@@ -802,7 +871,8 @@ TEST_CASE("LSTM equals a step-by-step Keras LSTM in double precision", "[conv_rn
 
     nn::LSTM full(H, {.return_sequences = true, .return_state = true});
     full->ensure_built({Shape{-1, T, F}});
-    for (const char* n : {"kernel", "recurrent_kernel", "bias"}) set_values(weight_of(*full, n), vals(weight_of(*last, n)));
+    for (const char* n : {"kernel", "recurrent_kernel", "bias"})
+      set_values(weight_of(*full, n), vals(weight_of(*last, n)));
     std::vector<Tensor> out = full(std::vector<Tensor>{x});
     REQUIRE(out.size() == 3);
     CHECK(out[0].shape() == Shape{N, T, H});
@@ -846,14 +916,18 @@ TEST_CASE("LSTM equals a step-by-step Keras LSTM in double precision", "[conv_rn
   }
   SECTION("by hand: one unit, one step, zero weights but a bias") {
     // i = σ(0) = ½, f irrelevant (c0 = 0), c̃ = tanh(1), o = σ(2): h = σ(2)·tanh(½·tanh(1)).
-    nn::LSTM l(1, {.kernel_initializer = "zeros", .recurrent_initializer = "zeros", .unit_forget_bias = false});
+    nn::LSTM l(1, {.kernel_initializer = "zeros",
+                   .recurrent_initializer = "zeros",
+                   .unit_forget_bias = false});
     l->ensure_built({Shape{-1, 1, 1}});
     set_values(weight_of(*l, "bias"), {0, 5, 1, 2});
-    TG_CHECK_VALUES(l(f32({3}, {1, 1, 1})), (V{sigm(2) * std::tanh(0.5 * std::tanh(1.0))}), 1e-6, 1e-6);
+    TG_CHECK_VALUES(l(f32({3}, {1, 1, 1})), (V{sigm(2) * std::tanh(0.5 * std::tanh(1.0))}), 1e-6,
+                    1e-6);
   }
 }
 
-TEST_CASE("GRU (reset_after) equals a step-by-step Keras GRU in double precision", "[conv_rnn][rnn][gru]") {
+TEST_CASE("GRU (reset_after) equals a step-by-step Keras GRU in double precision",
+          "[conv_rnn][rnn][gru]") {
   const int64_t N = 2, T = 5, F = 2, H = 3;
   Tensor x = rnd({N, T, F}, 21);
   const V xv = vals(x);
@@ -883,7 +957,8 @@ TEST_CASE("GRU (reset_after) equals a step-by-step Keras GRU in double precision
     g1->ensure_built({Shape{-1, 1, 1}});
     set_values(weight_of(*g1, "bias"), {0.5, -1, 0.3, /*recurrent row*/ 0.25, 2, -0.7});
     const double z = sigm(0.75), r = sigm(1.0), hh = std::tanh(0.3 + r * -0.7);
-    TG_CHECK_VALUES(g1(std::vector<Tensor>{f32({1}, {1, 1, 1}), f32({1}, {1, 1})})[0], (V{z + (1 - z) * hh}), 1e-6, 1e-6);
+    TG_CHECK_VALUES(g1(std::vector<Tensor>{f32({1}, {1, 1, 1}), f32({1}, {1, 1})})[0],
+                    (V{z + (1 - z) * hh}), 1e-6, 1e-6);
   }
 }
 
@@ -906,7 +981,8 @@ TEST_CASE("SimpleRNN equals h = tanh(x·W + h·U + b) step by step", "[conv_rnn]
   TG_CHECK_VALUES(out[1], rb.h, 1e-5, 1e-4);
 }
 
-TEST_CASE("Bidirectional equals two separately built layers with copied weights", "[conv_rnn][rnn][bidirectional]") {
+TEST_CASE("Bidirectional equals two separately built layers with copied weights",
+          "[conv_rnn][rnn][bidirectional]") {
   const int64_t N = 2, T = 4, F = 3, H = 2;
   Tensor x = rnd({N, T, F}, 41);
 
@@ -928,7 +1004,8 @@ TEST_CASE("Bidirectional equals two separately built layers with copied weights"
     std::shared_ptr<nn::RNNLayer> bw = gru ? nn::GRU(H, bo).ptr() : nn::LSTM(H, bo).ptr();
     for (auto [dst, src] : {std::pair{fw, subs[0]}, std::pair{bw, subs[1]}}) {
       dst->ensure_built({Shape{-1, T, F}});
-      for (const char* n : {"kernel", "recurrent_kernel", "bias"}) set_values(weight_of(*dst, n), vals(weight_of(*src, n)));
+      for (const char* n : {"kernel", "recurrent_kernel", "bias"})
+        set_values(weight_of(*dst, n), vals(weight_of(*src, n)));
     }
     V f = vals((*fw)(x)), b = vals((*bw)(x));
     if (sequences) b = reverse_time(b, N, T, H);  // back to input order
@@ -939,7 +1016,9 @@ TEST_CASE("Bidirectional equals two separately built layers with copied weights"
     } else {
       CHECK(y.shape() == (sequences ? Shape{N, T, H} : Shape{N, H}));
       for (size_t i = 0; i < f.size(); ++i)
-        expected.push_back(mode == "sum" ? f[i] + b[i] : mode == "mul" ? f[i] * b[i] : (f[i] + b[i]) / 2);
+        expected.push_back(mode == "sum"   ? f[i] + b[i]
+                           : mode == "mul" ? f[i] * b[i]
+                                           : (f[i] + b[i]) / 2);
     }
     TG_CHECK_VALUES(y, expected, 1e-6, 1e-5);
   };
@@ -968,7 +1047,8 @@ TEST_CASE("Bidirectional equals two separately built layers with copied weights"
   }
 }
 
-TEST_CASE("TimeDistributed(Dense) applies the Dense to every timestep", "[conv_rnn][timedistributed]") {
+TEST_CASE("TimeDistributed(Dense) applies the Dense to every timestep",
+          "[conv_rnn][timedistributed]") {
   const int64_t N = 2, T = 3, F = 4, U = 5;
   Tensor x = rnd({N, T, F}, 51);
   nn::Dense dense(U, {.bias_initializer = nn::initializers::random_uniform(-1, 1, 52)});
@@ -985,7 +1065,8 @@ TEST_CASE("TimeDistributed(Dense) applies the Dense to every timestep", "[conv_r
     }
   TG_CHECK_VALUES(y, expected, 1e-5, 1e-5);
   // Timestep by timestep through the same Dense.
-  for (int64_t t = 0; t < T; ++t) TG_CHECK_VALUES(y.select(1, t), vals(dense(x.select(1, t))), 1e-6, 1e-6);
+  for (int64_t t = 0; t < T; ++t)
+    TG_CHECK_VALUES(y.select(1, t), vals(dense(x.select(1, t))), 1e-6, 1e-6);
 
   SECTION("wrapping a Conv2D over (N, T, H, W, C)") {
     nn::Conv2D conv(2, {3, 3});
@@ -996,8 +1077,9 @@ TEST_CASE("TimeDistributed(Dense) applies the Dense to every timestep", "[conv_r
     Shape ys;
     for (int64_t t = 0; t < 3; ++t) {
       Tensor ft = frames.select(1, t).contiguous();
-      V e = plus_bias(naive_conv2d(vals(ft), ft.shape(), vals(conv->kernel()), conv->kernel().shape(), {}, ys),
-                      vals(conv->bias()));
+      V e = plus_bias(
+          naive_conv2d(vals(ft), ft.shape(), vals(conv->kernel()), conv->kernel().shape(), {}, ys),
+          vals(conv->bias()));
       TG_CHECK_VALUES(out.select(1, t), e, 1e-5, 1e-5);
     }
     CHECK(tc(nn::Input({3, 5, 5, 1})).shape() == Shape{-1, 3, 3, 3, 2});
@@ -1009,7 +1091,8 @@ TEST_CASE("TimeDistributed(Dense) applies the Dense to every timestep", "[conv_r
 // =============================================================================================
 
 TEST_CASE("merge layers: values and shape errors", "[conv_rnn][merge]") {
-  Tensor a = f32({1, 5, 3, -2}, {2, 2}), b = f32({4, 2, 3, 0}, {2, 2}), c = f32({0, 1, -1, 7}, {2, 2});
+  Tensor a = f32({1, 5, 3, -2}, {2, 2}), b = f32({4, 2, 3, 0}, {2, 2}),
+         c = f32({0, 1, -1, 7}, {2, 2});
   std::vector<Tensor> abc{a, b, c};
   TG_CHECK_VALUES(nn::Add()(abc), (V{5, 8, 5, 5}), 0, 0);
   TG_CHECK_VALUES(nn::Subtract()({a, b}), (V{-3, 3, 0, -2}), 0, 0);
@@ -1042,11 +1125,17 @@ TEST_CASE("merge layers: values and shape errors", "[conv_rnn][merge]") {
   }
   SECTION("errors name the layer") {
     nn::Add add({.name = "plus"});
-    CHECK_THAT(error_of<ShapeError>([&] { add({a, f32({1, 2, 3, 4, 5, 6}, {2, 3})}); }), Contains("Add 'plus'"));
+    CHECK_THAT(error_of<ShapeError>([&] {
+                 add({a, f32({1, 2, 3, 4, 5, 6}, {2, 3})});
+               }),
+               Contains("Add 'plus'"));
     CHECK_THROWS_AS(nn::Subtract()(abc), ValueError);
     CHECK_THROWS_AS(nn::Multiply()(std::vector<Tensor>{a}), ValueError);
     nn::Concatenate cc({.name = "joined"});
-    CHECK_THAT(error_of<ShapeError>([&] { cc({a, f32({1, 2, 3}, {3, 1})}); }), Contains("Concatenate 'joined'"));
+    CHECK_THAT(error_of<ShapeError>([&] {
+                 cc({a, f32({1, 2, 3}, {3, 1})});
+               }),
+               Contains("Concatenate 'joined'"));
     CHECK_THROWS_AS(nn::Concatenate()({a, a.reshape({4})}), ShapeError);
     // Symbolic calls check shapes when the graph is built.
     nn::Symbol p = nn::Input({3}), q = nn::Input({4});
@@ -1082,7 +1171,8 @@ TEST_CASE("a tiny CNN learns horizontal vs vertical bars on 8×8 images", "[conv
   model.add(nn::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}));
   model.add(nn::GlobalMaxPooling2D());
   model.add(nn::Dense(2, {.activation = "softmax"}));
-  model.compile({.optimizer = optim::Adam({.learning_rate = 0.02}), .loss = "sparse_categorical_crossentropy",
+  model.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
+                 .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
   nn::History h = model.fit(x, y, {.batch_size = 16, .epochs = 12, .verbose = 0, .seed = 1});
   const auto& loss = h["loss"];
@@ -1111,7 +1201,8 @@ TEST_CASE("a tiny LSTM learns the sign of a sequence's sum", "[conv_rnn][trainin
   nn::Sequential model;
   model.add(nn::LSTM(8, {.input_shape = {T, 1}}));
   model.add(nn::Dense(1, {.activation = "sigmoid"}));
-  model.compile({.optimizer = optim::Adam({.learning_rate = 0.03}), .loss = "binary_crossentropy",
+  model.compile({.optimizer = optim::Adam({.learning_rate = 0.03}),
+                 .loss = "binary_crossentropy",
                  .metrics = {"accuracy"}});
   nn::History h = model.fit(x, y, {.batch_size = 16, .epochs = 15, .verbose = 0, .seed = 2});
   const auto& loss = h["loss"];
@@ -1137,12 +1228,15 @@ TEST_CASE("each layer trains inside a model: the loss falls", "[conv_rnn][traini
 
   SECTION("Conv1D (causal, dilated) → Conv1D (same, strided) → Flatten") {
     nn::Symbol in = nn::Input({10, 2});
-    nn::Symbol h = nn::Conv1D(4, 3, {.padding = "causal", .dilation_rate = 2, .activation = "tanh"})(in);
+    nn::Symbol h =
+        nn::Conv1D(4, 3, {.padding = "causal", .dilation_rate = 2, .activation = "tanh"})(in);
     h = nn::Conv1D(2, 2, {.strides = 2, .padding = "same"})(h);
     h = nn::Flatten()(h);
     falls(nn::Model(in, nn::Dense(1)(h)), {rnd({n, 10, 2}, 62)}, target);
   }
-  SECTION("Conv2D (groups, dilation) → BatchNormalization → AveragePooling2D → GlobalAveragePooling2D") {
+  SECTION(
+      "Conv2D (groups, dilation) → BatchNormalization → AveragePooling2D → "
+      "GlobalAveragePooling2D") {
     nn::Symbol in = nn::Input({6, 6, 2});
     nn::Symbol h = nn::Conv2D(4, {2, 2}, {.dilation_rate = {2, 2}, .groups = 2})(in);
     h = nn::BatchNormalization()(h);
@@ -1156,7 +1250,8 @@ TEST_CASE("each layer trains inside a model: the loss falls", "[conv_rnn][traini
   }
   SECTION("Conv2DTranspose → MaxPooling2D → Flatten") {
     nn::Symbol in = nn::Input({3, 3, 2});
-    nn::Symbol h = nn::Conv2DTranspose(2, {3, 3}, {.strides = {2, 2}, .padding = "same", .activation = "relu"})(in);
+    nn::Symbol h = nn::Conv2DTranspose(
+        2, {3, 3}, {.strides = {2, 2}, .padding = "same", .activation = "relu"})(in);
     h = nn::MaxPooling2D({2, 2})(h);
     h = nn::Flatten()(h);
     falls(nn::Model(in, nn::Dense(1)(h)), {rnd({n, 3, 3, 2}, 64)}, target);
@@ -1201,8 +1296,9 @@ TEST_CASE("each layer trains inside a model: the loss falls", "[conv_rnn][traini
   SECTION("two inputs joined by every merge layer") {
     nn::Symbol p = nn::Input({4}), q = nn::Input({4});
     nn::Symbol a = nn::Dense(3)(p), b = nn::Dense(3)(q);
-    nn::Symbol h = nn::Concatenate()({nn::Add()({a, b}), nn::Subtract()({a, b}), nn::Multiply()({a, b}),
-                                      nn::Average()({a, b}), nn::Maximum()({a, b}), nn::Minimum()({a, b})});
+    nn::Symbol h =
+        nn::Concatenate()({nn::Add()({a, b}), nn::Subtract()({a, b}), nn::Multiply()({a, b}),
+                           nn::Average()({a, b}), nn::Maximum()({a, b}), nn::Minimum()({a, b})});
     falls(nn::Model({p, q}, {nn::Dense(1)(h)}), {rnd({n, 4}, 66), rnd({n, 4}, 67)}, target);
   }
 }
@@ -1222,7 +1318,8 @@ TEST_CASE("save_model/load_model round trip of a model with conv, norm, recurren
   a = nn::Flatten()(a);
   nn::Symbol tokens = nn::Input({5}, {.name = "tokens", .dtype = kInt64});
   nn::Symbol b = nn::Embedding(9, 4, {.name = "emb"})(tokens);
-  b = nn::Bidirectional(nn::LSTM(3, {.return_sequences = true}), {.merge_mode = "concat", .name = "bi"})(b);
+  b = nn::Bidirectional(nn::LSTM(3, {.return_sequences = true}),
+                        {.merge_mode = "concat", .name = "bi"})(b);
   b = nn::TimeDistributed(nn::Dense(2), {.name = "td"})(b);
   b = nn::LSTM(3, {.go_backwards = true, .name = "lstm"})(b);
   nn::Symbol out = nn::Dense(2, {.name = "head"})(nn::Concatenate({.name = "cat"})({a, b}));
@@ -1251,14 +1348,15 @@ TEST_CASE("save_model/load_model round trip of a model with conv, norm, recurren
   CHECK(loaded.count_params() == model.count_params());
   std::vector<std::string> types;
   for (auto& l : loaded.layers()) types.push_back(l->type());
-  for (const char* t : {"Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout", "Embedding", "Bidirectional",
-                        "TimeDistributed", "LSTM", "Concatenate"})
+  for (const char* t : {"Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout", "Embedding",
+                        "Bidirectional", "TimeDistributed", "LSTM", "Concatenate"})
     CHECK(std::find(types.begin(), types.end(), t) != types.end());
   auto bn2 = std::dynamic_pointer_cast<nn::BatchNormalizationLayer>(loaded->get_layer("bn"));
   REQUIRE(bn2);
   TG_CHECK_VALUES(bn2->moving_variance(), vals(bn->moving_variance()), 0, 0);
   const std::vector<Tensor> both{xi, xt};
-  CHECK(loaded->test_on_batch(both, {y})["loss"] == Approx(model->test_on_batch(both, {y})["loss"]).epsilon(1e-6));
+  CHECK(loaded->test_on_batch(both, {y})["loss"] ==
+        Approx(model->test_on_batch(both, {y})["loss"]).epsilon(1e-6));
   // Training resumes the same way in both (the same dropout masks from the same global seed; the
   // restored Adam state makes the step, and so the next predictions, equal).
   manual_seed(99);
@@ -1285,7 +1383,8 @@ TEST_CASE("save_model/load_model round trip of a model with conv, norm, recurren
     {
       NoGrad ng;
       uint64_t s = 200;
-      for (nn::Weight* w : seq->weights()) set_values(w->value, vals(rnd(w->value.shape(), s++, -0.9, 0.9)));
+      for (nn::Weight* w : seq->weights())
+        set_values(w->value, vals(rnd(w->value.shape(), s++, -0.9, 0.9)));
     }
     const std::string p = temp_path("conv_rnn_seq.tgm");
     nn::save_model(seq, p);
@@ -1299,17 +1398,22 @@ TEST_CASE("save_model/load_model round trip of a model with conv, norm, recurren
 // Gradient checks (float64, finite differences) of the ops the layers call, in their weights
 // =============================================================================================
 
-TEST_CASE("gradcheck: Conv2D's computation in its kernel, bias and input", "[conv_rnn][gradcheck]") {
+TEST_CASE("gradcheck: Conv2D's computation in its kernel, bias and input",
+          "[conv_rnn][gradcheck]") {
   struct Case {
     const char* what;
     Conv2dOptions o;
   };
-  for (const Case& c : {Case{"same, strides (2, 1)", {.strides = {2, 1}, .padding = "same"}},
-                        Case{"valid, dilation 2, groups 2", {.dilation_rate = {2, 2}, .groups = 2}}}) {
+  for (const Case& c :
+       {Case{"same, strides (2, 1)", {.strides = {2, 1}, .padding = "same"}},
+        Case{"valid, dilation 2, groups 2", {.dilation_rate = {2, 2}, .groups = 2}}}) {
     SECTION(c.what) {
-      nn::Conv2D conv(4, {2, 2}, {.strides = c.o.strides, .padding = c.o.padding, .dilation_rate = c.o.dilation_rate,
-                                  .groups = c.o.groups,
-                                  .bias_initializer = nn::initializers::random_uniform(-1, 1, 81)});
+      nn::Conv2D conv(4, {2, 2},
+                      {.strides = c.o.strides,
+                       .padding = c.o.padding,
+                       .dilation_rate = c.o.dilation_rate,
+                       .groups = c.o.groups,
+                       .bias_initializer = nn::initializers::random_uniform(-1, 1, 81)});
       Tensor x = rnd({2, 4, 4, 2}, 82).to(kFloat64);
       conv(x.to(kFloat32));  // builds the layer
       Tensor k = conv->kernel().to(kFloat64), b = conv->bias().to(kFloat64);
@@ -1331,7 +1435,9 @@ TEST_CASE("gradcheck: Conv2D's computation in its kernel, bias and input", "[con
     t(y.to(kFloat32));
     Tensor tk = weight_of(*t, "kernel").to(kFloat64);
     TG_REQUIRE_GRADCHECK(autograd::gradcheck(
-        [](const std::vector<Tensor>& in) { return conv2d_transpose(in[0], in[1], {.strides = {2, 2}, .padding = "same"}); },
+        [](const std::vector<Tensor>& in) {
+          return conv2d_transpose(in[0], in[1], {.strides = {2, 2}, .padding = "same"});
+        },
         {y, tk}));
   }
   SECTION("causal Conv1D") {
@@ -1340,12 +1446,15 @@ TEST_CASE("gradcheck: Conv2D's computation in its kernel, bias and input", "[con
     c1(x.to(kFloat32));
     Tensor k = weight_of(*c1, "kernel").to(kFloat64);
     TG_REQUIRE_GRADCHECK(autograd::gradcheck(
-        [](const std::vector<Tensor>& in) { return conv1d(in[0], in[1], {.padding = "causal", .dilation_rate = 2}); },
+        [](const std::vector<Tensor>& in) {
+          return conv1d(in[0], in[1], {.padding = "causal", .dilation_rate = 2});
+        },
         {x, k}));
   }
 }
 
-TEST_CASE("gradcheck: LSTM, GRU and SimpleRNN computations in their weights", "[conv_rnn][gradcheck][rnn]") {
+TEST_CASE("gradcheck: LSTM, GRU and SimpleRNN computations in their weights",
+          "[conv_rnn][gradcheck][rnn]") {
   const int64_t N = 2, T = 3, F = 3, H = 2;
   Tensor x = rnd({N, T, F}, 91).to(kFloat64);
   Tensor h0 = rnd({N, H}, 92, -0.5, 0.5).to(kFloat64), c0 = rnd({N, H}, 93, -0.5, 0.5).to(kFloat64);
@@ -1353,13 +1462,18 @@ TEST_CASE("gradcheck: LSTM, GRU and SimpleRNN computations in their weights", "[
   SECTION("LSTM: outputs and final cell state in x, h0, c0, kernel, recurrent kernel, bias") {
     nn::LSTM l(H);
     l(x.to(kFloat32));
-    std::vector<Tensor> in{x, h0, c0, weight_of(*l, "kernel").to(kFloat64),
-                           weight_of(*l, "recurrent_kernel").to(kFloat64), weight_of(*l, "bias").to(kFloat64)};
+    std::vector<Tensor> in{x,
+                           h0,
+                           c0,
+                           weight_of(*l, "kernel").to(kFloat64),
+                           weight_of(*l, "recurrent_kernel").to(kFloat64),
+                           weight_of(*l, "bias").to(kFloat64)};
     for (bool backwards : {false, true}) {
       INFO("go_backwards " << backwards);
       TG_REQUIRE_GRADCHECK(autograd::gradcheck(
           [backwards](const std::vector<Tensor>& a) {
-            auto r = lstm(a[0], a[1], a[2], a[3], a[4], a[5], {.return_sequences = true, .go_backwards = backwards});
+            auto r = lstm(a[0], a[1], a[2], a[3], a[4], a[5],
+                          {.return_sequences = true, .go_backwards = backwards});
             return concat({r[0].reshape({-1}), r[2].reshape({-1})}, 0);
           },
           in));
@@ -1368,18 +1482,25 @@ TEST_CASE("gradcheck: LSTM, GRU and SimpleRNN computations in their weights", "[
   SECTION("GRU: outputs in x, h0, kernel, recurrent kernel, bias (2, 3H)") {
     nn::GRU g(H);
     g(x.to(kFloat32));
-    std::vector<Tensor> in{x, h0, weight_of(*g, "kernel").to(kFloat64), weight_of(*g, "recurrent_kernel").to(kFloat64),
+    std::vector<Tensor> in{x, h0, weight_of(*g, "kernel").to(kFloat64),
+                           weight_of(*g, "recurrent_kernel").to(kFloat64),
                            rnd({2, 3 * H}, 94).to(kFloat64)};
     TG_REQUIRE_GRADCHECK(autograd::gradcheck(
-        [](const std::vector<Tensor>& a) { return gru(a[0], a[1], a[2], a[3], a[4], {.return_sequences = true})[0]; }, in));
+        [](const std::vector<Tensor>& a) {
+          return gru(a[0], a[1], a[2], a[3], a[4], {.return_sequences = true})[0];
+        },
+        in));
   }
   SECTION("SimpleRNN") {
     nn::SimpleRNN s(H);
     s(x.to(kFloat32));
-    std::vector<Tensor> in{x, h0, weight_of(*s, "kernel").to(kFloat64), weight_of(*s, "recurrent_kernel").to(kFloat64),
+    std::vector<Tensor> in{x, h0, weight_of(*s, "kernel").to(kFloat64),
+                           weight_of(*s, "recurrent_kernel").to(kFloat64),
                            rnd({H}, 95).to(kFloat64)};
     TG_REQUIRE_GRADCHECK(autograd::gradcheck(
-        [](const std::vector<Tensor>& a) { return simple_rnn(a[0], a[1], a[2], a[3], a[4], {.return_sequences = true})[0]; },
+        [](const std::vector<Tensor>& a) {
+          return simple_rnn(a[0], a[1], a[2], a[3], a[4], {.return_sequences = true})[0];
+        },
         in));
   }
 }
@@ -1389,14 +1510,18 @@ TEST_CASE("gradcheck: pooling with same padding", "[conv_rnn][gradcheck][pool]")
   V v;
   for (int i = 0; i < 2 * 5 * 5 * 2; ++i) v.push_back(std::sin(1.7 * i) + 0.01 * i);
   Tensor x = tensor(v, {2, 5, 5, 2}, {.dtype = kFloat64});
-  for (Pool2dOptions o : {Pool2dOptions{.pool_size = {2, 2}, .padding = "same"},
-                          Pool2dOptions{.pool_size = {3, 3}, .strides = {2, 1}, .padding = "same"}}) {
-    TG_REQUIRE_GRADCHECK(autograd::gradcheck([o](const std::vector<Tensor>& a) { return avg_pool2d(a[0], o); }, {x}));
-    TG_REQUIRE_GRADCHECK(autograd::gradcheck([o](const std::vector<Tensor>& a) { return max_pool2d(a[0], o); }, {x}));
+  for (Pool2dOptions o :
+       {Pool2dOptions{.pool_size = {2, 2}, .padding = "same"},
+        Pool2dOptions{.pool_size = {3, 3}, .strides = {2, 1}, .padding = "same"}}) {
+    TG_REQUIRE_GRADCHECK(autograd::gradcheck(
+        [o](const std::vector<Tensor>& a) { return avg_pool2d(a[0], o); }, {x}));
+    TG_REQUIRE_GRADCHECK(autograd::gradcheck(
+        [o](const std::vector<Tensor>& a) { return max_pool2d(a[0], o); }, {x}));
   }
 }
 
-TEST_CASE("gradcheck: batch_norm (training) and layer_norm in their scale and offset", "[conv_rnn][gradcheck][norm]") {
+TEST_CASE("gradcheck: batch_norm (training) and layer_norm in their scale and offset",
+          "[conv_rnn][gradcheck][norm]") {
   Tensor x = rnd({4, 3}, 96).to(kFloat64);
   Tensor gamma = rnd({3}, 97, 0.5, 1.5).to(kFloat64), beta = rnd({3}, 98).to(kFloat64);
   TG_REQUIRE_GRADCHECK(autograd::gradcheck(
