@@ -56,8 +56,11 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
   std::vector<Tensor> hs;
   for (int64_t i = 0; i < steps.n; ++i) {
     Tensor z = add(xs[steps.at(i)], matmul(h, rk));
-    std::vector<Tensor> g = split(z, {H, H, H, H}, -1);
-    Tensor in = sigmoid(g[0]), forget = sigmoid(g[1]), cand = tanh(g[2]), out = sigmoid(g[3]);
+    // One sigmoid over the whole (contiguous) pre-activation, then views: vectorised kernels
+    // instead of four strided passes.
+    std::vector<Tensor> s = split(sigmoid(z), {H, H, H, H}, -1);
+    Tensor in = s[0], forget = s[1], out = s[3];
+    Tensor cand = tanh(z.slice(-1, 2 * H, 3 * H).contiguous());
     c = add(mul(forget, c), mul(in, cand));
     h = mul(out, tanh(c));
     if (o.return_sequences) hs.push_back(h);

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <mutex>
+#include <type_traits>
+#include <vector>
 
 #include "backends/opencl/opencl_runtime.hpp"
 #include "core/registry.hpp"
@@ -21,15 +24,9 @@ namespace {
 
 std::string kname(const char* base, DType t) { return std::string(base) + "_" + opencl::suffix(t); }
 
-/// Shape without one axis.
+/// A shape or strides without one axis (Shape and Strides are one type).
 Shape drop_axis(const Shape& s, int64_t axis) {
   Shape r;
-  for (size_t d = 0; d < s.size(); ++d)
-    if (static_cast<int64_t>(d) != axis) r.push_back(s[d]);
-  return r;
-}
-Strides drop_axis(const Strides& s, int64_t axis, int) {
-  Strides r;
   for (size_t d = 0; d < s.size(); ++d)
     if (static_cast<int64_t>(d) != axis) r.push_back(s[d]);
   return r;
@@ -63,6 +60,12 @@ bool is_comparison(BinaryOp op) {
 /// Whether a floating parameter of a kernel of dtype t is double (REAL in typed.cl).
 bool wide_real(const opencl::Context& c, DType t) {
   return t == kFloat32 ? false : t == kFloat64 ? true : c.fp64();
+}
+
+/// The dtype whose kernel moves elements of t unchanged: float64 travels as int64 bits on a
+/// device without float64 arithmetic.
+DType bits_dtype(const opencl::Context& c, DType t) {
+  return t == kFloat64 && !c.fp64() ? kInt64 : t;
 }
 
 }  // namespace
@@ -99,7 +102,6 @@ void OpenClBackend::copy_to_host(const Tensor& src, void* dst) {
 }
 
 void OpenClBackend::fill(const Tensor& dst, double value) {
-  ctx_->require_dtype("fill", dst.dtype());
   if (dst.numel() == 0) return;
   dispatch_dtype(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -110,13 +112,19 @@ void OpenClBackend::fill(const Tensor& dst, double value) {
       return;
     }
     const Geom g = make_geom("fill", dst.shape(), {{&dst.strides(), dst.offset()}});
+    if constexpr (std::is_same_v<T, double>) {
+      if (!ctx_->fp64()) {  // the same 64 bits through the int64 kernel
+        int64_t bits = 0;
+        std::memcpy(&bits, &v, sizeof(bits));
+        ctx_->launch(kname("fill", kInt64), dst.numel(), mem(dst), g, static_cast<cl_long>(bits));
+        return;
+      }
+    }
     ctx_->launch(kname("fill", dst.dtype()), dst.numel(), mem(dst), g, v);
   });
 }
 
 void OpenClBackend::copy(const Tensor& src, const Tensor& dst) {
-  ctx_->require_dtype("copy", src.dtype());
-  ctx_->require_dtype("copy", dst.dtype());
   const int64_t n = dst.numel();
   if (n == 0) return;
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
@@ -130,11 +138,45 @@ void OpenClBackend::copy(const Tensor& src, const Tensor& dst) {
       return;
     }
   }
+  DType from = src.dtype(), to = dst.dtype();
+  if (!ctx_->fp64() && (from == kFloat64 || to == kFloat64)) {
+    if (from != to) {
+      copy_through_host(src, dst);
+      return;
+    }
+    from = to = kInt64;  // float64 to float64: the same bits through the int64 kernel
+  }
   const Geom g = make_geom("copy", dst.shape(),
                            {{&dst.strides(), dst.offset()}, {&src.strides(), src.offset()}});
-  ctx_->launch(
-      std::string("copy_") + opencl::suffix(src.dtype()) + "_" + opencl::suffix(dst.dtype()), n,
-      mem(src), mem(dst), g);
+  ctx_->launch(std::string("copy_") + opencl::suffix(from) + "_" + opencl::suffix(to), n, mem(src),
+               mem(dst), g);
+}
+
+void OpenClBackend::copy_through_host(const Tensor& src, const Tensor& dst) {
+  // A device without float64 arithmetic still holds float64 tensors (factories such as arange
+  // and tensor<double> make them): conversions to and from float64 run on the host.
+  const Device d = ctx_->device();
+  Tensor s = src;
+  if (!src.is_contiguous()) {
+    s = Tensor::empty(src.shape(), src.dtype(), d);
+    copy(src, s);
+  }
+  const int64_t n = src.numel();
+  std::vector<char> in(static_cast<size_t>(n) * dtype_size(src.dtype()));
+  std::vector<char> out(static_cast<size_t>(n) * dtype_size(dst.dtype()));
+  copy_to_host(s, in.data());
+  dispatch_dtype(src.dtype(), [&](auto stag) {
+    using S = decltype(stag);
+    dispatch_dtype(dst.dtype(), [&](auto dtag) {
+      using D = decltype(dtag);
+      const S* a = reinterpret_cast<const S*>(in.data());
+      D* b = reinterpret_cast<D*>(out.data());
+      for (int64_t i = 0; i < n; ++i) b[i] = static_cast<D>(a[i]);
+    });
+  });
+  Tensor t = Tensor::empty(dst.shape(), dst.dtype(), d);
+  copy_from_host(out.data(), t);
+  copy(t, dst);
 }
 
 void OpenClBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
@@ -176,13 +218,14 @@ void OpenClBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const 
 }
 
 void OpenClBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
-  ctx_->require_dtype("where", out.dtype());
+  const DType kt = bits_dtype(*ctx_, out.dtype());
+  ctx_->require_dtype("where", kt);
   const Geom g = make_geom("where", out.shape(),
                            {{&out.strides(), out.offset()},
                             {&cond.strides(), cond.offset()},
                             {&a.strides(), a.offset()},
                             {&b.strides(), b.offset()}});
-  ctx_->launch(kname("where", out.dtype()), out.numel(), mem(cond), mem(a), mem(b), mem(out), g);
+  ctx_->launch(kname("where", kt), out.numel(), mem(cond), mem(a), mem(b), mem(out), g);
 }
 
 void OpenClBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
@@ -222,7 +265,7 @@ void OpenClBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, const
   const char* name = is_max ? "argmax" : "argmin";
   ctx_->require_dtype(name, x.dtype());
   if (x.numel() == 0) return;
-  const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
+  const Strides os = drop_axis(out.strides(), axis), xs = drop_axis(x.strides(), axis);
   const Geom lines =
       make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("arg_reduce", x.dtype()), lines.numel, mem(x), mem(out), lines,
@@ -236,7 +279,7 @@ void OpenClBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tenso
     fail<BackendError>("opencl ", name, ": needs a floating dtype, got ", x.dtype());
   ctx_->require_dtype(name, x.dtype());
   if (x.numel() == 0) return;
-  const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
+  const Strides os = drop_axis(out.strides(), axis), xs = drop_axis(x.strides(), axis);
   const Geom lines =
       make_geom(name, drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("softmax", x.dtype()), lines.numel, mem(x), mem(out), lines,
@@ -247,7 +290,7 @@ void OpenClBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tenso
 void OpenClBackend::cumsum(const Tensor& x, int64_t axis, const Tensor& out) {
   ctx_->require_dtype("cumsum", x.dtype());
   if (x.numel() == 0) return;
-  const Strides os = drop_axis(out.strides(), axis, 0), xs = drop_axis(x.strides(), axis, 0);
+  const Strides os = drop_axis(out.strides(), axis), xs = drop_axis(x.strides(), axis);
   const Geom lines =
       make_geom("cumsum", drop_axis(x.shape(), axis), {{&os, out.offset()}, {&xs, x.offset()}});
   ctx_->launch(kname("cumsum", x.dtype()), lines.numel, mem(x), mem(out), lines,
@@ -256,14 +299,15 @@ void OpenClBackend::cumsum(const Tensor& x, int64_t axis, const Tensor& out) {
 }
 
 void OpenClBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) {
-  ctx_->require_dtype("gather", x.dtype());
+  const DType kt = bits_dtype(*ctx_, x.dtype());
+  ctx_->require_dtype("gather", kt);
   Strides xs = x.strides();
   const int64_t step = xs[axis];
   xs[axis] = 0;
   const Geom g = make_geom(
       "gather", out.shape(),
       {{&out.strides(), out.offset()}, {&index.strides(), index.offset()}, {&xs, x.offset()}});
-  ctx_->launch(kname("gather", x.dtype()), out.numel(), mem(x), mem(index), mem(out), g,
+  ctx_->launch(kname("gather", kt), out.numel(), mem(x), mem(index), mem(out), g,
                static_cast<cl_long>(step));
 }
 
@@ -271,8 +315,8 @@ void OpenClBackend::scatter_add(const Tensor& dst, int64_t axis, const Tensor& i
                                 const Tensor& src) {
   ctx_->require_dtype("scatter_add", dst.dtype());
   if (src.numel() == 0) return;
-  const Strides ss = drop_axis(src.strides(), axis, 0), is = drop_axis(index.strides(), axis, 0),
-                ds = drop_axis(dst.strides(), axis, 0);
+  const Strides ss = drop_axis(src.strides(), axis), is = drop_axis(index.strides(), axis),
+                ds = drop_axis(dst.strides(), axis);
   const Geom lines = make_geom("scatter_add", drop_axis(src.shape(), axis),
                                {{&ss, src.offset()}, {&is, index.offset()}, {&ds, dst.offset()}});
   ctx_->launch(

@@ -25,8 +25,13 @@ struct OpenClStats {
 /// Runs every kernel of the Backend interface on one OpenCL device: float32 and float64 matmul
 /// through CLBlast GEMM, everything else (and integer matmul) as OpenCL C kernels from
 /// backends/opencl/kernels, built into one program on first use. Float64 kernels exist where
-/// the device reports cl_khr_fp64. Kernels are enqueued without waiting; the host waits only in
-/// copy_to_host (and for the division-by-zero check of integer division).
+/// the device reports cl_khr_fp64; elsewhere float64 tensors can still be stored, filled, copied,
+/// gathered, selected by where and converted (conversions through the host), and every other
+/// float64 kernel throws BackendError. Kernels are enqueued without waiting; the host waits only
+/// in copy_to_host (and for the division-by-zero check of integer division).
+///
+/// Environment: TG_OPENCL_BUILD_LOG=1 prints the program's build log; TG_OPENCL_DISABLE_FP64=1
+/// builds the program as for a device without cl_khr_fp64 (to test that path).
 class OpenClBackend : public Backend {
  public:
   /// Opens Device::opencl(index): a context and an in-order queue (no program is built yet).
@@ -83,6 +88,9 @@ class OpenClBackend : public Backend {
   opencl::Context& context() { return *ctx_; }
 
  private:
+  /// copy() between float64 and another dtype on a device without cl_khr_fp64.
+  void copy_through_host(const Tensor& src, const Tensor& dst);
+
   opencl::Context* ctx_;
 };
 

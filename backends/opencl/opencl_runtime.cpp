@@ -275,6 +275,9 @@ Context::Context(int index, cl_platform_id platform, cl_device_id device)
     : device_(Device::opencl(index)),
       info_(describe_device(index, platform, device)),
       device_id_(device) {
+  // TG_OPENCL_DISABLE_FP64=1 builds the program as for a device without cl_khr_fp64 (tests).
+  if (const char* v = std::getenv("TG_OPENCL_DISABLE_FP64"); v && *v && std::string_view(v) != "0")
+    info_.fp64 = false;
   cl_int err = CL_SUCCESS;
   const cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                          reinterpret_cast<cl_context_properties>(platform), 0};
