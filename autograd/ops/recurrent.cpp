@@ -81,12 +81,14 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
   std::vector<Tensor> xs = unbind(xw, 1);
   std::vector<Tensor> hs;
   for (int64_t i = 0; i < steps.n; ++i) {
-    std::vector<Tensor> xg = split(xs[steps.at(i)], {H, H, H}, -1);
+    std::vector<Tensor> xg = split(xs[steps.at(i)], {2 * H, H}, -1);
     Tensor hu = matmul(h, rk);
     if (rb.defined()) hu = add(hu, rb);
-    std::vector<Tensor> hg = split(hu, {H, H, H}, -1);
-    Tensor z = sigmoid(add(xg[0], hg[0])), r = sigmoid(add(xg[1], hg[1]));
-    Tensor cand = tanh(add(xg[2], mul(r, hg[2])));  // reset after the recurrent matmul
+    std::vector<Tensor> hg = split(hu, {2 * H, H}, -1);
+    // z and r in one contiguous sigmoid, then views.
+    std::vector<Tensor> zr = split(sigmoid(add(xg[0], hg[0])), {H, H}, -1);
+    Tensor z = zr[0], r = zr[1];
+    Tensor cand = tanh(add(xg[1], mul(r, hg[1])));  // reset after the recurrent matmul
     h = add(mul(z, h), mul(sub(1.0, z), cand));
     if (o.return_sequences) hs.push_back(h);
   }

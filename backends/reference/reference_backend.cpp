@@ -95,7 +95,7 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* s = ptr<T>(x);
-    if (out.dtype() == kBool) {  // logical_not
+    if (op == UnaryOp::LogicalNot) {  // bool result for any input dtype
       bool* d = ptr<bool>(out);
       strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
                       [&](const auto& o) { d[o[0]] = s[o[1]] == T(0); });

@@ -592,3 +592,13 @@ TEST_CASE("dropout keeps about 1 - rate of the elements, scaled by 1 / (1 - rate
     CHECK_THROWS_AS(dropout(x, 1.0), ValueError);
   });
 }
+
+TEST_CASE("unary ops on bool tensors keep their values (only logical_not negates)", "[forward]") {
+  Tensor b = tensor(std::vector<bool>{true, false, true});
+  for (Tensor y : {abs(b), relu(b), square(b)}) {
+    CHECK(y.dtype() == kBool);
+    CHECK(y.to_vector<int64_t>() == std::vector<int64_t>{1, 0, 1});
+  }
+  CHECK(logical_not(b).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 0});
+  CHECK(logical_not(tensor({0.f, 2.f})).to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+}
