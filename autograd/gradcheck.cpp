@@ -100,7 +100,7 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
     for (int64_t j = 0; j < m; ++j) {
       std::vector<double> ej(static_cast<size_t>(m), 0.0);
       ej[j] = 1.0;
-      Tensor gout = from_blob(ej.data(), y.shape(), kFloat64);
+      Tensor gout = from_blob(ej.data(), y.shape(), kFloat64, Device::cpu());
       auto grads = grad({y}, diff_inputs, {gout}, {.retain_graph = true, .allow_unused = true});
       for (size_t k = 0; k < grads.size(); ++k) {
         if (grads[k].defined()) {
@@ -138,13 +138,13 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
   }
   // Random directions: compare vᵀ J u computed both ways.
   for (int dir = 0; dir < o.directions; ++dir) {
-    Tensor v = normal(y.shape(), 0.0, 1.0, o.seed + 2 * dir, {.dtype = kFloat64});
+    Tensor v = normal(y.shape(), 0.0, 1.0, o.seed + 2 * dir, {.dtype = kFloat64, .device = Device::cpu()});
     auto grads = grad({y}, diff_inputs, {v}, {.retain_graph = true, .allow_unused = true});
     std::vector<Tensor> us;
     double analytic = 0.0;
     for (size_t k = 0; k < diff_inputs.size(); ++k) {
       Tensor u = normal(diff_inputs[k].shape(), 0.0, 1.0, o.seed + 2 * dir + 1 + 7919 * k,
-                        {.dtype = kFloat64});
+                        {.dtype = kFloat64, .device = Device::cpu()});
       us.push_back(u);
       if (grads[k].defined()) analytic += sum(mul(grads[k], u)).item<double>();
     }
@@ -185,7 +185,7 @@ GradcheckResult gradgradcheck(const TestFunction& f, const std::vector<Tensor>& 
     Prepared p = prepare(inputs);
     NoGrad ng;
     Tensor y = f(p.xs);
-    v = normal(y.shape(), 0.0, 1.0, o.seed + 99, {.dtype = kFloat64});
+    v = normal(y.shape(), 0.0, 1.0, o.seed + 99, {.dtype = kFloat64, .device = Device::cpu()});
   }
   TestFunction g = [f, v](const std::vector<Tensor>& xs) {
     std::vector<Tensor> diff;
@@ -200,14 +200,14 @@ GradcheckResult gradgradcheck(const TestFunction& f, const std::vector<Tensor>& 
       auto gs = grad({y}, diff, {v}, {.allow_unused = true});
       std::vector<Tensor> flat;
       for (size_t k = 0; k < gs.size(); ++k)
-        flat.push_back(gs[k].defined() ? gs[k].detach().reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64}));
+        flat.push_back(gs[k].defined() ? gs[k].detach().reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64, .device = Device::cpu()}));
       return concat(flat);
     }
     Tensor y = f(xs);
     auto gs = grad({y}, diff, {v}, {.create_graph = true, .allow_unused = true});
     std::vector<Tensor> flat;
     for (size_t k = 0; k < gs.size(); ++k)
-      flat.push_back(gs[k].defined() ? gs[k].reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64}));
+      flat.push_back(gs[k].defined() ? gs[k].reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64, .device = Device::cpu()}));
     return concat(flat);
   };
   return gradcheck(g, inputs, o);

@@ -2,6 +2,8 @@
 #include "core/device.hpp"
 
 #include <charconv>
+#include <cstdlib>
+#include <mutex>
 
 #include "core/error.hpp"
 
@@ -25,5 +27,35 @@ std::string Device::str() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+
+namespace {
+struct DefaultDevice {
+  std::mutex mu;
+  bool set = false;
+  Device device;
+};
+DefaultDevice& default_state() {
+  static DefaultDevice d;
+  return d;
+}
+}  // namespace
+
+Device default_device() {
+  DefaultDevice& d = default_state();
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (!d.set) {
+    const char* env = std::getenv("TG_DEVICE");
+    d.device = env && *env ? Device::parse(env) : Device::cpu();
+    d.set = true;
+  }
+  return d.device;
+}
+
+void set_default_device(Device dev) {
+  DefaultDevice& d = default_state();
+  std::lock_guard<std::mutex> lock(d.mu);
+  d.device = dev;
+  d.set = true;
+}
 
 }  // namespace tg

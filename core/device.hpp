@@ -26,4 +26,10 @@ struct Device {
 };
 std::ostream& operator<<(std::ostream& os, const Device& d);
 
+/// The device creation functions use when TensorOptions names none: the TG_DEVICE environment
+/// variable ("cpu", "opencl", "opencl:1") when set, else the CPU.
+Device default_device();
+/// Sets the default device for this process (overrides TG_DEVICE).
+void set_default_device(Device d);
+
 }  // namespace tg

@@ -34,6 +34,19 @@ int64_t Tensor::size(int64_t axis) const {
   return impl_->shape[static_cast<size_t>(normalize_axis("size", axis, dim()))];
 }
 
+void Tensor::set_data(const Tensor& src) const {
+  if (!defined() || !src.defined()) fail<ValueError>("set_data: undefined tensor");
+  if (!is_leaf()) fail<ValueError>("set_data: only leaf tensors (parameters) can take new data");
+  if (requires_grad() && !is_floating(src.dtype()))
+    fail<DTypeError>("set_data: a tensor that requires grad cannot hold ", src.dtype(), " data");
+  impl_->storage = src.impl()->storage;
+  impl_->shape = src.impl()->shape;
+  impl_->strides = src.impl()->strides;
+  impl_->offset = src.impl()->offset;
+  impl_->dtype = src.impl()->dtype;
+  impl_->grad.reset();
+}
+
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (size_t i = impl_->shape.size(); i-- > 0;) {

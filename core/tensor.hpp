@@ -25,7 +25,7 @@ class Tensor;
 /// Options of the creation functions.
 struct TensorOptions {
   DType dtype = kFloat32;
-  Device device = Device::cpu();
+  Device device = default_device();  ///< TG_DEVICE or set_default_device(), else the CPU
   bool requires_grad = false;
 };
 
@@ -158,6 +158,10 @@ class Tensor {
   Tensor to(DType dtype) const;
   /// Copy on another device (differentiable).
   Tensor to(Device device) const;
+  /// Makes this handle (and every handle sharing its TensorImpl) hold src's data: storage,
+  /// shape, strides and dtype, keeping requires_grad; the accumulated grad is dropped. Used
+  /// to move parameters between devices in place (model.to(device)).
+  void set_data(const Tensor& src) const;
   /// A contiguous copy (differentiable).
   Tensor clone() const;
 
@@ -232,7 +236,7 @@ Tensor tensor(std::initializer_list<float> values, const Shape& shape = {}, Tens
 /// A 0-d tensor holding value.
 Tensor scalar_tensor(double value, TensorOptions opts = {});
 /// Copies numel(shape) elements of dtype from raw host memory into a tensor of that dtype.
-Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
+Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device = default_device());
 
 namespace detail {
 /// Copies host elements of src_dtype into a new tensor with the dtype and device of opts.

@@ -11,7 +11,7 @@ namespace tg::nn {
 
 Tensor random_permutation(int64_t n, uint64_t seed) {
   // Sort uniform keys: a permutation from the device-independent random stream.
-  std::vector<double> keys = uniform({n}, 0.0, 1.0, seed, {.dtype = kFloat64}).to_vector<double>();
+  std::vector<double> keys = uniform({n}, 0.0, 1.0, seed, {.dtype = kFloat64, .device = Device::cpu()}).to_vector<double>();
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });

@@ -240,6 +240,12 @@ std::vector<Tensor> Layer::collect_losses() {
   return out;
 }
 
+void Layer::to(Device device) {
+  NoGrad ng;
+  for (Weight* w : weights())
+    if (w->value.device() != device) w->value.set_data(w->value.detach().to(device).contiguous());
+}
+
 void Layer::set_declared_input_shape(const std::optional<std::vector<int64_t>>& s) {
   if (s) declared_input_shape_ = Shape(*s);
 }

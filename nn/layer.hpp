@@ -121,6 +121,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool built() const { return built_; }
   /// Builds for these input shapes (batch axis -1) unless already built.
   void ensure_built(const std::vector<Shape>& input_shapes);
+  /// Moves every weight (and those of sublayers) to device, in place: handles held elsewhere
+  /// (optimizers, user code) see the move.
+  virtual void to(Device device);
   /// Input shape declared in the options (without the batch axis), if any.
   const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
 

@@ -148,6 +148,11 @@ std::shared_ptr<Layer> ModelImpl::get_layer(const std::string& name) const {
   fail<ValueError>(label(), ": no layer named '", name, "'");
 }
 
+void ModelImpl::to(Device device) {
+  Layer::to(device);
+  if (optimizer_) optimizer_->to(device);
+}
+
 // ---------------------------------------------------------------- compile
 
 void ModelImpl::compile(CompileOptions o) {

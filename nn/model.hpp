@@ -145,6 +145,8 @@ class ModelImpl : public Layer {
   /// Prints layer names, types, output shapes and parameter counts like Keras.
   void summary(std::ostream& os = std::cout);
 
+  /// Moves the weights and the optimizer state to device.
+  void to(Device device) override;
   /// The optimizer given to compile (null before).
   const std::shared_ptr<optim::Optimizer>& optimizer() const { return optimizer_; }
   bool compiled() const { return compiled_; }
@@ -268,6 +270,8 @@ class ModelHandle : public LayerHandle<M> {
   }
   Tensor predict_on_batch(const Tensor& x) const { return this->impl_->predict_on_batch(x); }
   void summary(std::ostream& os = std::cout) const { this->impl_->summary(os); }
+  /// Moves weights and optimizer state to device (model.to(Device::opencl(0))).
+  void to(Device device) const { this->impl_->to(device); }
   const std::vector<std::shared_ptr<Layer>>& layers() const { return this->impl_->layers(); }
   std::vector<Tensor> trainable_weights() const { return this->impl_->trainable_weights(); }
   int64_t count_params() const { return this->impl_->count_params(); }

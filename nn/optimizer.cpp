@@ -94,6 +94,13 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& params, const std::ve
   ++iterations_;
 }
 
+void Optimizer::to(Device device) {
+  NoGrad ng;
+  for (auto& slots : slots_)
+    for (auto& [name, t] : slots)
+      if (t.device() != device) t.set_data(t.to(device).contiguous());
+}
+
 void Optimizer::step(const std::vector<Tensor>& params) {
   std::vector<Tensor> grads;
   for (const Tensor& p : params) grads.push_back(p.grad());

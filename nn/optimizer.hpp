@@ -75,6 +75,8 @@ class Optimizer {
   /// Restores state written by state() for the same parameter list; sets the iteration count.
   void load_state(const std::vector<Tensor>& params, const std::vector<std::pair<std::string, Tensor>>& state,
                   int64_t iterations);
+  /// Moves the optimizer state to device (after the parameters moved).
+  void to(Device device);
   /// A fresh copy with the same settings and no state.
   virtual std::shared_ptr<Optimizer> clone() const = 0;
 

@@ -17,7 +17,7 @@ Regularizer l1_l2(double a, double b) {
       Tensor q = mul(sum(square(w)), b);
       p = p.defined() ? add(p, q) : q;
     }
-    return p.defined() ? p : zeros({}, {.dtype = w.dtype()});
+    return p.defined() ? p : zeros({}, {.dtype = w.dtype(), .device = w.device()});
   };
   return r;
 }
