@@ -59,8 +59,8 @@ std::pair<double, double> paired_medians(F&& f, G&& g, int reps, int warm = 2) {
 
 void check_cl(cl_int err, const char* what) {
   if (err != CL_SUCCESS) {
-    std::fprintf(stderr, "compare_clblast: %s failed: %s (%d)\n", what, tg::opencl::status_name(err),
-                 err);
+    std::fprintf(stderr, "compare_clblast: %s failed: %s (%d)\n", what,
+                 tg::opencl::status_name(err), err);
     std::exit(1);
   }
 }
@@ -106,8 +106,9 @@ void sgemm(int64_t n, int reps) {
   clReleaseMemObject(mb);
   clReleaseMemObject(mc);
   const double flop = 2.0 * n * n * n;
-  std::printf("W1 sgemm %4lld^3        tapegrad %8.2f GFLOP/s   raw CLBlast %8.2f GFLOP/s   ratio %.3f\n",
-              static_cast<long long>(n), flop / ours * 1e-9, flop / raw * 1e-9, raw / ours);
+  std::printf(
+      "W1 sgemm %4lld^3        tapegrad %8.2f GFLOP/s   raw CLBlast %8.2f GFLOP/s   ratio %.3f\n",
+      static_cast<long long>(n), flop / ours * 1e-9, flop / raw * 1e-9, raw / ours);
 }
 
 /// W2: 784-512-512-10 relu MLP, softmax cross-entropy from logits, batch 128, plain SGD
@@ -119,7 +120,7 @@ double w2_step_ms(tg::Device dev, int reps) {
     const double lim = std::sqrt(6.0 / static_cast<double>(in + out));
     return uniform({in, out}, -lim, lim, seed, o);
   };
-  std::vector<Tensor> params = {glorot(784, 512, 1), zeros({512}, o), glorot(512, 512, 2),
+  std::vector<Tensor> params = {glorot(784, 512, 1), zeros({512}, o),    glorot(512, 512, 2),
                                 zeros({512}, o),     glorot(512, 10, 3), zeros({10}, o)};
   const Tensor x = uniform({128, 784}, 0.0, 1.0, 4, {.device = dev});
   const Tensor y = cast(uniform({128}, 0.0, 10.0, 5), kInt64).to(dev);
@@ -169,8 +170,10 @@ void small_op(const tg::Shape& shape, const char* label, int reps) {
         backend_for(kDev).copy_to_host(c, out.data());
       },
       reps * 20);
-  std::printf("add %-6s on OpenCL   %7.2f us/op enqueued (%7.2f us/op recording grad)   %8.2f us add + read back\n",
-              label, chain / kChain * 1e6, chain_grad / kChain * 1e6, round * 1e6);
+  std::printf(
+      "add %-6s on OpenCL   %7.2f us/op enqueued (%7.2f us/op recording grad)   %8.2f us add + "
+      "read back\n",
+      label, chain / kChain * 1e6, chain_grad / kChain * 1e6, round * 1e6);
 }
 
 }  // namespace
@@ -189,8 +192,10 @@ int main() {
 
   const double cl_ms = w2_step_ms(kDev, 15);
   const double cpu_ms = w2_step_ms(tg::Device::cpu(), 30);
-  std::printf("W2 MLP train step      OpenCL %8.2f ms/step    CPU (oneDNN) %8.2f ms/step   OpenCL/CPU %.2f\n",
-              cl_ms, cpu_ms, cl_ms / cpu_ms);
+  std::printf(
+      "W2 MLP train step      OpenCL %8.2f ms/step    CPU (oneDNN) %8.2f ms/step   OpenCL/CPU "
+      "%.2f\n",
+      cl_ms, cpu_ms, cl_ms / cpu_ms);
 
   small_op({1}, "[1]", 9);
   small_op({8, 8}, "[8,8]", 9);

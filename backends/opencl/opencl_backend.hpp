@@ -23,8 +23,9 @@ struct OpenClStats {
 };
 
 /// Runs every kernel of the Backend interface on one OpenCL device: float32 and float64 matmul
-/// through CLBlast GEMM, everything else (and integer matmul) as OpenCL C kernels from
-/// backends/opencl/kernels, built into one program on first use. Float64 kernels exist where
+/// through CLBlast GEMM, convolution (forward, backward data, backward weights) as im2col /
+/// col2im kernels around CLBlast GEMM, everything else (and integer matmul) as OpenCL C kernels
+/// from backends/opencl/kernels, built into one program on first use. Float64 kernels exist where
 /// the device reports cl_khr_fp64; elsewhere float64 tensors can still be stored, filled, copied,
 /// gathered, selected by where and converted (conversions through the host), and every other
 /// float64 kernel throws BackendError. Kernels are enqueued without waiting; the host waits only

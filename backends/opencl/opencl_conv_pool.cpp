@@ -1,6 +1,9 @@
-// OpenCL convolution (direct loops), pooling, batch normalization and CTC loss: geometry set-up
-// and kernel launches.
+// OpenCL convolution (im2col / col2im around CLBlast GEMM), pooling, batch normalization and CTC
+// loss: geometry set-up and kernel launches.
+#include <algorithm>
+
 #include "backends/opencl/opencl_backend.hpp"
+#include "backends/opencl/opencl_blas.hpp"
 #include "backends/opencl/opencl_runtime.hpp"
 
 namespace tg {
@@ -64,28 +67,169 @@ void require_floating(const char* op, DType t) {
 
 }  // namespace
 
+namespace {
+
+/// Largest column matrix, in bytes, one im2col pass writes; larger batches go in chunks of images.
+constexpr int64_t kColumnBudget = int64_t{64} << 20;
+
+/// How a convolution maps onto GEMM. The column matrix of a chunk of images has one row per output
+/// pixel and row_len = taps · ci columns, group g's k = taps · cig of them at g · k (see im2col in
+/// kernels/typed.cl); group g then multiplies them by the k × cog block of the (k, co) weight
+/// matrix at column g · cog.
+struct ConvPlan {
+  opencl::ConvGeom g;
+  int64_t groups, k, row_len, pixels;  // pixels: output pixels of one image (oh · ow)
+  bool identity;                       // 1×1, stride 1, unpadded: the column matrix is x itself
+  int64_t chunk;                       // images per im2col pass
+};
+
+ConvPlan conv_plan(const opencl::ConvGeom& g, DType dt, uint64_t max_allocation) {
+  ConvPlan c{};
+  c.g = g;
+  c.groups = g.cig ? g.ci / g.cig : 1;
+  c.k = g.kh * g.kw * g.cig;
+  c.row_len = g.kh * g.kw * g.ci;
+  c.pixels = g.oh * g.ow;
+  c.identity = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+               g.oh == g.h && g.ow == g.w;
+  const int64_t per_image = std::max<int64_t>(1, c.pixels * c.row_len * dtype_size(dt));
+  const int64_t budget = std::min<int64_t>(kColumnBudget, static_cast<int64_t>(max_allocation / 2));
+  c.chunk = std::clamp<int64_t>(budget / per_image, 1, std::max<int64_t>(g.n, 1));
+  return c;
+}
+
+/// Scratch for one chunk's column matrix (none when x serves as its own column matrix).
+Tensor column_scratch(const ConvPlan& c, DType dt, Device d) {
+  if (c.identity) return Tensor();
+  return Tensor::empty({c.chunk * c.pixels * c.row_len}, dt, d);
+}
+
+/// The column matrix of images b0 .. b0 + nb - 1 of x: written into col by im2col, or x itself.
+/// Returns its buffer and element offset.
+std::pair<cl_mem, int64_t> columns(opencl::Context& ctx, const ConvPlan& c, const Tensor& x,
+                                   const Tensor& col, int64_t b0, int64_t nb) {
+  if (c.identity) return {mem(x), x.offset() + b0 * c.g.h * c.g.w * c.g.ci};
+  ctx.launch(kname("im2col", x.dtype()), static_cast<size_t>(nb * c.pixels * c.g.ci), mem(x),
+             mem(col), c.g, static_cast<cl_long>(b0), static_cast<cl_long>(nb));
+  return {mem(col), 0};
+}
+
+}  // namespace
+
+// y = col · w per group: one GEMM (strided-batched over groups) per chunk of images.
 void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y,
                            const Conv2dParams& p) {
-  require_floating("conv2d", x.dtype());
-  ctx_->require_dtype("conv2d", x.dtype());
-  ctx_->launch(kname("conv2d", x.dtype()), y.numel(), mem(x), mem(w), mem(y),
-               conv_geom(x, w, y, p));
+  const DType dt = x.dtype();
+  require_floating("conv2d", dt);
+  ctx_->require_dtype("conv2d", dt);
+  if (y.numel() == 0) return;
+  const ConvPlan c = conv_plan(conv_geom(x, w, y, p), dt, ctx_->info().max_allocation);
+  if (c.k == 0) {
+    fill(y, 0.0);
+    return;
+  }
+  const Tensor col = column_scratch(c, dt, ctx_->device());
+  for (int64_t b0 = 0; b0 < c.g.n; b0 += c.chunk) {
+    const int64_t nb = std::min(c.chunk, c.g.n - b0);
+    const auto [cm, co] = columns(*ctx_, c, x, col, b0, nb);
+    opencl::gemm(*ctx_, dt,
+                 {.m = nb * c.pixels,
+                  .n = c.g.cog,
+                  .k = c.k,
+                  .a = cm,
+                  .a_off = co,
+                  .lda = c.row_len,
+                  .a_stride = c.k,
+                  .b = mem(w),
+                  .b_off = w.offset(),
+                  .ldb = c.g.co,
+                  .b_stride = c.g.cog,
+                  .c = mem(y),
+                  .c_off = y.offset() + b0 * c.pixels * c.g.co,
+                  .ldc = c.g.co,
+                  .c_stride = c.g.cog,
+                  .batch = c.groups});
+  }
 }
 
+// grad_col = grad_y · wᵀ per group, then col2im sums each input element's column entries.
 void OpenClBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                           const Conv2dParams& p) {
-  require_floating("conv2d_backward_input", gy.dtype());
-  ctx_->require_dtype("conv2d_backward_input", gy.dtype());
-  ctx_->launch(kname("conv2d_backward_input", gy.dtype()), gx.numel(), mem(gy), mem(w), mem(gx),
-               conv_geom(gx, w, gy, p));
+  const DType dt = gy.dtype();
+  require_floating("conv2d_backward_input", dt);
+  ctx_->require_dtype("conv2d_backward_input", dt);
+  if (gx.numel() == 0) return;
+  const ConvPlan c = conv_plan(conv_geom(gx, w, gy, p), dt, ctx_->info().max_allocation);
+  if (c.pixels == 0 || c.g.cog == 0) {
+    fill(gx, 0.0);
+    return;
+  }
+  const Tensor col = column_scratch(c, dt, ctx_->device());
+  for (int64_t b0 = 0; b0 < c.g.n; b0 += c.chunk) {
+    const int64_t nb = std::min(c.chunk, c.g.n - b0);
+    // The identity plan writes grad_x directly: its rows are the column matrix's.
+    const cl_mem cm = c.identity ? mem(gx) : mem(col);
+    const int64_t co = c.identity ? gx.offset() + b0 * c.g.h * c.g.w * c.g.ci : 0;
+    opencl::gemm(*ctx_, dt,
+                 {.tb = true,
+                  .m = nb * c.pixels,
+                  .n = c.k,
+                  .k = c.g.cog,
+                  .a = mem(gy),
+                  .a_off = gy.offset() + b0 * c.pixels * c.g.co,
+                  .lda = c.g.co,
+                  .a_stride = c.g.cog,
+                  .b = mem(w),
+                  .b_off = w.offset(),
+                  .ldb = c.g.co,
+                  .b_stride = c.g.cog,
+                  .c = cm,
+                  .c_off = co,
+                  .ldc = c.row_len,
+                  .c_stride = c.k,
+                  .batch = c.groups});
+    if (!c.identity)
+      ctx_->launch(kname("col2im", dt), static_cast<size_t>(nb * c.g.h * c.g.w * c.g.ci), mem(col),
+                   mem(gx), c.g, static_cast<cl_long>(b0), static_cast<cl_long>(nb));
+  }
 }
 
+// grad_w = colᵀ · grad_y per group, accumulated over chunks of images.
 void OpenClBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                            const Conv2dParams& p) {
-  require_floating("conv2d_backward_weight", x.dtype());
-  ctx_->require_dtype("conv2d_backward_weight", x.dtype());
-  ctx_->launch(kname("conv2d_backward_weight", x.dtype()), gw.numel(), mem(x), mem(gy), mem(gw),
-               conv_geom(x, gw, gy, p));
+  const DType dt = x.dtype();
+  require_floating("conv2d_backward_weight", dt);
+  ctx_->require_dtype("conv2d_backward_weight", dt);
+  if (gw.numel() == 0) return;
+  const ConvPlan c = conv_plan(conv_geom(x, gw, gy, p), dt, ctx_->info().max_allocation);
+  if (c.pixels == 0 || c.g.n == 0) {
+    fill(gw, 0.0);
+    return;
+  }
+  const Tensor col = column_scratch(c, dt, ctx_->device());
+  for (int64_t b0 = 0; b0 < c.g.n; b0 += c.chunk) {
+    const int64_t nb = std::min(c.chunk, c.g.n - b0);
+    const auto [cm, co] = columns(*ctx_, c, x, col, b0, nb);
+    opencl::gemm(*ctx_, dt,
+                 {.ta = true,
+                  .m = c.k,
+                  .n = c.g.cog,
+                  .k = nb * c.pixels,
+                  .a = cm,
+                  .a_off = co,
+                  .lda = c.row_len,
+                  .a_stride = c.k,
+                  .b = mem(gy),
+                  .b_off = gy.offset() + b0 * c.pixels * c.g.co,
+                  .ldb = c.g.co,
+                  .b_stride = c.g.cog,
+                  .c = mem(gw),
+                  .c_off = gw.offset(),
+                  .ldc = c.g.co,
+                  .c_stride = c.g.cog,
+                  .batch = c.groups,
+                  .beta = b0 == 0 ? 0.0 : 1.0});
+  }
 }
 
 void OpenClBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices,

@@ -5,6 +5,7 @@
 #include <clblast.h>
 
 #include "backends/opencl/opencl_backend.hpp"
+#include "backends/opencl/opencl_blas.hpp"
 
 namespace tg {
 
@@ -118,8 +119,8 @@ const char* clblast_status_name(clblast::StatusCode s) {
 
 void check_blas(clblast::StatusCode s, const char* routine, Device d) {
   if (s != clblast::StatusCode::kSuccess)
-    fail<BackendError>("opencl matmul: CLBlast ", routine, " failed on ", d, ": ",
-                       clblast_status_name(s), " (", static_cast<int>(s), ")");
+    fail<BackendError>("opencl: CLBlast ", routine, " failed on ", d, ": ", clblast_status_name(s),
+                       " (", static_cast<int>(s), ")");
 }
 
 /// How a [R, C] matrix with strides (sr, sc) is handed to a row-major GEMM: as is with leading
@@ -179,6 +180,36 @@ void gemm_strided_batched(opencl::Context& c, bool ta, bool tb, int64_t M, int64
 }
 
 }  // namespace
+
+namespace opencl {
+
+void gemm(Context& c, DType dt, const GemmDesc& d) {
+  using clblast::Transpose;
+  const Transpose ta = d.ta ? Transpose::kYes : Transpose::kNo;
+  const Transpose tb = d.tb ? Transpose::kYes : Transpose::kNo;
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    std::lock_guard<std::mutex> lock(c.mutex());
+    if (d.batch == 1)
+      check_blas(clblast::Gemm<T>(clblast::Layout::kRowMajor, ta, tb, d.m, d.n, d.k, T(1), d.a,
+                                  d.a_off, d.lda, d.b, d.b_off, d.ldb, static_cast<T>(d.beta), d.c,
+                                  d.c_off, d.ldc, &c.queue(), nullptr),
+                 "Gemm", c.device());
+    else
+      check_blas(clblast::GemmStridedBatched<T>(
+                     clblast::Layout::kRowMajor, ta, tb, d.m, d.n, d.k, T(1), d.a, d.a_off, d.lda,
+                     d.a_stride, d.b, d.b_off, d.ldb, d.b_stride, static_cast<T>(d.beta), d.c,
+                     d.c_off, d.ldc, d.c_stride, d.batch, &c.queue(), nullptr),
+                 "GemmStridedBatched", c.device());
+    c.count_blas_call();
+  };
+  if (dt == kFloat64)
+    run(double{});
+  else
+    run(float{});
+}
+
+}  // namespace opencl
 
 void OpenClBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
   opencl::Context& c = *ctx_;

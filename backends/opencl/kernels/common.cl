@@ -1,8 +1,8 @@
 // Definitions shared by every tapegrad OpenCL kernel: operand geometry, walkers, the RNG.
 //
-// The program is assembled on the host (backends/opencl/opencl_program.cpp): this file once,
-// then typed.cl once per element type (T, SUF, TG_KIND, ACC, REAL, TO_T, T_LOWEST defined before
-// it), then copy.cl once per (source, destination) type pair.
+// The program is assembled on the host (program_source in backends/opencl/opencl_runtime.cpp):
+// this file once, then typed.cl once per element type (T, SUF, TG_KIND, ACC, REAL, TO_T, T_LOWEST
+// defined before it), then copy.cl once per (source, destination) type pair.
 
 // No fused multiply-add contraction: a + b * c rounds as on the CPU.
 #pragma OPENCL FP_CONTRACT OFF

@@ -445,88 +445,74 @@ __kernel void TG_CAT2(softmax, SUF)(__global const T* x, __global T* out, Geom l
   }
 }
 
-// ---- convolution over NHWC, direct loops accumulating in hireal ----
+// ---- convolution over NHWC: im2col / col2im around CLBlast GEMM (opencl_conv_pool.cpp) ----
+//
+// The column matrix of images b0 .. b0 + nb - 1 has one row per output pixel (b, oy, ox) and
+// ci * kh * kw columns: group g's block of k = kh * kw * cig columns, ordered (ky, kx, c) as the
+// rows of a (kh, kw, cig, co) kernel, so that group g's output is col[:, g*k : (g+1)*k] @ w[:, g's
+// cog columns].
 
-// One work item per output element (b, oy, ox, co).
-__kernel void TG_CAT2(conv2d, SUF)(__global const T* x, __global const T* wt, __global T* y,
-                                   ConvGeom p) {
+// One work item per (row, input channel) copies that channel's kh * kw taps; zero for taps in the
+// padding. Neighbouring work items read and write neighbouring channels.
+__kernel void TG_CAT2(im2col, SUF)(__global const T* x, __global T* col, ConvGeom p, long b0,
+                                   long nb) {
   const long i = get_global_id(0);
-  if (i >= p.n * p.oh * p.ow * p.co) return;
-  const long co = i % p.co;
-  long r = i / p.co;
+  if (i >= nb * p.oh * p.ow * p.ci) return;
+  const long ci = i % p.ci;
+  const long r = i / p.ci;  // the row (bl, oy, ox), bl counted from b0
   const long ox = r % p.ow;
-  r /= p.ow;
-  const long oy = r % p.oh, b = r / p.oh;
-  const long g = co / p.cog;
-  hireal acc = 0;
+  const long oy = (r / p.ow) % p.oh, b = b0 + r / (p.ow * p.oh);
+  const long g = ci / p.cig, c = ci - g * p.cig;
+  __global T* out = col + r * p.kh * p.kw * p.ci + g * p.kh * p.kw * p.cig + c;
+  const __global T* xb = x + p.x_off + b * p.h * p.w * p.ci + ci;
   for (long ky = 0; ky < p.kh; ++ky) {
     const long iy = oy * p.sh - p.pt + ky * p.dh;
-    if (iy < 0 || iy >= p.h) continue;
+    const bool row_in = iy >= 0 && iy < p.h;
     for (long kx = 0; kx < p.kw; ++kx) {
       const long ix = ox * p.sw - p.pl + kx * p.dw;
-      if (ix < 0 || ix >= p.w) continue;
-      const long xb = p.x_off + ((b * p.h + iy) * p.w + ix) * p.ci + g * p.cig;
-      const long wb = p.w_off + (ky * p.kw + kx) * p.cig * p.co + co;
-      for (long c = 0; c < p.cig; ++c) acc += (hireal)x[xb + c] * (hireal)wt[wb + c * p.co];
+      *out = row_in && ix >= 0 && ix < p.w ? xb[(iy * p.w + ix) * p.ci] : (T)0;
+      out += p.cig;
     }
   }
-  y[p.y_off + i] = (T)acc;
 }
 
-// One work item per input element (b, iy, ix, ci); x_off is grad_in's offset, y_off grad_out's.
-__kernel void TG_CAT2(conv2d_backward_input, SUF)(__global const T* gy, __global const T* wt,
-                                                  __global T* gx, ConvGeom p) {
+// The adjoint of im2col: one work item per input element (b, iy, ix, ci) of images b0 .. b0 +
+// nb - 1 sums the column entries it was copied to. x_off is grad_in's offset.
+__kernel void TG_CAT2(col2im, SUF)(__global const T* col, __global T* gx, ConvGeom p, long b0,
+                                   long nb) {
   const long i = get_global_id(0);
-  if (i >= p.n * p.h * p.w * p.ci) return;
+  if (i >= nb * p.h * p.w * p.ci) return;
   const long ci = i % p.ci;
   long r = i / p.ci;
   const long ix = r % p.w;
   r /= p.w;
-  const long iy = r % p.h, b = r / p.h;
+  const long iy = r % p.h, bl = r / p.h;
   const long g = ci / p.cig, c = ci - g * p.cig;
+  const long taps = p.kh * p.kw;
+  const long row_len = taps * p.ci;  // columns of one row: groups * taps * cig
   hireal acc = 0;
+  // Stride 1 (the common case) needs no division.
   for (long ky = 0; ky < p.kh; ++ky) {
-    const long ty = iy + p.pt - ky * p.dh;
-    if (ty < 0 || ty % p.sh != 0) continue;
-    const long oy = ty / p.sh;
+    long oy = iy + p.pt - ky * p.dh;
+    if (oy < 0) continue;
+    if (p.sh != 1) {
+      if (oy % p.sh != 0) continue;
+      oy /= p.sh;
+    }
     if (oy >= p.oh) continue;
     for (long kx = 0; kx < p.kw; ++kx) {
-      const long tx = ix + p.pl - kx * p.dw;
-      if (tx < 0 || tx % p.sw != 0) continue;
-      const long ox = tx / p.sw;
+      long ox = ix + p.pl - kx * p.dw;
+      if (ox < 0) continue;
+      if (p.sw != 1) {
+        if (ox % p.sw != 0) continue;
+        ox /= p.sw;
+      }
       if (ox >= p.ow) continue;
-      const long gb = p.y_off + ((b * p.oh + oy) * p.ow + ox) * p.co + g * p.cog;
-      const long wb = p.w_off + ((ky * p.kw + kx) * p.cig + c) * p.co + g * p.cog;
-      for (long o = 0; o < p.cog; ++o) acc += (hireal)gy[gb + o] * (hireal)wt[wb + o];
+      const long row = (bl * p.oh + oy) * p.ow + ox;
+      acc += (hireal)col[row * row_len + (g * taps + ky * p.kw + kx) * p.cig + c];
     }
   }
-  gx[p.x_off + i] = (T)acc;
-}
-
-// One work item per weight (ky, kx, c, co); w_off is grad_w's offset, y_off grad_out's.
-__kernel void TG_CAT2(conv2d_backward_weight, SUF)(__global const T* x, __global const T* gy,
-                                                   __global T* gw, ConvGeom p) {
-  const long i = get_global_id(0);
-  if (i >= p.kh * p.kw * p.cig * p.co) return;
-  const long co = i % p.co;
-  long r = i / p.co;
-  const long c = r % p.cig;
-  r /= p.cig;
-  const long kx = r % p.kw, ky = r / p.kw;
-  const long g = co / p.cog;
-  hireal acc = 0;
-  for (long b = 0; b < p.n; ++b)
-    for (long oy = 0; oy < p.oh; ++oy) {
-      const long iy = oy * p.sh - p.pt + ky * p.dh;
-      if (iy < 0 || iy >= p.h) continue;
-      for (long ox = 0; ox < p.ow; ++ox) {
-        const long ix = ox * p.sw - p.pl + kx * p.dw;
-        if (ix < 0 || ix >= p.w) continue;
-        acc += (hireal)x[p.x_off + ((b * p.h + iy) * p.w + ix) * p.ci + g * p.cig + c] *
-               (hireal)gy[p.y_off + ((b * p.oh + oy) * p.ow + ox) * p.co + co];
-      }
-    }
-  gw[p.w_off + i] = (T)acc;
+  gx[p.x_off + (b0 * p.h * p.w * p.ci) + i] = TO_T(acc);
 }
 
 // ---- CTC loss: one work item per sample runs the log-space alpha/beta recursions ----
