@@ -1,6 +1,6 @@
 // Side by side on Device::opencl(0), in one process: W1 sgemm through tapegrad and through raw
-// CLBlast Sgemm on the backend's own context and queue; the W2 MLP training step on OpenCL and
-// on the CPU; the overhead of a small op on OpenCL. Medians of repeats after a warm-up.
+// CLBlast Sgemm on the backend's own context and queue; the W2 MLP and W3 CNN training steps on
+// OpenCL and on the CPU; the overhead of a small op on OpenCL. Medians of repeats after a warm-up.
 // Exits 77 when no OpenCL device exists.
 #include <algorithm>
 #include <chrono>
@@ -142,6 +142,32 @@ double w2_step_ms(tg::Device dev, int reps) {
   return s * 1e3;
 }
 
+/// W3: 28×28×1, batch 64: Conv2D 32 3×3 relu, MaxPool 2, Conv2D 64 3×3 relu, MaxPool 2, Flatten,
+/// Dense 128 relu, Dense 10, cross-entropy from logits, Adam (the model of bench_training.cpp),
+/// moved to dev with model.to; train_on_batch waits for the loss.
+double w3_step_ms(tg::Device dev, int reps) {
+  using namespace tg;
+  manual_seed(1);
+  nn::Sequential model;
+  model.add(nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
+  model.add(nn::MaxPooling2D({2, 2}));
+  model.add(nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
+  model.add(nn::MaxPooling2D({2, 2}));
+  model.add(nn::Flatten());
+  model.add(nn::Dense(128, {.activation = "relu"}));
+  model.add(nn::Dense(10));
+  model.compile({.optimizer = optim::Adam(),
+                 .loss = nn::Loss(
+                     [](const Tensor& t, const Tensor& p) {
+                       return nn::losses::sparse_categorical_crossentropy(t, p, true);
+                     },
+                     "sparse_categorical_crossentropy_logits")});
+  model.to(dev);
+  const Tensor x = uniform({64, 28, 28, 1}, 0.0, 1.0, 6).to(dev);
+  const Tensor y = cast(uniform({64}, 0.0, 10.0, 7), kInt64).to(dev);
+  return median_seconds([&] { model.train_on_batch(x, y); }, reps, 3) * 1e3;
+}
+
 /// Per-op cost of c = a + b on small device tensors: enqueue rate of a 1,000-add chain (one
 /// wait at the end), and one add followed by reading the result (a full round trip).
 void small_op(const tg::Shape& shape, const char* label, int reps) {
@@ -196,6 +222,13 @@ int main() {
       "W2 MLP train step      OpenCL %8.2f ms/step    CPU (oneDNN) %8.2f ms/step   OpenCL/CPU "
       "%.2f\n",
       cl_ms, cpu_ms, cl_ms / cpu_ms);
+
+  const double cl3_ms = w3_step_ms(kDev, 9);
+  const double cpu3_ms = w3_step_ms(tg::Device::cpu(), 21);
+  std::printf(
+      "W3 CNN train step      OpenCL %8.2f ms/step    CPU (oneDNN) %8.2f ms/step   OpenCL/CPU "
+      "%.2f\n",
+      cl3_ms, cpu3_ms, cl3_ms / cpu3_ms);
 
   small_op({1}, "[1]", 9);
   small_op({8, 8}, "[8,8]", 9);

@@ -271,7 +271,7 @@ T* Tensor::data() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor c = detach().to(dtype_of_v<T>).to(Device::cpu()).contiguous();
+  Tensor c = detach().to(Device::cpu()).to(dtype_of_v<T>).contiguous();  // convert on the host
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
 }

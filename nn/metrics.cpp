@@ -23,9 +23,12 @@ Tensor in_top_k(const Tensor& y_pred, const Tensor& labels, int64_t k) {
 
 void MeanMetric::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
   NoGrad ng;
-  Tensor v = fn_(y_true.detach(), y_pred.detach()).to(kFloat64);
+  // Sums in the values' own dtype (float32 counts are exact to 2^24 per batch): devices without
+  // float64 support run metrics too.
+  Tensor v = fn_(y_true.detach(), y_pred.detach());
+  if (!is_floating(v.dtype())) v = v.to(kFloat32);
   if (sw.defined()) {
-    Tensor w = sw.detach().to(kFloat64);
+    Tensor w = sw.detach().to(v.dtype());
     while (w.dim() > v.dim() && w.shape().back() == 1) w = w.squeeze(-1);
     while (w.dim() < v.dim()) w = w.unsqueeze(-1);
     w = w.expand(v.shape());
@@ -39,9 +42,9 @@ void MeanMetric::update(const Tensor& y_true, const Tensor& y_pred, const Tensor
 
 void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
   NoGrad ng;
-  Tensor p = gt(y_pred.detach(), threshold_).to(kFloat64);
-  Tensor t = gt(y_true.detach().to(kFloat64), 0.5).to(kFloat64);
-  Tensor w = sw.defined() ? sw.detach().to(kFloat64).reshape({-1, 1}).expand({p.shape()[0], p.numel() / std::max<int64_t>(p.shape()[0], 1)}).reshape(p.shape()) : ones_like(p);
+  Tensor p = gt(y_pred.detach(), threshold_).to(kFloat32);
+  Tensor t = gt(y_true.detach().to(kFloat32), 0.5).to(kFloat32);
+  Tensor w = sw.defined() ? sw.detach().to(kFloat32).reshape({-1, 1}).expand({p.shape()[0], p.numel() / std::max<int64_t>(p.shape()[0], 1)}).reshape(p.shape()) : ones_like(p);
   tp_ += sum(mul(mul(p, t), w)).item<double>();
   fp_ += sum(mul(mul(p, sub(1.0, t)), w)).item<double>();
   fn_ += sum(mul(mul(sub(1.0, p), t), w)).item<double>();

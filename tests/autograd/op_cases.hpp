@@ -1005,6 +1005,7 @@ inline const std::vector<OpCase>& op_cases() {
     conv("groups 2", {.groups = 2}, {1, 4, 4, 4}, {2, 2, 2, 6});
     conv("explicit padding", {.padding = std::vector<std::pair<int64_t, int64_t>>{{1, 0}, {0, 2}}}, {1, 4, 4, 2},
          {2, 3, 2, 2});
+    conv("1x1 groups 2", {.groups = 2}, {2, 4, 4, 4}, {1, 1, 2, 6});
     conv("large same 3x3", {.padding = "same"}, {8, 14, 14, 16}, {3, 3, 16, 32}, true, 1e-3);
     conv("large stride 2 groups 4", {.strides = {2, 2}, .padding = "same", .groups = 4}, {4, 12, 12, 16},
          {3, 3, 4, 16}, true, 1e-3);
