@@ -37,13 +37,17 @@ Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
 class Engine {
  public:
   Engine(bool accumulate, bool create_graph, bool retain_graph)
-      : accumulate_(accumulate), create_graph_(create_graph), retain_graph_(retain_graph),
+      : accumulate_(accumulate),
+        create_graph_(create_graph),
+        retain_graph_(retain_graph),
         run_id_(g_run_id.fetch_add(1)) {}
 
   /// Captures the gradient of t (for grad()) instead of accumulating it.
   void capture(const Tensor& t, size_t slot) {
-    if (t.grad_fn()) captures_node_[{t.grad_fn().get(), t.impl()->output_nr}] = slot;
-    else captures_leaf_[t.impl()] = slot;
+    if (t.grad_fn())
+      captures_node_[{t.grad_fn().get(), t.impl()->output_nr}] = slot;
+    else
+      captures_leaf_[t.impl()] = slot;
   }
 
   std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads,
@@ -134,8 +138,11 @@ class Engine {
       Node* n = *it;
       bool need = false;
       for (const Edge& e : n->next_edges()) {
-        if (e.leaf) need |= captures_leaf_.count(e.leaf.get()) > 0;
-        else if (e.node) need |= needed_.count(e.node.get()) > 0 || captures_node_.count({e.node.get(), e.output_nr}) > 0;
+        if (e.leaf)
+          need |= captures_leaf_.count(e.leaf.get()) > 0;
+        else if (e.node)
+          need |= needed_.count(e.node.get()) > 0 ||
+                  captures_node_.count({e.node.get(), e.output_nr}) > 0;
         if (need) break;
       }
       if (need) needed_.insert(n);

@@ -9,7 +9,8 @@ namespace tg::autograd {
 
 /// Options of grad().
 struct GradOptions {
-  bool retain_graph = false;  ///< keep saved tensors (defaults to create_graph in PyTorch; here explicit)
+  bool retain_graph =
+      false;  ///< keep saved tensors (defaults to create_graph in PyTorch; here explicit)
   bool create_graph = false;  ///< record the backward pass so the result can be differentiated
   bool allow_unused = false;  ///< return undefined for inputs the outputs do not depend on
 };

@@ -27,7 +27,8 @@ std::vector<Tensor> Context::saved_tensors() const {
 namespace detail {
 std::string demangle(const char* name) {
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> r(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+  std::unique_ptr<char, void (*)(void*)> r(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                           std::free);
   return status == 0 && r ? std::string(r.get()) : std::string(name);
 }
 }  // namespace detail

@@ -23,7 +23,9 @@ class Context {
   std::vector<Tensor> saved_tensors() const;
   /// Stores any value under a name.
   template <class T>
-  void set(const std::string& key, T value) { values_[key] = std::move(value); }
+  void set(const std::string& key, T value) {
+    values_[key] = std::move(value);
+  }
   /// The value stored under key (throws ValueError when missing or of another type).
   template <class T>
   T get(const std::string& key) const {
@@ -85,11 +87,13 @@ struct Function {
     if (record) {
       auto f = [ctx](std::vector<Tensor>& grads) { return Op::backward(*ctx, grads); };
       auto node = std::make_shared<LambdaNode<decltype(f)>>(detail::demangle(typeid(Op).name()),
-                                                           inputs.size(), std::move(f));
+                                                            inputs.size(), std::move(f));
       connect_list(node, inputs, outs);
     }
-    if constexpr (std::is_same_v<decltype(result), Tensor>) return outs[0];
-    else return outs;
+    if constexpr (std::is_same_v<decltype(result), Tensor>)
+      return outs[0];
+    else
+      return outs;
   }
 };
 

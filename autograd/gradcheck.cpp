@@ -61,7 +61,8 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
   Prepared p = prepare(inputs);
   Tensor y = f(p.xs);
   if (!y.defined()) fail<ValueError>("gradcheck: the function returned an undefined tensor");
-  if (!is_floating(y.dtype())) fail<DTypeError>("gradcheck: the output must be floating, got ", y.dtype());
+  if (!is_floating(y.dtype()))
+    fail<DTypeError>("gradcheck: the output must be floating, got ", y.dtype());
   const int64_t m = y.numel();
   int64_t n = 0;
   for (size_t i : p.diff) n += p.xs[i].numel();
@@ -138,7 +139,8 @@ GradcheckResult gradcheck(const TestFunction& f, const std::vector<Tensor>& inpu
   }
   // Random directions: compare vᵀ J u computed both ways.
   for (int dir = 0; dir < o.directions; ++dir) {
-    Tensor v = normal(y.shape(), 0.0, 1.0, o.seed + 2 * dir, {.dtype = kFloat64, .device = Device::cpu()});
+    Tensor v =
+        normal(y.shape(), 0.0, 1.0, o.seed + 2 * dir, {.dtype = kFloat64, .device = Device::cpu()});
     auto grads = grad({y}, diff_inputs, {v}, {.retain_graph = true, .allow_unused = true});
     std::vector<Tensor> us;
     double analytic = 0.0;
@@ -200,14 +202,18 @@ GradcheckResult gradgradcheck(const TestFunction& f, const std::vector<Tensor>& 
       auto gs = grad({y}, diff, {v}, {.allow_unused = true});
       std::vector<Tensor> flat;
       for (size_t k = 0; k < gs.size(); ++k)
-        flat.push_back(gs[k].defined() ? gs[k].detach().reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64, .device = Device::cpu()}));
+        flat.push_back(gs[k].defined() ? gs[k].detach().reshape({-1})
+                                       : zeros({diff[k].numel()},
+                                               {.dtype = kFloat64, .device = Device::cpu()}));
       return concat(flat);
     }
     Tensor y = f(xs);
     auto gs = grad({y}, diff, {v}, {.create_graph = true, .allow_unused = true});
     std::vector<Tensor> flat;
     for (size_t k = 0; k < gs.size(); ++k)
-      flat.push_back(gs[k].defined() ? gs[k].reshape({-1}) : zeros({diff[k].numel()}, {.dtype = kFloat64, .device = Device::cpu()}));
+      flat.push_back(gs[k].defined()
+                         ? gs[k].reshape({-1})
+                         : zeros({diff[k].numel()}, {.dtype = kFloat64, .device = Device::cpu()}));
     return concat(flat);
   };
   return gradcheck(g, inputs, o);

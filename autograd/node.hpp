@@ -144,10 +144,13 @@ void release_node(std::shared_ptr<Node>&& node);
 template <class F>
 class LambdaNode final : public Node {
  public:
-  LambdaNode(std::string_view name, size_t num_inputs, F f) : Node(name, num_inputs), f_(std::move(f)) {}
+  LambdaNode(std::string_view name, size_t num_inputs, F f)
+      : Node(name, num_inputs), f_(std::move(f)) {}
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
-    if constexpr (std::is_invocable_v<F&, const Tensor&>) return (*f_)(grads[0]);
-    else return (*f_)(grads);
+    if constexpr (std::is_invocable_v<F&, const Tensor&>)
+      return (*f_)(grads[0]);
+    else
+      return (*f_)(grads);
   }
   void release() override { f_.reset(); }
 
@@ -160,7 +163,8 @@ class LambdaNode final : public Node {
 template <class F>
 void record(std::string_view name, std::initializer_list<const Tensor*> inputs,
             std::initializer_list<Tensor*> outputs, F&& f) {
-  auto node = detail::make_pooled<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
+  auto node =
+      detail::make_pooled<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
   connect(node, inputs, outputs);
 }
 

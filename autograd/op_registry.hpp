@@ -8,8 +8,9 @@ namespace tg::autograd {
 
 /// What the registry knows of one op.
 struct OpInfo {
-  std::string name;    ///< public name ("matmul", "log_softmax")
-  std::string kernel;  ///< Backend kernel it dispatches to ("binary", "matmul", "composite", "view")
+  std::string name;  ///< public name ("matmul", "log_softmax")
+  std::string
+      kernel;  ///< Backend kernel it dispatches to ("binary", "matmul", "composite", "view")
   bool differentiable = true;
 };
 
@@ -26,6 +27,6 @@ struct OpRegistrar {
 #define TG_CONCAT_INNER_(a, b) a##b
 #define TG_CONCAT_(a, b) TG_CONCAT_INNER_(a, b)
 /// Registers op `name` dispatching to Backend kernel `kernel`.
-#define TG_REGISTER_OP(name, kernel, differentiable)                                \
-  static const ::tg::autograd::OpRegistrar TG_CONCAT_(tg_op_registrar_, __LINE__)( \
-      name, kernel, differentiable)
+#define TG_REGISTER_OP(name, kernel, differentiable)                                            \
+  static const ::tg::autograd::OpRegistrar TG_CONCAT_(tg_op_registrar_, __LINE__)(name, kernel, \
+                                                                                  differentiable)

@@ -10,21 +10,21 @@
 namespace tg {
 
 // ---- unary (floating ops promote integer inputs to float32) ----
-Tensor neg(const Tensor& x);         ///< -x
-Tensor abs(const Tensor& x);         ///< |x| (gradient 0 at 0)
-Tensor sign(const Tensor& x);        ///< -1, 0 or 1 (gradient 0)
-Tensor exp(const Tensor& x);         ///< e^x
-Tensor log(const Tensor& x);         ///< natural logarithm
-Tensor log1p(const Tensor& x);       ///< log(1 + x)
-Tensor expm1(const Tensor& x);       ///< e^x - 1
-Tensor sqrt(const Tensor& x);        ///< square root
-Tensor rsqrt(const Tensor& x);       ///< 1 / sqrt(x)
-Tensor square(const Tensor& x);      ///< x²
-Tensor sin(const Tensor& x);         ///< sine
-Tensor cos(const Tensor& x);         ///< cosine
-Tensor tanh(const Tensor& x);        ///< hyperbolic tangent
-Tensor sigmoid(const Tensor& x);     ///< 1 / (1 + e^-x), computed stably
-Tensor relu(const Tensor& x);        ///< max(x, 0)
+Tensor neg(const Tensor& x);      ///< -x
+Tensor abs(const Tensor& x);      ///< |x| (gradient 0 at 0)
+Tensor sign(const Tensor& x);     ///< -1, 0 or 1 (gradient 0)
+Tensor exp(const Tensor& x);      ///< e^x
+Tensor log(const Tensor& x);      ///< natural logarithm
+Tensor log1p(const Tensor& x);    ///< log(1 + x)
+Tensor expm1(const Tensor& x);    ///< e^x - 1
+Tensor sqrt(const Tensor& x);     ///< square root
+Tensor rsqrt(const Tensor& x);    ///< 1 / sqrt(x)
+Tensor square(const Tensor& x);   ///< x²
+Tensor sin(const Tensor& x);      ///< sine
+Tensor cos(const Tensor& x);      ///< cosine
+Tensor tanh(const Tensor& x);     ///< hyperbolic tangent
+Tensor sigmoid(const Tensor& x);  ///< 1 / (1 + e^-x), computed stably
+Tensor relu(const Tensor& x);     ///< max(x, 0)
 /// x for x > 0, negative_slope·x otherwise.
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
 /// x for x > 0, alpha·(e^x − 1) otherwise.
@@ -33,9 +33,9 @@ Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor selu(const Tensor& x);
 /// Gaussian error linear unit: exact erf form, or the tanh approximation when approximate.
 Tensor gelu(const Tensor& x, bool approximate = false);
-Tensor softplus(const Tensor& x);    ///< log(1 + e^x), computed stably
-Tensor softsign(const Tensor& x);    ///< x / (1 + |x|)
-Tensor erf(const Tensor& x);         ///< error function
+Tensor softplus(const Tensor& x);  ///< log(1 + e^x), computed stably
+Tensor softsign(const Tensor& x);  ///< x / (1 + |x|)
+Tensor erf(const Tensor& x);       ///< error function
 /// x^exponent elementwise for a scalar exponent.
 Tensor pow(const Tensor& x, double exponent);
 /// Clamps to [min, max] (gradient passes inside the interval).
@@ -125,7 +125,8 @@ std::vector<Tensor> unbind(const Tensor& x, int64_t axis = 0);
 /// Splits into n nearly equal pieces along axis (views; the last may be smaller).
 std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis = 0);
 /// Pads with value: pads[i] = {before, after} for axis i (fewer pairs pad the leading axes).
-Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads, double value = 0.0);
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
+           double value = 0.0);
 
 // ---- indexing ----
 /// out[i][j] = x[index[i][j]][j] along axis (index int64 of the output's shape).
@@ -185,7 +186,8 @@ struct Conv2dTransposeOptions {
 };
 /// Transposed convolution (the adjoint of conv2d) of x (N, H, W, C) with kernel
 /// (kh, kw, filters, C); output length in·stride ("same") or in·stride + max(k − stride, 0).
-Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel, const Conv2dTransposeOptions& opts = {});
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
+                        const Conv2dTransposeOptions& opts = {});
 
 /// The adjoint of conv2d in its input: grad_out (N, OH, OW, F) → (N, H, W, C) for the given
 /// input shape (a differentiable op; conv2d's backward and conv2d_transpose use it).
@@ -207,18 +209,20 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opts = {});
 /// Average pooling of x (N, H, W, C), dividing by the number of real (unpadded) cells.
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opts = {});
 /// Mean over the spatial axes: (N, H, W, C) → (N, C) (keepdims: (N, 1, 1, C)).
-Tensor global_avg_pool2d(const Tensor& x, bool keepdims = false, const std::string& data_format = "channels_last");
+Tensor global_avg_pool2d(const Tensor& x, bool keepdims = false,
+                         const std::string& data_format = "channels_last");
 /// Max over the spatial axes.
-Tensor global_max_pool2d(const Tensor& x, bool keepdims = false, const std::string& data_format = "channels_last");
+Tensor global_max_pool2d(const Tensor& x, bool keepdims = false,
+                         const std::string& data_format = "channels_last");
 
 // ---- normalization ----
 /// Batch normalization over every axis but `axis` (the channels). training: normalise with
 /// the batch statistics and update running_mean/running_var in place (moving = moving·momentum +
 /// batch·(1 − momentum), biased variance, as Keras); inference: use the running statistics.
 /// gamma/beta may be undefined (no scale/offset).
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum = 0.99, double epsilon = 1e-3,
-                  int64_t axis = -1);
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum = 0.99, double epsilon = 1e-3, int64_t axis = -1);
 /// Layer normalization over axes (default the last), then gamma·x̂ + beta (either may be undefined).
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Axes& axes = {-1},
                   double epsilon = 1e-3);
@@ -237,14 +241,17 @@ struct RnnOptions {
 /// tanh activation and sigmoid recurrent activation; h0, c0 (N, H) may be undefined (zeros).
 /// Returns {output, h_T, c_T}.
 std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& kernel,
-                         const Tensor& recurrent_kernel, const Tensor& bias, const RnnOptions& opts = {});
+                         const Tensor& recurrent_kernel, const Tensor& bias,
+                         const RnnOptions& opts = {});
 /// GRU with Keras 3's reset_after = true: kernel (F, 3H), recurrent_kernel (H, 3H), bias (2, 3H)
 /// (row 0 input, row 1 recurrent) or undefined, gate order z, r, h. Returns {output, h_T}.
-std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& kernel, const Tensor& recurrent_kernel,
-                        const Tensor& bias, const RnnOptions& opts = {});
+std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& kernel,
+                        const Tensor& recurrent_kernel, const Tensor& bias,
+                        const RnnOptions& opts = {});
 /// Fully connected recurrence h = tanh(x·W + h·U + b). Returns {output, h_T}.
 std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& kernel,
-                               const Tensor& recurrent_kernel, const Tensor& bias, const RnnOptions& opts = {});
+                               const Tensor& recurrent_kernel, const Tensor& bias,
+                               const RnnOptions& opts = {});
 
 // ---- regularization ----
 /// Inverted dropout: zeroes each element with probability rate and scales the rest by

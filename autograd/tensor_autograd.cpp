@@ -8,8 +8,10 @@ namespace tg {
 Tensor& Tensor::requires_grad_(bool value) {
   if (!defined()) fail<ValueError>("requires_grad_: undefined tensor");
   if (!is_leaf())
-    fail<ValueError>("requires_grad_: only leaf tensors can change requires_grad; use detach() "
-                     "for a non-leaf (produced by ", grad_fn()->name(), ")");
+    fail<ValueError>(
+        "requires_grad_: only leaf tensors can change requires_grad; use detach() "
+        "for a non-leaf (produced by ",
+        grad_fn()->name(), ")");
   if (value && !is_floating(dtype()))
     fail<DTypeError>("requires_grad_: only floating tensors can require grad, got ", dtype());
   impl_->requires_grad = value;
@@ -37,8 +39,8 @@ void Tensor::backward(const Tensor& gradient, BackwardOptions opts) const {
   if (!requires_grad())
     fail<ValueError>("backward: tensor of shape ", shape(),
                      " does not require grad (no input of its computation requires grad)");
-  autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
-                     opts);
+  autograd::backward(
+      {*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, opts);
 }
 
 Tensor Tensor::detach() const {

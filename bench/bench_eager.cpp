@@ -66,8 +66,8 @@ void BM_Matmul(benchmark::State& state) {
     tg::Tensor c = tg::matmul(a, b);
     benchmark::DoNotOptimize(c.impl());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(
-      2e-9 * n * n * n * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2e-9 * n * n * n * state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Matmul)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
 

@@ -9,8 +9,11 @@ using namespace tg;
 namespace {
 
 nn::Loss logits_xent() {
-  return nn::Loss([](const Tensor& t, const Tensor& p) { return nn::losses::sparse_categorical_crossentropy(t, p, true); },
-                  "sparse_categorical_crossentropy_logits");
+  return nn::Loss(
+      [](const Tensor& t, const Tensor& p) {
+        return nn::losses::sparse_categorical_crossentropy(t, p, true);
+      },
+      "sparse_categorical_crossentropy_logits");
 }
 
 /// W2: 784-512-512-10 relu MLP, softmax cross-entropy, batch 128, SGD: forward + backward + update.

@@ -35,10 +35,12 @@ void sgemm(int64_t n, int reps) {
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(md, md, md), eng);
   dnnl::matmul prim(pd);
   memory ma(md, eng, a.data<float>()), mb(md, eng, b.data<float>()), mc(md, eng, out.data());
-  double raw = median_seconds([&] {
-    prim.execute(st, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
-    st.wait();
-  }, reps);
+  double raw = median_seconds(
+      [&] {
+        prim.execute(st, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+        st.wait();
+      },
+      reps);
   double ours = median_seconds([&] { tg::Tensor c = tg::matmul(a, b); }, reps);
   const double flop = 2.0 * n * n * n;
   std::printf("W1 sgemm %4lld^3   tapegrad %8.2f GFLOP/s   raw oneDNN %8.2f GFLOP/s   ratio %.3f\n",
@@ -55,13 +57,16 @@ void add_1m(int reps) {
   dnnl::binary::primitive_desc pd(dnnl::binary::desc(dnnl::algorithm::binary_add, md, md, md), eng);
   dnnl::binary prim(pd);
   memory ma(md, eng, a.data<float>()), mb(md, eng, b.data<float>()), mc(md, eng, out.data());
-  double raw = median_seconds([&] {
-    prim.execute(st, {{DNNL_ARG_SRC_0, ma}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, mc}});
-    st.wait();
-  }, reps);
+  double raw = median_seconds(
+      [&] {
+        prim.execute(st, {{DNNL_ARG_SRC_0, ma}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, mc}});
+        st.wait();
+      },
+      reps);
   double ours = median_seconds([&] { tg::Tensor c = a + b; }, reps);
-  std::printf("add 1M float32     tapegrad %8.1f us         raw oneDNN %8.1f us         ratio %.3f\n",
-              ours * 1e6, raw * 1e6, raw / ours);
+  std::printf(
+      "add 1M float32     tapegrad %8.1f us         raw oneDNN %8.1f us         ratio %.3f\n",
+      ours * 1e6, raw * 1e6, raw / ours);
 }
 
 }  // namespace

@@ -24,28 +24,35 @@ double peak_mib() {
 }
 
 nn::Loss logits_xent() {
-  return nn::Loss([](const Tensor& t, const Tensor& p) { return nn::losses::sparse_categorical_crossentropy(t, p, true); },
-                  "sparse_categorical_crossentropy_logits");
+  return nn::Loss(
+      [](const Tensor& t, const Tensor& p) {
+        return nn::losses::sparse_categorical_crossentropy(t, p, true);
+      },
+      "sparse_categorical_crossentropy_logits");
 }
 
 int run_w6() {
   manual_seed(42);
   auto data = nn::data::load_fashion_mnist();
-  Tensor x_train = data.x_train.reshape({-1, 784}) / 255.0, x_test = data.x_test.reshape({-1, 784}) / 255.0;
+  Tensor x_train = data.x_train.reshape({-1, 784}) / 255.0,
+         x_test = data.x_test.reshape({-1, 784}) / 255.0;
   nn::Sequential model;
   model.add(nn::Dense(128, {.activation = "relu", .input_shape = {784}}));
   model.add(nn::Dense(10, {.activation = "softmax"}));
-  model.compile({.optimizer = optim::RMSprop({.learning_rate = 1e-3}), .loss = "sparse_categorical_crossentropy",
+  model.compile({.optimizer = optim::RMSprop({.learning_rate = 1e-3}),
+                 .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
   double per_epoch[2];
   for (int e = 0; e < 2; ++e) {
     auto t0 = std::chrono::steady_clock::now();
-    model.fit(x_train, data.y_train, {.batch_size = 128, .epochs = e + 1, .verbose = 0, .initial_epoch = e, .seed = 1});
+    model.fit(x_train, data.y_train,
+              {.batch_size = 128, .epochs = e + 1, .verbose = 0, .initial_epoch = e, .seed = 1});
     per_epoch[e] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   nn::Logs t = model.evaluate(x_test, data.y_test, {.batch_size = 1000, .verbose = 0});
-  std::printf("W6 fashion-mnist MLP 784-128-10: epoch 1 %.2f s, epoch 2 %.2f s, test accuracy %.4f\n", per_epoch[0],
-              per_epoch[1], t["accuracy"]);
+  std::printf(
+      "W6 fashion-mnist MLP 784-128-10: epoch 1 %.2f s, epoch 2 %.2f s, test accuracy %.4f\n",
+      per_epoch[0], per_epoch[1], t["accuracy"]);
   return 0;
 }
 
@@ -74,9 +81,11 @@ int run_w7(bool cnn) {
   }
   for (int i = 0; i < 100; ++i) model.train_on_batch(x, y);
   AllocatorStats st = allocator_stats();
-  std::printf("W7 %s: peak resident %.1f MiB over 100 steps (tensor memory peak %.1f MiB, %llu device allocations)\n",
-              cnn ? "W3 CNN" : "W2 MLP", peak_mib(), static_cast<double>(st.peak_bytes) / (1 << 20),
-              static_cast<unsigned long long>(st.device_allocs));
+  std::printf(
+      "W7 %s: peak resident %.1f MiB over 100 steps (tensor memory peak %.1f MiB, %llu device "
+      "allocations)\n",
+      cnn ? "W3 CNN" : "W2 MLP", peak_mib(), static_cast<double>(st.peak_bytes) / (1 << 20),
+      static_cast<unsigned long long>(st.device_allocs));
   return 0;
 }
 

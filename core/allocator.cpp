@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <new>
 
-#include "core/error.hpp"
 #include "core/backend.hpp"
+#include "core/error.hpp"
 #include "core/registry.hpp"
 
 namespace tg {
@@ -77,9 +77,8 @@ AllocatorStats CachingAllocator::stats() const {
 
 CachingAllocator& cpu_allocator() {
   static CachingAllocator* a = new CachingAllocator(  // never destroyed: tensors may outlive main
-      Device::cpu(),
-      {[](size_t bytes, void*) -> void* { return std::aligned_alloc(64, bytes); },
-       [](void* p, void*) { std::free(p); }, nullptr});
+      Device::cpu(), {[](size_t bytes, void*) -> void* { return std::aligned_alloc(64, bytes); },
+                      [](void* p, void*) { std::free(p); }, nullptr});
   return *a;
 }
 

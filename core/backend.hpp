@@ -11,19 +11,51 @@ namespace tg {
 
 /// Elementwise functions of one tensor. Parameters p0/p1 are documented per op.
 enum class UnaryOp : uint8_t {
-  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Square, Sin, Cos, Tanh, Sigmoid,
+  Neg,
+  Abs,
+  Sign,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Square,
+  Sin,
+  Cos,
+  Tanh,
+  Sigmoid,
   Relu,
   LeakyRelu,  ///< p0 = negative slope
   Elu,        ///< p0 = alpha
-  Selu, Gelu, GeluTanh, Softplus, Softsign, Erf,
+  Selu,
+  Gelu,
+  GeluTanh,
+  Softplus,
+  Softsign,
+  Erf,
   PowScalar,  ///< x^p0
   Clip,       ///< clamp to [p0, p1]
   LogicalNot,
-  Step,       ///< 1 where x > 0, else 0 (the derivative of relu)
+  Step,  ///< 1 where x > 0, else 0 (the derivative of relu)
 };
 /// Elementwise functions of two tensors; comparisons and logical ops write bool.
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Maximum,
+  Minimum,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  LogicalAnd,
+  LogicalOr
 };
 /// Reductions over the axes where the output has size 1 and the input does not.
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
@@ -96,7 +128,8 @@ class Backend {
                       uint64_t offset) = 0;
   /// out (N, OH, OW, CO) = convolution of x (N, H, W, CI) with w (KH, KW, CI / groups, CO);
   /// all contiguous.
-  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) = 0;
+  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& out,
+                      const Conv2dParams& p) = 0;
   /// grad_in (N, H, W, CI) = the adjoint of conv2d in x, applied to grad_out (N, OH, OW, CO).
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
                                      const Conv2dParams& p) = 0;
@@ -110,7 +143,8 @@ class Backend {
   /// Average pooling (dividing by the number of unpadded cells).
   virtual void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) = 0;
   /// The adjoint of avg_pool2d: spreads grad_out (N, OH, OW, C) into grad_in (N, H, W, C).
-  virtual void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) = 0;
+  virtual void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in,
+                                   const Pool2dParams& p) = 0;
   /// CTC loss per sample from log-probabilities log_probs (N, T, C) (log-softmax over C), labels
   /// (int64, N × L), label_lengths and input_lengths (int64, [N]) and the blank class, in log
   /// space: loss [N] gets −log p(labels | log_probs), +inf where no alignment fits. When grad
@@ -122,11 +156,13 @@ class Backend {
   /// Batch normalization of x viewed as rows (M, C) (contiguous, channels last):
   /// y = (x − mean) / sqrt(var + eps) · gamma + beta. training: writes the batch mean and biased
   /// variance into mean and var; otherwise reads them.
-  virtual void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                          const Tensor& var, double eps, bool training, const Tensor& y) = 0;
+  virtual void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& mean, const Tensor& var, double eps, bool training,
+                          const Tensor& y) = 0;
   /// Gradients of training-mode batch_norm (batch statistics mean and var) from grad_y.
-  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& mean,
-                                   const Tensor& var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                   const Tensor& mean, const Tensor& var, double eps,
+                                   const Tensor& grad_x, const Tensor& grad_gamma,
                                    const Tensor& grad_beta) = 0;
 };
 

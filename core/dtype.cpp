@@ -5,11 +5,16 @@ namespace tg {
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
   }
   return "?";
 }
@@ -17,11 +22,16 @@ std::string_view dtype_name(DType t) {
 DType promote_types(DType a, DType b) {
   auto rank = [](DType t) {
     switch (t) {
-      case DType::Bool: return 0;
-      case DType::Int32: return 1;
-      case DType::Int64: return 2;
-      case DType::Float32: return 3;
-      case DType::Float64: return 4;
+      case DType::Bool:
+        return 0;
+      case DType::Int32:
+        return 1;
+      case DType::Int64:
+        return 2;
+      case DType::Float32:
+        return 3;
+      case DType::Float64:
+        return 4;
     }
     return 0;
   };

@@ -12,19 +12,40 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 /// Shapes that do not fit the op (mismatch, bad rank, incompatible reshape).
-class ShapeError : public Error { public: using Error::Error; };
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
 /// A dtype the op does not accept, or two dtypes that do not match.
-class DTypeError : public Error { public: using Error::Error; };
+class DTypeError : public Error {
+ public:
+  using Error::Error;
+};
 /// Tensors on different devices, or a device that does not exist.
-class DeviceError : public Error { public: using Error::Error; };
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
 /// An axis, index or slice out of range.
-class IndexError : public Error { public: using Error::Error; };
+class IndexError : public Error {
+ public:
+  using Error::Error;
+};
 /// A bad value or a misuse of the API (backward twice, in-place write to a saved tensor, ...).
-class ValueError : public Error { public: using Error::Error; };
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
 /// Reading or writing a file failed, or the file is corrupt.
-class IOError : public Error { public: using Error::Error; };
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
 /// A backend library (oneDNN, OpenCL, CLBlast) reported a failure; names the routine.
-class BackendError : public Error { public: using Error::Error; };
+class BackendError : public Error {
+ public:
+  using Error::Error;
+};
 
 namespace detail {
 template <class... Args>

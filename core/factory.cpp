@@ -22,8 +22,12 @@ Tensor full(const Shape& shape, double value, TensorOptions opts) {
 }
 Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0.0, opts); }
 Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
 
 Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
 
@@ -61,7 +65,8 @@ Tensor linspace(double start, double stop, int64_t n, TensorOptions opts) {
   if (n < 0) fail<ValueError>("linspace: negative count ", n);
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
-    v[i] = n == 1 ? start : start + (stop - start) * static_cast<double>(i) / static_cast<double>(n - 1);
+    v[i] = n == 1 ? start
+                  : start + (stop - start) * static_cast<double>(i) / static_cast<double>(n - 1);
   return detail::from_host(v.data(), {n}, kFloat64, opts);
 }
 

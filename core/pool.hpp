@@ -24,11 +24,15 @@ struct PoolAllocator {
     return std::allocator<T>().allocate(n);
   }
   void deallocate(T* p, size_t n) noexcept {
-    if (n == 1 && sizeof(T) <= kPoolMaxBytes) pool_put(p, sizeof(T));
-    else std::allocator<T>().deallocate(p, n);
+    if (n == 1 && sizeof(T) <= kPoolMaxBytes)
+      pool_put(p, sizeof(T));
+    else
+      std::allocator<T>().deallocate(p, n);
   }
   template <class U>
-  bool operator==(const PoolAllocator<U>&) const noexcept { return true; }
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 /// make_shared through the pool.

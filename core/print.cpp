@@ -55,8 +55,10 @@ struct Printer {
       rec(os, axis + 1, off + i * strides[axis], indent + 1);
       if (i + 1 < n) {
         os << ',';
-        if (axis + 1 == shape.size()) os << ' ';
-        else os << std::string(shape.size() - axis - 1, '\n') << std::string(indent + 1, ' ');
+        if (axis + 1 == shape.size())
+          os << ' ';
+        else
+          os << std::string(shape.size() - axis - 1, '\n') << std::string(indent + 1, ' ');
       }
     }
     os << ']';

@@ -48,15 +48,16 @@ UseReferenceBackend::~UseReferenceBackend() { t_use_reference = prev_; }
 
 std::string_view unary_op_name(UnaryOp op) {
   static constexpr std::string_view names[] = {
-      "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "sin",
-      "cos", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
-      "softplus", "softsign", "erf", "pow", "clip", "logical_not", "step"};
+      "neg",      "abs",        "sign",   "exp",  "log",         "log1p",     "expm1",
+      "sqrt",     "rsqrt",      "square", "sin",  "cos",         "tanh",      "sigmoid",
+      "relu",     "leaky_relu", "elu",    "selu", "gelu",        "gelu_tanh", "softplus",
+      "softsign", "erf",        "pow",    "clip", "logical_not", "step"};
   return names[static_cast<int>(op)];
 }
 std::string_view binary_op_name(BinaryOp op) {
-  static constexpr std::string_view names[] = {"add", "sub", "mul", "div", "pow",
-                                                "maximum", "minimum", "eq", "ne", "lt",
-                                                "le", "gt", "ge", "logical_and", "logical_or"};
+  static constexpr std::string_view names[] = {
+      "add", "sub", "mul", "div", "pow", "maximum",     "minimum",   "eq",
+      "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or"};
   return names[static_cast<int>(op)];
 }
 std::string_view reduce_op_name(ReduceOp op) {

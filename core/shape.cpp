@@ -32,8 +32,8 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
-      fail<ShapeError>(op, ": shapes cannot be broadcast: ", a, " and ", b, " (axis ", i, ": ",
-                       da, " vs ", db, ")");
+      fail<ShapeError>(op, ": shapes cannot be broadcast: ", a, " and ", b, " (axis ", i, ": ", da,
+                       " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
   return out;

@@ -11,8 +11,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) fail<ShapeError>("empty: negative size in shape ", shape);
   auto impl = detail::make_pooled<TensorImpl>();
-  impl->storage = detail::make_pooled<Storage>(backend_for(device).allocator(),
-                                            std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype));
+  impl->storage = detail::make_pooled<Storage>(
+      backend_for(device).allocator(), std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype));
   impl->strides = contiguous_strides(shape);
   impl->shape = shape;
   impl->dtype = dtype;

@@ -47,7 +47,7 @@ struct TensorImpl {
   bool is_view = false;  ///< made by a view op from another tensor (shares its storage)
   uint32_t output_nr = 0;
   std::shared_ptr<autograd::Node> grad_fn;
-  std::unique_ptr<Tensor> grad;               ///< accumulated gradient of a leaf
+  std::unique_ptr<Tensor> grad;                  ///< accumulated gradient of a leaf
   std::unique_ptr<std::vector<GradHook>> hooks;  ///< hooks of a leaf
 
   ~TensorImpl();
@@ -92,11 +92,14 @@ class Tensor {
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
 
   /// Typed pointer to the first element of a CPU tensor (throws for other devices or dtypes).
-  template <class T> T* data() const;
+  template <class T>
+  T* data() const;
   /// The single element of a one-element tensor, converted to T.
-  template <class T> T item() const;
+  template <class T>
+  T item() const;
   /// All elements in row-major order, converted to T.
-  template <class T> std::vector<T> to_vector() const;
+  template <class T>
+  std::vector<T> to_vector() const;
 
   // ---- autograd (defined in autograd/) ----
   bool requires_grad() const { return impl_->requires_grad; }
@@ -213,30 +216,30 @@ Tensor arange(int64_t stop, TensorOptions opts);
 /// Values start, start+step, ... < stop: int64 when every argument is an integer, else
 /// float32 (as NumPy/PyTorch infer it).
 template <class A, class B, class C = int>
-  requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B> && std::is_arithmetic_v<C>
-Tensor arange(A start, B stop, C step = 1) {
+requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B> && std::is_arithmetic_v<C> Tensor
+arange(A start, B stop, C step = 1) {
   constexpr bool integral = std::is_integral_v<A> && std::is_integral_v<B> && std::is_integral_v<C>;
   return arange(static_cast<double>(start), static_cast<double>(stop), static_cast<double>(step),
                 TensorOptions{.dtype = integral ? kInt64 : kFloat32});
 }
 /// arange(0, stop): int64 for an integer stop, else float32.
 template <class A>
-  requires std::is_arithmetic_v<A>
-Tensor arange(A stop) {
-  return arange(0, stop, 1);
-}
+requires std::is_arithmetic_v<A> Tensor arange(A stop) { return arange(0, stop, 1); }
 /// n evenly spaced values from start to stop inclusive.
 Tensor linspace(double start, double stop, int64_t n, TensorOptions opts = {});
 /// n×m identity (m = n when m < 0).
 Tensor eye(int64_t n, int64_t m = -1, TensorOptions opts = {});
 /// A tensor holding the values (row-major) with the shape (1-D when shape is empty).
 template <class T>
-Tensor tensor(const std::vector<T>& values, const Shape& shape = {}, TensorOptions opts = {.dtype = dtype_of_v<T>});
-Tensor tensor(std::initializer_list<float> values, const Shape& shape = {}, TensorOptions opts = {});
+Tensor tensor(const std::vector<T>& values, const Shape& shape = {},
+              TensorOptions opts = {.dtype = dtype_of_v<T>});
+Tensor tensor(std::initializer_list<float> values, const Shape& shape = {},
+              TensorOptions opts = {});
 /// A 0-d tensor holding value.
 Tensor scalar_tensor(double value, TensorOptions opts = {});
 /// Copies numel(shape) elements of dtype from raw host memory into a tensor of that dtype.
-Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device = default_device());
+Tensor from_blob(const void* data, const Shape& shape, DType dtype,
+                 Device device = default_device());
 
 namespace detail {
 /// Copies host elements of src_dtype into a new tensor with the dtype and device of opts.
@@ -253,7 +256,8 @@ Tensor uniform(const Shape& shape, double low, double high, uint64_t seed, Tenso
 /// Normal(mean, stddev) from the global generator.
 Tensor normal(const Shape& shape, double mean = 0.0, double stddev = 1.0, TensorOptions opts = {});
 /// Normal(mean, stddev) from an explicit seed.
-Tensor normal(const Shape& shape, double mean, double stddev, uint64_t seed, TensorOptions opts = {});
+Tensor normal(const Shape& shape, double mean, double stddev, uint64_t seed,
+              TensorOptions opts = {});
 /// uniform(shape, 0, 1).
 Tensor rand(const Shape& shape, TensorOptions opts = {});
 /// normal(shape, 0, 1).

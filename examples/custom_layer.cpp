@@ -35,7 +35,8 @@ class RBFLayer : public nn::Layer {
   // Called once with the input shape (batch axis −1) before the first call.
   void build(const Shape& input_shape) override {
     const int64_t features = input_shape.back();
-    centers_ = add_weight("centers", {units_, features}, nn::initializers::random_uniform(-1.0, 1.0));
+    centers_ =
+        add_weight("centers", {units_, features}, nn::initializers::random_uniform(-1.0, 1.0));
     log_gamma_ = add_weight("log_gamma", {units_}, nn::initializers::constant(std::log(4.0)));
   }
 
@@ -67,7 +68,8 @@ class RBFLayer : public nn::Layer {
 
 /// A handle like nn::Dense: cheap to copy, usable in Sequential::add and on symbolic tensors.
 struct RBF : nn::LayerHandle<RBFLayer> {
-  RBF(int64_t units, RBFOptions o = {}) : LayerHandle(std::make_shared<RBFLayer>(units, std::move(o))) {}
+  RBF(int64_t units, RBFOptions o = {})
+      : LayerHandle(std::make_shared<RBFLayer>(units, std::move(o))) {}
 };
 
 std::pair<Tensor, Tensor> make_data(int64_t n, uint32_t seed) {
@@ -95,7 +97,9 @@ int main(int argc, char** argv) {
   seq.add(RBF(16, {.input_shape = {2}}));
   seq.add(nn::Dense(1, {.activation = "sigmoid"}));
   seq.summary();
-  seq.compile({.optimizer = optim::Adam({.learning_rate = 0.02}), .loss = "binary_crossentropy", .metrics = {"accuracy"}});
+  seq.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
+               .loss = "binary_crossentropy",
+               .metrics = {"accuracy"}});
   seq.fit(x_train, y_train, {.batch_size = 64, .epochs = epochs, .verbose = 0, .seed = 1});
   const double seq_acc = seq.evaluate(x_test, y_test, {.verbose = 0})["accuracy"];
   std::printf("Sequential with RBF: test accuracy %.4f\n", seq_acc);
@@ -108,7 +112,9 @@ int main(int argc, char** argv) {
   nn::Symbol inside = nn::Dense(1, {.activation = "sigmoid", .name = "inside"})(features);
   nn::Model model(points, inside, "ring");
   model.summary();
-  model.compile({.optimizer = optim::Adam({.learning_rate = 0.02}), .loss = "binary_crossentropy", .metrics = {"accuracy"}});
+  model.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
+                 .loss = "binary_crossentropy",
+                 .metrics = {"accuracy"}});
   model.fit(x_train, y_train, {.batch_size = 64, .epochs = epochs, .verbose = 0, .seed = 1});
   const double fn_acc = model.evaluate(x_test, y_test, {.verbose = 0})["accuracy"];
   std::printf("functional with RBF: test accuracy %.4f\n", fn_acc);
@@ -123,8 +129,10 @@ int main(int argc, char** argv) {
               loaded.layers()[0]->name().c_str(), loaded.layers()[0]->type().c_str(), diff);
   ok = ok && diff == 0.0;
   // The file held the optimizer state: training resumes where it stopped.
-  nn::History more = loaded.fit(x_train, y_train, {.batch_size = 64, .epochs = 1, .verbose = 0, .seed = 99});
-  std::printf("one more epoch on the loaded model: loss %.4f, accuracy %.4f\n", more["loss"][0], more["accuracy"][0]);
+  nn::History more =
+      loaded.fit(x_train, y_train, {.batch_size = 64, .epochs = 1, .verbose = 0, .seed = 99});
+  std::printf("one more epoch on the loaded model: loss %.4f, accuracy %.4f\n", more["loss"][0],
+              more["accuracy"][0]);
   ok = ok && more["accuracy"][0] >= 0.95;
 
   // Weights alone, by layer name, into a model built again in code.
@@ -134,7 +142,8 @@ int main(int argc, char** argv) {
   again.add(nn::Dense(1, {.activation = "sigmoid", .name = seq.layers()[1]->name()}));
   nn::load_weights(again, "custom_layer_seq.weights");
   const double diff2 = max(abs(again.predict(x_test) - seq.predict(x_test))).item<double>();
-  std::printf("weights reloaded into a rebuilt Sequential: largest prediction difference %g\n", diff2);
+  std::printf("weights reloaded into a rebuilt Sequential: largest prediction difference %g\n",
+              diff2);
   ok = ok && diff2 == 0.0;
 
   std::remove("custom_layer_ring.tgm");

@@ -28,8 +28,11 @@ int main(int argc, char** argv) {
   model.add(nn::Dense(10, {.activation = "softmax"}));
   model.summary();
 
-  model.compile({.optimizer = optim::Adam(), .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
-  model.fit(x_train, data.y_train, {.batch_size = 64, .epochs = epochs, .validation_split = 0.1, .seed = 3});
+  model.compile({.optimizer = optim::Adam(),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  model.fit(x_train, data.y_train,
+            {.batch_size = 64, .epochs = epochs, .validation_split = 0.1, .seed = 3});
 
   nn::Logs test = model.evaluate(x_test, data.y_test, {.batch_size = 500, .verbose = 0});
   std::printf("test loss %.4f - test accuracy %.4f\n", test["loss"], test["accuracy"]);

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
 
   // 3. The learning process: loss, optimizer and metrics.
   // RMSprop(lr=0.001) as in the seed, halving the rate every 4 epochs (469 batches each).
-  model.compile({.optimizer = optim::RMSprop({.learning_rate = optim::schedules::exponential_decay(0.001, 4 * 469, 0.5)}),
+  model.compile({.optimizer = optim::RMSprop(
+                     {.learning_rate = optim::schedules::exponential_decay(0.001, 4 * 469, 0.5)}),
                  .loss = "categorical_crossentropy",
                  .metrics = {"accuracy"}});
 

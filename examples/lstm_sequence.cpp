@@ -37,7 +37,8 @@ std::pair<Tensor, Tensor> make_data(int64_t n, uint32_t seed) {
       seq[position(rng)] = 4 + m;
       label = 2 * label + m;
     }
-    for (int64_t t = 0; t < kSteps; ++t) x[static_cast<size_t>((i * kSteps + t) * kSymbols + seq[t])] = 1.0f;
+    for (int64_t t = 0; t < kSteps; ++t)
+      x[static_cast<size_t>((i * kSteps + t) * kSymbols + seq[t])] = 1.0f;
     y[static_cast<size_t>(i)] = label;
   }
   return {tensor(x, {n, kSteps, kSymbols}), tensor(y, {n})};
@@ -60,11 +61,14 @@ int main(int argc, char** argv) {
                  .metrics = {"accuracy"}});
 
   const auto start = std::chrono::steady_clock::now();
-  model.fit(x_train, y_train, {.batch_size = 64, .epochs = epochs, .verbose = 2, .validation_split = 0.1, .seed = 5});
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  model.fit(x_train, y_train,
+            {.batch_size = 64, .epochs = epochs, .verbose = 2, .validation_split = 0.1, .seed = 5});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   nn::Logs test = model.evaluate(x_test, y_test, {.batch_size = 500, .verbose = 0});
-  std::printf("trained in %.1f s - test loss %.4f - test accuracy %.4f\n", seconds, test["loss"], test["accuracy"]);
+  std::printf("trained in %.1f s - test loss %.4f - test accuracy %.4f\n", seconds, test["loss"],
+              test["accuracy"]);
 
   // The first test sequences, decoded, with the predicted class.
   const char* names[] = {"XXX", "XXY", "XYX", "XYY", "YXX", "YXY", "YYX", "YYY"};
@@ -74,7 +78,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> symbols = argmax(x_test.slice(0, 0, 3), 2).to_vector<int64_t>();
   for (int i = 0; i < 3; ++i) {
     std::printf("  ");
-    for (int64_t t = 0; t < kSteps; ++t) std::putchar("abcdXY"[symbols[static_cast<size_t>(i * kSteps + t)]]);
+    for (int64_t t = 0; t < kSteps; ++t)
+      std::putchar("abcdXY"[symbols[static_cast<size_t>(i * kSteps + t)]]);
     std::printf("  true %s, predicted %s\n", names[truth[i]], names[predicted[i]]);
   }
 

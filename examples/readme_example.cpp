@@ -11,7 +11,7 @@ int main() {
   for (int step = 0; step < 200; ++step) {
     tg::Tensor loss = tg::mean(tg::square(tg::matmul(x, w) - y));  // any function of tensors
     loss.backward();
-    tg::NoGrad no_grad;                                             // updates are not recorded
+    tg::NoGrad no_grad;  // updates are not recorded
     w -= w.grad() * 0.1;
     w.zero_grad();
   }

@@ -31,7 +31,9 @@ int main() {
   functional.summary();
 
   // In[7]: optimizer, loss and the metrics to monitor.
-  functional.compile({.optimizer = optim::RMSprop({.learning_rate = 0.001}), .loss = "mse", .metrics = {"accuracy"}});
+  functional.compile({.optimizer = optim::RMSprop({.learning_rate = 0.001}),
+                      .loss = "mse",
+                      .metrics = {"accuracy"}});
 
   // In[8]: fit on input and target tensors (here a generated task: the class is which of
   // ten blocks of the 784 inputs has the largest sum).

@@ -28,7 +28,8 @@ struct Pairs {
 Pairs make_data(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> a(static_cast<size_t>(n * 8)), b(a.size()), larger(static_cast<size_t>(n)), dist(larger.size());
+  std::vector<float> a(static_cast<size_t>(n * 8)), b(a.size()), larger(static_cast<size_t>(n)),
+      dist(larger.size());
   for (size_t i = 0; i < larger.size(); ++i) {
     float sa = 0, sb = 0, d2 = 0;
     for (size_t k = 0; k < 8; ++k) {
@@ -73,25 +74,29 @@ int main(int argc, char** argv) {
                  .loss_weights = {1.0, 0.25}});
 
   // Inputs and targets as lists, in the order given to nn::Model.
-  nn::History hist = model.fit({train.a, train.b}, {train.a_larger, train.distance},
-                               {.batch_size = 64, .epochs = epochs, .verbose = 2, .validation_split = 0.1, .seed = 1});
+  nn::History hist = model.fit(
+      {train.a, train.b}, {train.a_larger, train.distance},
+      {.batch_size = 64, .epochs = epochs, .verbose = 2, .validation_split = 0.1, .seed = 1});
   std::printf("logged per epoch:");
   for (const auto& [key, values] : hist.history) std::printf(" %s", key.c_str());
   std::printf("\n");
 
   nn::Logs logs = model.evaluate({test.a, test.b}, {test.a_larger, test.distance}, {.verbose = 0});
-  std::printf("test: loss %.4f = 1.0 × a_larger_loss %.4f + 0.25 × distance_loss %.4f\n", logs["loss"],
-              logs["a_larger_loss"], logs["distance_loss"]);
+  std::printf("test: loss %.4f = 1.0 × a_larger_loss %.4f + 0.25 × distance_loss %.4f\n",
+              logs["loss"], logs["a_larger_loss"], logs["distance_loss"]);
 
   // predict returns one tensor per output.
   std::vector<Tensor> out = model.predict({test.a, test.b}, {.batch_size = 500});
-  const double accuracy = mean(eq(gt(out[0], 0.5), gt(test.a_larger, 0.5)).to(kFloat32)).item<double>();
+  const double accuracy =
+      mean(eq(gt(out[0], 0.5), gt(test.a_larger, 0.5)).to(kFloat32)).item<double>();
   const double mae = mean(abs(out[1] - test.distance)).item<double>();
-  std::printf("a_larger accuracy %.4f (target ≥ 0.95), distance mean absolute error %.4f (target ≤ 0.35)\n",
-              accuracy, mae);
+  std::printf(
+      "a_larger accuracy %.4f (target ≥ 0.95), distance mean absolute error %.4f (target ≤ 0.35)\n",
+      accuracy, mae);
   for (int64_t i = 0; i < 3; ++i)
-    std::printf("  pair %lld: P(a larger) %.3f (truth %.0f), distance %.3f (truth %.3f)\n", static_cast<long long>(i),
-                out[0][i][0].item<double>(), test.a_larger[i][0].item<double>(), out[1][i][0].item<double>(),
+    std::printf("  pair %lld: P(a larger) %.3f (truth %.0f), distance %.3f (truth %.3f)\n",
+                static_cast<long long>(i), out[0][i][0].item<double>(),
+                test.a_larger[i][0].item<double>(), out[1][i][0].item<double>(),
                 test.distance[i][0].item<double>());
 
   const bool ok = accuracy >= 0.95 && mae <= 0.35;

@@ -75,16 +75,20 @@ void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
   }
 }
 void EarlyStopping::on_train_end(const Logs&) {
-  if (stopped_epoch_ >= 0 && o_.verbose) std::printf("Epoch %d: early stopping\n", stopped_epoch_ + 1);
+  if (stopped_epoch_ >= 0 && o_.verbose)
+    std::printf("Epoch %d: early stopping\n", stopped_epoch_ + 1);
   if (o_.restore_best_weights && !best_weights_.empty() && stopped_epoch_ >= 0) {
     NoGrad ng;
     auto ws = model()->weights();
-    for (size_t i = 0; i < ws.size() && i < best_weights_.size(); ++i) ws[i]->value.copy_(best_weights_[i]);
-    if (o_.verbose) std::printf("Restoring model weights from the end of the best epoch: %d.\n", best_epoch_ + 1);
+    for (size_t i = 0; i < ws.size() && i < best_weights_.size(); ++i)
+      ws[i]->value.copy_(best_weights_[i]);
+    if (o_.verbose)
+      std::printf("Restoring model weights from the end of the best epoch: %d.\n", best_epoch_ + 1);
   }
 }
 
-ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions o) : path_(std::move(path)), o_(std::move(o)) {
+ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions o)
+    : path_(std::move(path)), o_(std::move(o)) {
   maximize_ = monitor_maximizes(o_.monitor, o_.mode);
 }
 void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
@@ -97,19 +101,24 @@ void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
     if (!v) return;
     if (best_ && (maximize_ ? *v <= *best_ : *v >= *best_)) return;
     if (o_.verbose)
-      std::printf("Epoch %d: %s improved to %.5f, saving model to %s\n", epoch + 1, o_.monitor.c_str(), *v, path.c_str());
+      std::printf("Epoch %d: %s improved to %.5f, saving model to %s\n", epoch + 1,
+                  o_.monitor.c_str(), *v, path.c_str());
     best_ = *v;
   }
-  if (o_.save_weights_only) save_weights(*model(), path);
-  else save_model(*model(), path);
+  if (o_.save_weights_only)
+    save_weights(*model(), path);
+  else
+    save_model(*model(), path);
 }
 
 void LearningRateScheduler::on_epoch_begin(int epoch, const Logs&) {
   auto& opt = model()->optimizer();
-  if (!opt) fail<ValueError>("LearningRateScheduler: the model has no optimizer (call compile first)");
+  if (!opt)
+    fail<ValueError>("LearningRateScheduler: the model has no optimizer (call compile first)");
   const double lr = schedule_(epoch, opt->learning_rate());
   opt->set_learning_rate(lr);
-  if (verbose_) std::printf("Epoch %d: LearningRateScheduler setting learning rate to %g.\n", epoch + 1, lr);
+  if (verbose_)
+    std::printf("Epoch %d: LearningRateScheduler setting learning rate to %g.\n", epoch + 1, lr);
 }
 void LearningRateScheduler::on_epoch_end(int, const Logs&) {}
 
@@ -139,14 +148,16 @@ void ReduceLROnPlateau::on_epoch_end(int epoch, const Logs& logs) {
     if (old_lr > o_.min_lr) {
       const double lr = std::max(old_lr * o_.factor, o_.min_lr);
       opt->set_learning_rate(lr);
-      if (o_.verbose) std::printf("Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1, lr);
+      if (o_.verbose)
+        std::printf("Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1, lr);
       cooldown_left_ = o_.cooldown;
       wait_ = 0;
     }
   }
 }
 
-CSVLogger::CSVLogger(std::string filename, char sep, bool append) : filename_(std::move(filename)), sep_(sep), append_(append) {}
+CSVLogger::CSVLogger(std::string filename, char sep, bool append)
+    : filename_(std::move(filename)), sep_(sep), append_(append) {}
 CSVLogger::~CSVLogger() {
   if (f_) std::fclose(f_);
 }
@@ -156,11 +167,13 @@ void CSVLogger::on_train_begin(const Logs&) {
     // Keras writes the header only into an empty file: reuse the columns of an existing one.
     if (std::FILE* old = std::fopen(filename_.c_str(), "r")) {
       std::string line;
-      for (int ch = std::fgetc(old); ch != EOF && ch != '\n'; ch = std::fgetc(old)) line += static_cast<char>(ch);
+      for (int ch = std::fgetc(old); ch != EOF && ch != '\n'; ch = std::fgetc(old))
+        line += static_cast<char>(ch);
       std::fclose(old);
       for (size_t start = line.find(sep_); start != std::string::npos;) {
         const size_t end = line.find(sep_, start + 1);
-        keys_.push_back(line.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1));
+        keys_.push_back(
+            line.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1));
         start = end;
       }
     }
@@ -179,8 +192,10 @@ void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
   std::fprintf(f_, "%d", epoch);
   for (const auto& k : keys_) {
     auto it = logs.find(k);
-    if (it == logs.end()) std::fprintf(f_, "%c", sep_);
-    else std::fprintf(f_, "%c%.17g", sep_, it->second);
+    if (it == logs.end())
+      std::fprintf(f_, "%c", sep_);
+    else
+      std::fprintf(f_, "%c%.17g", sep_, it->second);
   }
   std::fprintf(f_, "\n");
   std::fflush(f_);

@@ -51,12 +51,24 @@ struct LambdaCallback : Callback {
   std::function<void(int, const Logs&)> epoch_begin, epoch_end;
   std::function<void(int64_t, const Logs&)> batch_begin, batch_end;
   std::function<void(const Logs&)> train_begin, train_end;
-  void on_epoch_begin(int e, const Logs& l) override { if (epoch_begin) epoch_begin(e, l); }
-  void on_epoch_end(int e, const Logs& l) override { if (epoch_end) epoch_end(e, l); }
-  void on_train_batch_begin(int64_t b, const Logs& l) override { if (batch_begin) batch_begin(b, l); }
-  void on_train_batch_end(int64_t b, const Logs& l) override { if (batch_end) batch_end(b, l); }
-  void on_train_begin(const Logs& l) override { if (train_begin) train_begin(l); }
-  void on_train_end(const Logs& l) override { if (train_end) train_end(l); }
+  void on_epoch_begin(int e, const Logs& l) override {
+    if (epoch_begin) epoch_begin(e, l);
+  }
+  void on_epoch_end(int e, const Logs& l) override {
+    if (epoch_end) epoch_end(e, l);
+  }
+  void on_train_batch_begin(int64_t b, const Logs& l) override {
+    if (batch_begin) batch_begin(b, l);
+  }
+  void on_train_batch_end(int64_t b, const Logs& l) override {
+    if (batch_end) batch_end(b, l);
+  }
+  void on_train_begin(const Logs& l) override {
+    if (train_begin) train_begin(l);
+  }
+  void on_train_end(const Logs& l) override {
+    if (train_end) train_end(l);
+  }
 };
 
 /// Options of EarlyStopping (Keras defaults).

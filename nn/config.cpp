@@ -28,9 +28,12 @@ namespace {
 void write_string(std::ostringstream& os, const std::string& s) {
   os << '"';
   for (char c : s) {
-    if (c == '"' || c == '\\') os << '\\' << c;
-    else if (c == '\n') os << "\\n";
-    else os << c;
+    if (c == '"' || c == '\\')
+      os << '\\' << c;
+    else if (c == '\n')
+      os << "\\n";
+    else
+      os << c;
   }
   os << '"';
 }
@@ -41,13 +44,20 @@ struct Parser {
   [[noreturn]] void error(const char* what) {
     fail<IOError>("Config::from_json: ", what, " at offset ", i);
   }
-  void ws() { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; }
+  void ws() {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  }
   bool eat(char c) {
     ws();
-    if (i < s.size() && s[i] == c) { ++i; return true; }
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
     return false;
   }
-  void expect(char c) { if (!eat(c)) error("unexpected character"); }
+  void expect(char c) {
+    if (!eat(c)) error("unexpected character");
+  }
   std::string str() {
     ws();
     if (i >= s.size() || s[i] != '"') error("expected a string");
@@ -70,8 +80,8 @@ struct Parser {
     ws();
     size_t start = i;
     bool is_float = false;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
-                            s[i] == '.' || s[i] == 'e' || s[i] == 'E')) {
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' ||
+                            s[i] == '+' || s[i] == '.' || s[i] == 'e' || s[i] == 'E')) {
       if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') is_float = true;
       ++i;
     }
@@ -88,8 +98,14 @@ struct Parser {
     ws();
     if (i >= s.size()) error("unexpected end");
     if (s[i] == '"') return str();
-    if (s.compare(i, 4, "true") == 0) { i += 4; return true; }
-    if (s.compare(i, 5, "false") == 0) { i += 5; return false; }
+    if (s.compare(i, 4, "true") == 0) {
+      i += 4;
+      return true;
+    }
+    if (s.compare(i, 5, "false") == 0) {
+      i += 5;
+      return false;
+    }
     if (s[i] == '[') {
       ++i;
       std::vector<int64_t> v;
@@ -117,25 +133,29 @@ std::string Config::to_json() const {
     first = false;
     write_string(os, k);
     os << ": ";
-    std::visit([&](const auto& x) {
-      using T = std::decay_t<decltype(x)>;
-      if constexpr (std::is_same_v<T, bool>) os << (x ? "true" : "false");
-      else if constexpr (std::is_same_v<T, std::string>) write_string(os, x);
-      else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-        os << '[';
-        for (size_t j = 0; j < x.size(); ++j) os << (j ? ", " : "") << x[j];
-        os << ']';
-      } else if constexpr (std::is_same_v<T, double>) {
-        std::ostringstream d;
-        d.precision(17);
-        d << x;
-        std::string t = d.str();
-        if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
-        os << t;
-      } else {
-        os << x;
-      }
-    }, v);
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, bool>)
+            os << (x ? "true" : "false");
+          else if constexpr (std::is_same_v<T, std::string>)
+            write_string(os, x);
+          else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+            os << '[';
+            for (size_t j = 0; j < x.size(); ++j) os << (j ? ", " : "") << x[j];
+            os << ']';
+          } else if constexpr (std::is_same_v<T, double>) {
+            std::ostringstream d;
+            d.precision(17);
+            d << x;
+            std::string t = d.str();
+            if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
+            os << t;
+          } else {
+            os << x;
+          }
+        },
+        v);
   }
   os << '}';
   return os.str();

@@ -21,7 +21,9 @@ class Config {
   T get(const std::string& key) const;
   /// The value under key, or fallback when missing.
   template <class T>
-  T get_or(const std::string& key, T fallback) const { return has(key) ? get<T>(key) : fallback; }
+  T get_or(const std::string& key, T fallback) const {
+    return has(key) ? get<T>(key) : fallback;
+  }
   const std::map<std::string, ConfigValue>& values() const { return values_; }
   /// A JSON object.
   std::string to_json() const;

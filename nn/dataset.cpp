@@ -11,7 +11,9 @@ namespace tg::nn {
 
 Tensor random_permutation(int64_t n, uint64_t seed) {
   // Sort uniform keys: a permutation from the device-independent random stream.
-  std::vector<double> keys = uniform({n}, 0.0, 1.0, seed, {.dtype = kFloat64, .device = Device::cpu()}).to_vector<double>();
+  std::vector<double> keys =
+      uniform({n}, 0.0, 1.0, seed, {.dtype = kFloat64, .device = Device::cpu()})
+          .to_vector<double>();
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
@@ -30,13 +32,14 @@ Tensor to_categorical(const Tensor& labels, int64_t num_classes) {
 TensorDataset::TensorDataset(std::vector<Tensor> x, std::vector<Tensor> y, TensorDatasetOptions o)
     : x_(std::move(x)), y_(std::move(y)), o_(std::move(o)) {
   if (x_.empty()) fail<ValueError>("TensorDataset: no input tensors");
-  if (o_.batch_size <= 0) fail<ValueError>("TensorDataset: batch_size must be positive, got ", o_.batch_size);
+  if (o_.batch_size <= 0)
+    fail<ValueError>("TensorDataset: batch_size must be positive, got ", o_.batch_size);
   n_ = x_[0].dim() ? x_[0].shape()[0] : 0;
   auto check = [&](const Tensor& t, const char* what, size_t i) {
     if (!t.defined()) fail<ValueError>("TensorDataset: ", what, " ", i, " is undefined");
     if (t.dim() == 0 || t.shape()[0] != n_)
-      fail<ShapeError>("TensorDataset: ", what, " ", i, " has shape ", t.shape(), " but input 0 has ", n_,
-                       " samples");
+      fail<ShapeError>("TensorDataset: ", what, " ", i, " has shape ", t.shape(),
+                       " but input 0 has ", n_, " samples");
   };
   for (size_t i = 0; i < x_.size(); ++i) check(x_[i], "input", i);
   for (size_t i = 0; i < y_.size(); ++i) check(y_[i], "target", i);

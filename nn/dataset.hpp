@@ -30,9 +30,9 @@ class Dataset {
 struct TensorDatasetOptions {
   int64_t batch_size = 32;
   bool shuffle = false;
-  uint64_t seed = 0;           ///< shuffling of epoch e uses seed + e: runs are reproducible
+  uint64_t seed = 0;  ///< shuffling of epoch e uses seed + e: runs are reproducible
   bool drop_remainder = false;
-  Tensor sample_weight = {};   ///< one weight per sample, or undefined
+  Tensor sample_weight = {};  ///< one weight per sample, or undefined
 };
 
 /// Batches of in-memory tensors that share their first (sample) axis.

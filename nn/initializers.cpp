@@ -15,7 +15,8 @@ std::pair<double, double> compute_fans(const Shape& s) {
   if (s.size() == 2) return {static_cast<double>(s[0]), static_cast<double>(s[1])};
   double receptive = 1;
   for (size_t i = 0; i + 2 < s.size(); ++i) receptive *= static_cast<double>(s[i]);
-  return {receptive * static_cast<double>(s[s.size() - 2]), receptive * static_cast<double>(s.back())};
+  return {receptive * static_cast<double>(s[s.size() - 2]),
+          receptive * static_cast<double>(s.back())};
 }
 
 namespace initializers {
@@ -27,7 +28,8 @@ Tensor draw_normal(const Shape& s, double mean, double sd, std::optional<uint64_
   return seed ? normal(s, mean, sd, *seed, {.dtype = dt}) : normal(s, mean, sd, {.dtype = dt});
 }
 /// Normal redrawn outside ±2 stddev (as tf.random.truncated_normal).
-Tensor draw_truncated(const Shape& s, double mean, double sd, std::optional<uint64_t> seed, DType dt) {
+Tensor draw_truncated(const Shape& s, double mean, double sd, std::optional<uint64_t> seed,
+                      DType dt) {
   NoGrad ng;
   Tensor z = draw_normal(s, 0.0, 1.0, seed, kFloat64);
   uint64_t round = 1;
@@ -41,7 +43,10 @@ Tensor draw_truncated(const Shape& s, double mean, double sd, std::optional<uint
   }
   return add(mul(z, sd), mean).to(dt);
 }
-double fan_avg(const Shape& s) { auto [i, o] = compute_fans(s); return (i + o) / 2.0; }
+double fan_avg(const Shape& s) {
+  auto [i, o] = compute_fans(s);
+  return (i + o) / 2.0;
+}
 double fan_in(const Shape& s) { return compute_fans(s).first; }
 }  // namespace
 
@@ -112,8 +117,12 @@ Initializer random_normal(double mean, double sd, std::optional<uint64_t> seed) 
 Initializer truncated_normal(double mean, double sd, std::optional<uint64_t> seed) {
   return [=](const Shape& s, DType dt) { return draw_truncated(s, mean, sd, seed, dt); };
 }
-Initializer zeros() { return [](const Shape& s, DType dt) { return tg::zeros(s, {.dtype = dt}); }; }
-Initializer ones() { return [](const Shape& s, DType dt) { return tg::ones(s, {.dtype = dt}); }; }
+Initializer zeros() {
+  return [](const Shape& s, DType dt) { return tg::zeros(s, {.dtype = dt}); };
+}
+Initializer ones() {
+  return [](const Shape& s, DType dt) { return tg::ones(s, {.dtype = dt}); };
+}
 Initializer constant(double v) {
   return [v](const Shape& s, DType dt) { return full(s, v, {.dtype = dt}); };
 }

@@ -32,11 +32,14 @@ Initializer lecun_normal(std::optional<uint64_t> seed = std::nullopt);
 /// Keras' default for recurrent kernels.
 Initializer orthogonal(double gain = 1.0, std::optional<uint64_t> seed = std::nullopt);
 /// Uniform in [minval, maxval).
-Initializer random_uniform(double minval = -0.05, double maxval = 0.05, std::optional<uint64_t> seed = std::nullopt);
+Initializer random_uniform(double minval = -0.05, double maxval = 0.05,
+                           std::optional<uint64_t> seed = std::nullopt);
 /// Normal(mean, stddev).
-Initializer random_normal(double mean = 0.0, double stddev = 0.05, std::optional<uint64_t> seed = std::nullopt);
+Initializer random_normal(double mean = 0.0, double stddev = 0.05,
+                          std::optional<uint64_t> seed = std::nullopt);
 /// Normal(mean, stddev) redrawn outside two standard deviations.
-Initializer truncated_normal(double mean = 0.0, double stddev = 0.05, std::optional<uint64_t> seed = std::nullopt);
+Initializer truncated_normal(double mean = 0.0, double stddev = 0.05,
+                             std::optional<uint64_t> seed = std::nullopt);
 /// All zeros: Keras' default for biases.
 Initializer zeros();
 /// All ones.

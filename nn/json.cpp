@@ -48,10 +48,18 @@ void dump_string(std::string& out, const std::string& s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -68,33 +76,40 @@ void dump_string(std::string& out, const std::string& s) {
 
 std::string Json::dump() const {
   std::string out;
-  std::visit([&](const auto& x) {
-    using T = std::decay_t<decltype(x)>;
-    if constexpr (std::is_same_v<T, std::monostate>) out += "null";
-    else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
-    else if constexpr (std::is_same_v<T, double>) {
-      char buf[40];
-      if (x == std::floor(x) && std::abs(x) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", x);
-      else std::snprintf(buf, sizeof buf, "%.17g", x);
-      out += buf;
-    } else if constexpr (std::is_same_v<T, std::string>) dump_string(out, x);
-    else if constexpr (std::is_same_v<T, std::shared_ptr<Array>>) {
-      out += '[';
-      for (size_t i = 0; i < x->size(); ++i) out += (i ? "," : "") + (*x)[i].dump();
-      out += ']';
-    } else {
-      out += '{';
-      bool first = true;
-      for (const auto& [k, v] : *x) {
-        if (!first) out += ',';
-        first = false;
-        dump_string(out, k);
-        out += ':';
-        out += v.dump();
-      }
-      out += '}';
-    }
-  }, v_);
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>)
+          out += "null";
+        else if constexpr (std::is_same_v<T, bool>)
+          out += x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) {
+          char buf[40];
+          if (x == std::floor(x) && std::abs(x) < 1e15)
+            std::snprintf(buf, sizeof buf, "%.0f", x);
+          else
+            std::snprintf(buf, sizeof buf, "%.17g", x);
+          out += buf;
+        } else if constexpr (std::is_same_v<T, std::string>)
+          dump_string(out, x);
+        else if constexpr (std::is_same_v<T, std::shared_ptr<Array>>) {
+          out += '[';
+          for (size_t i = 0; i < x->size(); ++i) out += (i ? "," : "") + (*x)[i].dump();
+          out += ']';
+        } else {
+          out += '{';
+          bool first = true;
+          for (const auto& [k, v] : *x) {
+            if (!first) out += ',';
+            first = false;
+            dump_string(out, k);
+            out += ':';
+            out += v.dump();
+          }
+          out += '}';
+        }
+      },
+      v_);
   return out;
 }
 
@@ -104,7 +119,9 @@ struct Parser {
   size_t i = 0;
   int depth = 0;
   [[noreturn]] void error(const char* what) { fail<IOError>("json: ", what, " at offset ", i); }
-  void ws() { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; }
+  void ws() {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  }
   Json value() {
     ws();
     if (i >= s.size()) error("unexpected end of text");
@@ -115,8 +132,10 @@ struct Parser {
       ++i;
       Json::Object o;
       ws();
-      if (i < s.size() && s[i] == '}') { ++i; r = Json(std::move(o)); }
-      else {
+      if (i < s.size() && s[i] == '}') {
+        ++i;
+        r = Json(std::move(o));
+      } else {
         while (true) {
           ws();
           std::string k = string();
@@ -125,8 +144,14 @@ struct Parser {
           ++i;
           o[k] = value();
           ws();
-          if (i < s.size() && s[i] == ',') { ++i; continue; }
-          if (i < s.size() && s[i] == '}') { ++i; break; }
+          if (i < s.size() && s[i] == ',') {
+            ++i;
+            continue;
+          }
+          if (i < s.size() && s[i] == '}') {
+            ++i;
+            break;
+          }
           error("expected ',' or '}'");
         }
         r = Json(std::move(o));
@@ -135,23 +160,37 @@ struct Parser {
       ++i;
       Json::Array a;
       ws();
-      if (i < s.size() && s[i] == ']') { ++i; }
-      else {
+      if (i < s.size() && s[i] == ']') {
+        ++i;
+      } else {
         while (true) {
           a.push_back(value());
           ws();
-          if (i < s.size() && s[i] == ',') { ++i; continue; }
-          if (i < s.size() && s[i] == ']') { ++i; break; }
+          if (i < s.size() && s[i] == ',') {
+            ++i;
+            continue;
+          }
+          if (i < s.size() && s[i] == ']') {
+            ++i;
+            break;
+          }
           error("expected ',' or ']'");
         }
       }
       r = Json(std::move(a));
     } else if (c == '"') {
       r = Json(string());
-    } else if (s.compare(i, 4, "true") == 0) { i += 4; r = Json(true); }
-    else if (s.compare(i, 5, "false") == 0) { i += 5; r = Json(false); }
-    else if (s.compare(i, 4, "null") == 0) { i += 4; r = Json(); }
-    else r = Json(number());
+    } else if (s.compare(i, 4, "true") == 0) {
+      i += 4;
+      r = Json(true);
+    } else if (s.compare(i, 5, "false") == 0) {
+      i += 5;
+      r = Json(false);
+    } else if (s.compare(i, 4, "null") == 0) {
+      i += 4;
+      r = Json();
+    } else
+      r = Json(number());
     --depth;
     return r;
   }
@@ -165,15 +204,20 @@ struct Parser {
         if (i >= s.size()) error("bad escape");
         char e = s[i++];
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
           case 'u': {
             if (i + 4 > s.size()) error("bad \\u escape");
             out += static_cast<char>(std::stoi(s.substr(i, 4), nullptr, 16));
             i += 4;
             break;
           }
-          default: out += e;
+          default:
+            out += e;
         }
       } else {
         out += c;
@@ -185,8 +229,8 @@ struct Parser {
   }
   double number() {
     size_t start = i;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
-                            s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' ||
+                            s[i] == '+' || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
       ++i;
     if (start == i) error("unexpected character");
     try {

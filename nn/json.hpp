@@ -48,7 +48,9 @@ class Json {
   static Json parse(const std::string& text);
 
  private:
-  std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>, std::shared_ptr<Object>> v_;
+  std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>,
+               std::shared_ptr<Object>>
+      v_;
 };
 
 }  // namespace tg::nn

@@ -33,7 +33,8 @@ std::string snake_case(const std::string& type) {
     const char c = type[i];
     if (std::isupper(static_cast<unsigned char>(c))) {
       const bool prev_lower = i > 0 && std::islower(static_cast<unsigned char>(type[i - 1]));
-      const bool next_lower = i + 1 < type.size() && std::islower(static_cast<unsigned char>(type[i + 1]));
+      const bool next_lower =
+          i + 1 < type.size() && std::islower(static_cast<unsigned char>(type[i + 1]));
       const bool prev_upper = i > 0 && std::isupper(static_cast<unsigned char>(type[i - 1]));
       if (i > 0 && (prev_lower || (prev_upper && next_lower))) out += '_';
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -57,7 +58,8 @@ Symbol Input(const Shape& shape, InputOptions opts) {
 }
 
 Layer::Layer(std::string type, std::string name)
-    : type_(std::move(type)), name_(name.empty() ? unique_name(snake_case(type_)) : std::move(name)) {}
+    : type_(std::move(type)),
+      name_(name.empty() ? unique_name(snake_case(type_)) : std::move(name)) {}
 
 void Layer::build(const Shape&) {}
 
@@ -70,8 +72,7 @@ Tensor Layer::call(const Tensor&, bool) {
 }
 
 std::vector<Tensor> Layer::call_multi(const std::vector<Tensor>& inputs, bool training) {
-  if (inputs.size() != 1)
-    fail<ValueError>(label(), ": expected 1 input, got ", inputs.size());
+  if (inputs.size() != 1) fail<ValueError>(label(), ": expected 1 input, got ", inputs.size());
   return {call(inputs[0], training)};
 }
 

@@ -11,12 +11,14 @@ namespace losses {
 namespace {
 /// Checks shapes (naming the loss) and returns y_true in y_pred's dtype.
 Tensor prepare(const char* name, const Tensor& y_true, const Tensor& y_pred) {
-  if (!y_true.defined() || !y_pred.defined()) fail<ValueError>(name, ": undefined y_true or y_pred");
+  if (!y_true.defined() || !y_pred.defined())
+    fail<ValueError>(name, ": undefined y_true or y_pred");
   if (y_true.shape() != y_pred.shape()) {
     try {
       broadcast_shapes(name, y_true.shape(), y_pred.shape());
     } catch (const ShapeError&) {
-      fail<ShapeError>(name, ": y_true shape ", y_true.shape(), " does not match y_pred shape ", y_pred.shape());
+      fail<ShapeError>(name, ": y_true shape ", y_true.shape(), " does not match y_pred shape ",
+                       y_pred.shape());
     }
   }
   DType dt = is_floating(y_pred.dtype()) ? y_pred.dtype() : kFloat32;
@@ -76,11 +78,14 @@ Tensor binary_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits,
   }
   return mean_last(per);
 }
-Tensor categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits, double ls, int64_t axis) {
+Tensor categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits, double ls,
+                                int64_t axis) {
   Tensor t = prepare("categorical_crossentropy", yt, yp);
-  if (yp.dim() == 0) fail<ShapeError>("categorical_crossentropy: y_pred must have a class axis, got a scalar");
+  if (yp.dim() == 0)
+    fail<ShapeError>("categorical_crossentropy: y_pred must have a class axis, got a scalar");
   if (ls > 0) {
-    const double k = static_cast<double>(yp.shape()[normalize_axis("categorical_crossentropy", axis, yp.dim())]);
+    const double k =
+        static_cast<double>(yp.shape()[normalize_axis("categorical_crossentropy", axis, yp.dim())]);
     t = add(mul(t, 1.0 - ls), ls / k);
   }
   if (from_logits) return neg(sum(mul(t, log_softmax(yp, axis)), {axis}));
@@ -88,11 +93,16 @@ Tensor categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_lo
   p = clip(p, kEpsilon, 1.0 - kEpsilon);
   return neg(sum(mul(t, log(p)), {axis}));
 }
-Tensor sparse_categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits, int64_t axis) {
-  if (!yt.defined() || !yp.defined()) fail<ValueError>("sparse_categorical_crossentropy: undefined y_true or y_pred");
-  if (yp.dim() < 1) fail<ShapeError>("sparse_categorical_crossentropy: y_pred must have a class axis, got a scalar");
+Tensor sparse_categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits,
+                                       int64_t axis) {
+  if (!yt.defined() || !yp.defined())
+    fail<ValueError>("sparse_categorical_crossentropy: undefined y_true or y_pred");
+  if (yp.dim() < 1)
+    fail<ShapeError>(
+        "sparse_categorical_crossentropy: y_pred must have a class axis, got a scalar");
   const int64_t ax = normalize_axis("sparse_categorical_crossentropy", axis, yp.dim());
-  if (ax != yp.dim() - 1) fail<ValueError>("sparse_categorical_crossentropy: only the last axis holds classes");
+  if (ax != yp.dim() - 1)
+    fail<ValueError>("sparse_categorical_crossentropy: only the last axis holds classes");
   Tensor labels = yt;
   if (labels.dim() == yp.dim() && labels.shape().back() == 1) labels = labels.squeeze(-1);
   Shape want(yp.shape().begin(), yp.shape().end() - 1);
@@ -162,23 +172,40 @@ Tensor ctc(const Tensor& yt, const Tensor& yp, const Tensor& label_lengths,
 Loss::Loss(const std::string& name) : name_(name) {
   using namespace losses;
   auto f2 = [](Tensor (*f)(const Tensor&, const Tensor&)) { return LossFunction(f); };
-  if (name == "mse" || name == "mean_squared_error") fn_ = f2(mean_squared_error);
-  else if (name == "mae" || name == "mean_absolute_error") fn_ = f2(mean_absolute_error);
-  else if (name == "mape" || name == "mean_absolute_percentage_error") fn_ = f2(mean_absolute_percentage_error);
-  else if (name == "msle" || name == "mean_squared_logarithmic_error") fn_ = f2(mean_squared_logarithmic_error);
-  else if (name == "huber") fn_ = [](const Tensor& a, const Tensor& b) { return huber(a, b); };
-  else if (name == "log_cosh" || name == "logcosh") fn_ = f2(log_cosh);
-  else if (name == "binary_crossentropy") fn_ = [](const Tensor& a, const Tensor& b) { return binary_crossentropy(a, b); };
-  else if (name == "categorical_crossentropy") fn_ = [](const Tensor& a, const Tensor& b) { return categorical_crossentropy(a, b); };
-  else if (name == "sparse_categorical_crossentropy") fn_ = [](const Tensor& a, const Tensor& b) { return sparse_categorical_crossentropy(a, b); };
-  else if (name == "kl_divergence" || name == "kld") fn_ = f2(kl_divergence);
-  else if (name == "poisson") fn_ = f2(poisson);
-  else if (name == "hinge") fn_ = f2(hinge);
-  else if (name == "squared_hinge") fn_ = f2(squared_hinge);
-  else if (name == "categorical_hinge") fn_ = f2(categorical_hinge);
-  else if (name == "ctc") fn_ = [](const Tensor& a, const Tensor& b) { return ctc(a, b); };
-  else if (name == "cosine_similarity") fn_ = [](const Tensor& a, const Tensor& b) { return cosine_similarity(a, b); };
-  else fail<ValueError>("Loss: unknown loss '", name, "'");
+  if (name == "mse" || name == "mean_squared_error")
+    fn_ = f2(mean_squared_error);
+  else if (name == "mae" || name == "mean_absolute_error")
+    fn_ = f2(mean_absolute_error);
+  else if (name == "mape" || name == "mean_absolute_percentage_error")
+    fn_ = f2(mean_absolute_percentage_error);
+  else if (name == "msle" || name == "mean_squared_logarithmic_error")
+    fn_ = f2(mean_squared_logarithmic_error);
+  else if (name == "huber")
+    fn_ = [](const Tensor& a, const Tensor& b) { return huber(a, b); };
+  else if (name == "log_cosh" || name == "logcosh")
+    fn_ = f2(log_cosh);
+  else if (name == "binary_crossentropy")
+    fn_ = [](const Tensor& a, const Tensor& b) { return binary_crossentropy(a, b); };
+  else if (name == "categorical_crossentropy")
+    fn_ = [](const Tensor& a, const Tensor& b) { return categorical_crossentropy(a, b); };
+  else if (name == "sparse_categorical_crossentropy")
+    fn_ = [](const Tensor& a, const Tensor& b) { return sparse_categorical_crossentropy(a, b); };
+  else if (name == "kl_divergence" || name == "kld")
+    fn_ = f2(kl_divergence);
+  else if (name == "poisson")
+    fn_ = f2(poisson);
+  else if (name == "hinge")
+    fn_ = f2(hinge);
+  else if (name == "squared_hinge")
+    fn_ = f2(squared_hinge);
+  else if (name == "categorical_hinge")
+    fn_ = f2(categorical_hinge);
+  else if (name == "ctc")
+    fn_ = [](const Tensor& a, const Tensor& b) { return ctc(a, b); };
+  else if (name == "cosine_similarity")
+    fn_ = [](const Tensor& a, const Tensor& b) { return cosine_similarity(a, b); };
+  else
+    fail<ValueError>("Loss: unknown loss '", name, "'");
 }
 
 Tensor reduce_loss(const Tensor& per, Reduction r, const Tensor& w) {
@@ -191,14 +218,18 @@ Tensor reduce_loss(const Tensor& per, Reduction r, const Tensor& w) {
     l = mul(l, wt);
   }
   switch (r) {
-    case Reduction::None: return l;
-    case Reduction::Sum: return sum(l);
-    case Reduction::SumOverBatchSize: return l.numel() ? div(sum(l), static_cast<double>(l.numel())) : sum(l);
+    case Reduction::None:
+      return l;
+    case Reduction::Sum:
+      return sum(l);
+    case Reduction::SumOverBatchSize:
+      return l.numel() ? div(sum(l), static_cast<double>(l.numel())) : sum(l);
   }
   return l;
 }
 
-Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
+                        const Tensor& sample_weight) const {
   if (!fn_) fail<ValueError>("Loss: no loss function set");
   return reduce_loss(fn_(y_true, y_pred), reduction_, sample_weight);
 }

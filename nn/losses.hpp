@@ -30,8 +30,9 @@ Tensor binary_crossentropy(const Tensor& y_true, const Tensor& y_pred, bool from
                            double label_smoothing = 0.0);
 /// One-hot targets. Probabilities are rescaled to sum to 1, then clipped; logits go through
 /// log_softmax (stable for extreme logits).
-Tensor categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred, bool from_logits = false,
-                                double label_smoothing = 0.0, int64_t axis = -1);
+Tensor categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
+                                bool from_logits = false, double label_smoothing = 0.0,
+                                int64_t axis = -1);
 /// Integer class targets of shape [batch] (or [batch, 1]).
 Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
                                        bool from_logits = false, int64_t axis = -1);
@@ -64,12 +65,14 @@ class Loss {
   Loss() = default;
   Loss(const std::string& name);
   Loss(const char* name) : Loss(std::string(name)) {}
-  Loss(LossFunction fn, std::string name = "custom", Reduction reduction = Reduction::SumOverBatchSize)
+  Loss(LossFunction fn, std::string name = "custom",
+       Reduction reduction = Reduction::SumOverBatchSize)
       : name_(std::move(name)), fn_(std::move(fn)), reduction_(reduction) {}
 
   /// Reduced loss (a scalar unless Reduction::None). sample_weight, when given, has one weight
   /// per sample (broadcast against the per-sample losses).
-  Tensor operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) const;
+  Tensor operator()(const Tensor& y_true, const Tensor& y_pred,
+                    const Tensor& sample_weight = Tensor()) const;
   const std::string& name() const { return name_; }
   bool defined() const { return static_cast<bool>(fn_); }
   Reduction reduction() const { return reduction_; }
@@ -81,6 +84,7 @@ class Loss {
 };
 
 /// Reduces per-sample losses with optional sample weights (Keras: weighted sum / batch size).
-Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, const Tensor& sample_weight = Tensor());
+Tensor reduce_loss(const Tensor& per_sample, Reduction reduction,
+                   const Tensor& sample_weight = Tensor());
 
 }  // namespace tg::nn

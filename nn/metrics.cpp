@@ -44,7 +44,13 @@ void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const T
   NoGrad ng;
   Tensor p = gt(y_pred.detach(), threshold_).to(kFloat32);
   Tensor t = gt(y_true.detach().to(kFloat32), 0.5).to(kFloat32);
-  Tensor w = sw.defined() ? sw.detach().to(kFloat32).reshape({-1, 1}).expand({p.shape()[0], p.numel() / std::max<int64_t>(p.shape()[0], 1)}).reshape(p.shape()) : ones_like(p);
+  Tensor w = sw.defined()
+                 ? sw.detach()
+                       .to(kFloat32)
+                       .reshape({-1, 1})
+                       .expand({p.shape()[0], p.numel() / std::max<int64_t>(p.shape()[0], 1)})
+                       .reshape(p.shape())
+                 : ones_like(p);
   tp_ += sum(mul(mul(p, t), w)).item<double>();
   fp_ += sum(mul(mul(p, sub(1.0, t)), w)).item<double>();
   fn_ += sum(mul(mul(sub(1.0, p), t), w)).item<double>();
@@ -75,12 +81,19 @@ void AUC::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
     const bool pos = t[j] > 0.5;
     for (int i = 0; i < num_thresholds_; ++i) {
       // Thresholds: 0 − ε, evenly spaced, 1 + ε (as Keras).
-      const double th = i == 0 ? -1e-7 : (i == num_thresholds_ - 1 ? 1.0 + 1e-7 : static_cast<double>(i) / (num_thresholds_ - 1));
+      const double th =
+          i == 0 ? -1e-7
+                 : (i == num_thresholds_ - 1 ? 1.0 + 1e-7
+                                             : static_cast<double>(i) / (num_thresholds_ - 1));
       const bool pred = p[j] > th;
-      if (pred && pos) tp_[i] += wt;
-      else if (pred) fp_[i] += wt;
-      else if (pos) fn_[i] += wt;
-      else tn_[i] += wt;
+      if (pred && pos)
+        tp_[i] += wt;
+      else if (pred)
+        fp_[i] += wt;
+      else if (pos)
+        fn_[i] += wt;
+      else
+        tn_[i] += wt;
     }
   }
 }
@@ -103,8 +116,9 @@ Tensor binary_accuracy(const Tensor& y_true, const Tensor& y_pred, double thresh
 }
 Tensor categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
   if (y_true.shape() != y_pred.shape())
-    fail<ShapeError>("categorical_accuracy: y_true shape ", y_true.shape(), " does not match y_pred shape ",
-                     y_pred.shape(), " (use sparse_categorical_accuracy for integer labels)");
+    fail<ShapeError>("categorical_accuracy: y_true shape ", y_true.shape(),
+                     " does not match y_pred shape ", y_pred.shape(),
+                     " (use sparse_categorical_accuracy for integer labels)");
   return eq(argmax(y_true, -1), argmax(y_pred, -1)).to(kFloat32);
 }
 Tensor sparse_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
@@ -118,9 +132,12 @@ Tensor sparse_top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_p
 }
 }  // namespace metrics
 
-std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& loss, const Shape& out) {
+std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& loss,
+                                   const Shape& out) {
   using namespace metrics;
-  auto mk = [&](std::string n, MeanMetric::Fn f) { return std::make_shared<MeanMetric>(std::move(n), std::move(f)); };
+  auto mk = [&](std::string n, MeanMetric::Fn f) {
+    return std::make_shared<MeanMetric>(std::move(n), std::move(f));
+  };
   if (name == "accuracy" || name == "acc") {
     // Keras: binary when the loss is binary or the output has one unit; sparse for the sparse
     // loss; categorical otherwise.
@@ -134,13 +151,17 @@ std::shared_ptr<Metric> get_metric(const std::string& name, const std::string& l
       return categorical_accuracy(t, p);
     });
   }
-  if (name == "binary_accuracy") return mk(name, [](const Tensor& t, const Tensor& p) { return binary_accuracy(t, p); });
+  if (name == "binary_accuracy")
+    return mk(name, [](const Tensor& t, const Tensor& p) { return binary_accuracy(t, p); });
   if (name == "categorical_accuracy") return mk(name, categorical_accuracy);
   if (name == "sparse_categorical_accuracy") return mk(name, sparse_categorical_accuracy);
   if (name == "top_k_categorical_accuracy")
-    return mk(name, [](const Tensor& t, const Tensor& p) { return top_k_categorical_accuracy(t, p); });
+    return mk(name,
+              [](const Tensor& t, const Tensor& p) { return top_k_categorical_accuracy(t, p); });
   if (name == "sparse_top_k_categorical_accuracy")
-    return mk(name, [](const Tensor& t, const Tensor& p) { return sparse_top_k_categorical_accuracy(t, p); });
+    return mk(name, [](const Tensor& t, const Tensor& p) {
+      return sparse_top_k_categorical_accuracy(t, p);
+    });
   if (name == "mae" || name == "mean_absolute_error") return mk(name, losses::mean_absolute_error);
   if (name == "mse" || name == "mean_squared_error") return mk(name, losses::mean_squared_error);
   if (name == "precision") return std::make_shared<PrecisionRecall>(name, false);

@@ -16,7 +16,8 @@ class Metric {
   explicit Metric(std::string name) : name_(std::move(name)) {}
   virtual ~Metric() = default;
   /// Adds a batch.
-  virtual void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) = 0;
+  virtual void update(const Tensor& y_true, const Tensor& y_pred,
+                      const Tensor& sample_weight = Tensor()) = 0;
   /// The value over everything added since the last reset.
   virtual double result() const = 0;
   virtual void reset() = 0;
@@ -34,10 +35,13 @@ class MeanMetric : public Metric {
  public:
   using Fn = std::function<Tensor(const Tensor& y_true, const Tensor& y_pred)>;
   MeanMetric(std::string name, Fn fn) : Metric(std::move(name)), fn_(std::move(fn)) {}
-  void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
+  void update(const Tensor& y_true, const Tensor& y_pred,
+              const Tensor& sample_weight = Tensor()) override;
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
   void reset() override { total_ = count_ = 0; }
-  std::shared_ptr<Metric> clone() const override { return std::make_shared<MeanMetric>(name(), fn_); }
+  std::shared_ptr<Metric> clone() const override {
+    return std::make_shared<MeanMetric>(name(), fn_);
+  }
 
  private:
   Fn fn_;
@@ -49,7 +53,8 @@ class PrecisionRecall : public Metric {
  public:
   PrecisionRecall(std::string name, bool recall, double threshold = 0.5)
       : Metric(std::move(name)), recall_(recall), threshold_(threshold) {}
-  void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
+  void update(const Tensor& y_true, const Tensor& y_pred,
+              const Tensor& sample_weight = Tensor()) override;
   double result() const override;
   void reset() override { tp_ = fp_ = fn_ = 0; }
   std::shared_ptr<Metric> clone() const override {
@@ -66,10 +71,13 @@ class PrecisionRecall : public Metric {
 class AUC : public Metric {
  public:
   explicit AUC(std::string name = "auc", int num_thresholds = 200);
-  void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
+  void update(const Tensor& y_true, const Tensor& y_pred,
+              const Tensor& sample_weight = Tensor()) override;
   double result() const override;
   void reset() override;
-  std::shared_ptr<Metric> clone() const override { return std::make_shared<AUC>(name(), num_thresholds_); }
+  std::shared_ptr<Metric> clone() const override {
+    return std::make_shared<AUC>(name(), num_thresholds_);
+  }
 
  private:
   int num_thresholds_;
@@ -99,8 +107,7 @@ struct MetricArg {
   MetricArg(const char* n) : name(n) {}
   MetricArg(std::string n) : name(std::move(n)) {}
   template <class M>
-    requires std::derived_from<M, Metric>
-  MetricArg(std::shared_ptr<M> m) : metric(std::move(m)) {}
+  requires std::derived_from<M, Metric> MetricArg(std::shared_ptr<M> m) : metric(std::move(m)) {}
   std::string name;
   std::shared_ptr<Metric> metric;
 };

@@ -7,9 +7,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/engine.hpp"
 #include "autograd/grad_mode.hpp"
 #include "autograd/ops.hpp"
-#include "autograd/engine.hpp"
 #include "nn/progress_bar.hpp"
 
 namespace tg::nn {
@@ -21,7 +21,8 @@ ModelImpl::ModelImpl(std::vector<Symbol> inputs, std::vector<Symbol> outputs, st
   set_graph(std::move(inputs), std::move(outputs));
 }
 
-ModelImpl::ModelImpl(std::string type, std::string name) : Layer(std::move(type), std::move(name)) {}
+ModelImpl::ModelImpl(std::string type, std::string name)
+    : Layer(std::move(type), std::move(name)) {}
 
 void ModelImpl::set_graph(std::vector<Symbol> inputs, std::vector<Symbol> outputs) {
   if (inputs.empty()) fail<ValueError>(label(), ": a model needs at least one input");
@@ -38,9 +39,11 @@ void ModelImpl::set_graph(std::vector<Symbol> inputs, std::vector<Symbol> output
   std::vector<std::pair<std::shared_ptr<LayerCall>, bool>> stack;
   for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
     if (!it->defined()) fail<ValueError>(label(), ": an output is undefined");
-    if (it->state()->call) stack.emplace_back(it->state()->call, false);
+    if (it->state()->call)
+      stack.emplace_back(it->state()->call, false);
     else if (!input_set.count(it->state().get()))
-      fail<ValueError>(label(), ": output '", it->name(), "' is an input that is not among the model's inputs");
+      fail<ValueError>(label(), ": output '", it->name(),
+                       "' is an input that is not among the model's inputs");
   }
   while (!stack.empty()) {
     auto [call, expanded] = stack.back();
@@ -69,7 +72,8 @@ void ModelImpl::set_graph(std::vector<Symbol> inputs, std::vector<Symbol> output
   for (const auto& c : order)
     if (seen.insert(c->layer.get()).second) {
       if (!names.insert(c->layer->name()).second)
-        fail<ValueError>(label(), ": two layers are named '", c->layer->name(), "'; layer names must be unique in a model");
+        fail<ValueError>(label(), ": two layers are named '", c->layer->name(),
+                         "'; layer names must be unique in a model");
       layers.push_back(c->layer);
     }
   inputs_ = std::move(inputs);
@@ -99,7 +103,8 @@ std::vector<Tensor> ModelImpl::call_multi(const std::vector<Tensor>& xs, bool tr
     bool ok = want.size() == got.size();
     for (size_t d = 0; ok && d < want.size(); ++d) ok = want[d] < 0 || want[d] == got[d];
     if (!ok)
-      fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want, " (-1: any), got ", got);
+      fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want,
+                       " (-1: any), got ", got);
     values[inputs_[i].state().get()] = xs[i];
   }
   // Outputs of each call, looked up through the call pointer.
@@ -126,8 +131,11 @@ std::vector<Shape> ModelImpl::compute_output_shapes(const std::vector<Shape>& in
   for (size_t i = 0; i < in.size(); ++i) {
     const Shape& want = inputs_[i].shape();
     bool ok = want.size() == in[i].size();
-    for (size_t d = 1; ok && d < want.size(); ++d) ok = want[d] < 0 || in[i][d] < 0 || want[d] == in[i][d];
-    if (!ok) fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want, ", got ", in[i]);
+    for (size_t d = 1; ok && d < want.size(); ++d)
+      ok = want[d] < 0 || in[i][d] < 0 || want[d] == in[i][d];
+    if (!ok)
+      fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want, ", got ",
+                       in[i]);
   }
   std::vector<Shape> out;
   for (const Symbol& s : outputs_) out.push_back(s.shape());
@@ -161,7 +169,8 @@ void ModelImpl::compile(CompileOptions o) {
   loss_names_.clear();
   metric_names_.clear();
   for (const Loss& l : o.loss.losses) loss_names_.push_back(l.name());
-  for (const MetricArg& m : o.metrics) metric_names_.push_back(m.metric ? std::string("custom") : m.name);
+  for (const MetricArg& m : o.metrics)
+    metric_names_.push_back(m.metric ? std::string("custom") : m.name);
   loss_weights_ = o.loss_weights;
   compiled_ = true;
   specs_.clear();
@@ -169,7 +178,8 @@ void ModelImpl::compile(CompileOptions o) {
   if (o.loss.losses.size() != 1 && o.loss.losses.size() != n_out)
     fail<ValueError>(label(), ": ", o.loss.losses.size(), " losses given for ", n_out, " outputs");
   if (!o.loss_weights.empty() && o.loss_weights.size() != n_out)
-    fail<ValueError>(label(), ": ", o.loss_weights.size(), " loss_weights given for ", n_out, " outputs");
+    fail<ValueError>(label(), ": ", o.loss_weights.size(), " loss_weights given for ", n_out,
+                     " outputs");
   for (size_t i = 0; i < n_out; ++i) {
     OutputSpec s;
     s.loss = o.loss.losses.size() == 1 ? o.loss.losses[0] : o.loss.losses[i];
@@ -237,8 +247,12 @@ bool ModelImpl::restore_compile(const Config& c, std::shared_ptr<optim::Optimize
     metrics.emplace_back(n);
   }
   std::vector<double> weights;
-  for (const std::string& n : split_list(c.get<std::string>("loss_weights"))) weights.push_back(std::stod(n));
-  compile({.optimizer = std::move(opt), .loss = LossArg(losses), .metrics = metrics, .loss_weights = weights});
+  for (const std::string& n : split_list(c.get<std::string>("loss_weights")))
+    weights.push_back(std::stod(n));
+  compile({.optimizer = std::move(opt),
+           .loss = LossArg(losses),
+           .metrics = metrics,
+           .loss_weights = weights});
   return true;
 }
 
@@ -248,17 +262,20 @@ void ModelImpl::check_compiled(const char* what) const {
 
 void ModelImpl::check_batch(const char* what, const Batch& b) const {
   if (b.y.size() != specs_.size())
-    fail<ValueError>(label(), ": ", what, " got ", b.y.size(), " targets for ", specs_.size(), " outputs");
+    fail<ValueError>(label(), ": ", what, " got ", b.y.size(), " targets for ", specs_.size(),
+                     " outputs");
 }
 
 // ---------------------------------------------------------------- one step
 
-Tensor ModelImpl::effective_sample_weight(const Batch& b, const std::map<int64_t, double>& class_weight) const {
+Tensor ModelImpl::effective_sample_weight(const Batch& b,
+                                          const std::map<int64_t, double>& class_weight) const {
   Tensor w = b.sample_weight;
   if (!class_weight.empty() && !b.y.empty()) {
     NoGrad ng;
     const Tensor& y = b.y[0];
-    Tensor labels = (y.dim() >= 2 && y.shape().back() > 1) ? argmax(y, -1) : y.reshape({y.shape()[0]}).to(kInt64);
+    Tensor labels = (y.dim() >= 2 && y.shape().back() > 1) ? argmax(y, -1)
+                                                           : y.reshape({y.shape()[0]}).to(kInt64);
     std::vector<int64_t> l = labels.to_vector<int64_t>();
     std::vector<float> cw(l.size());
     for (size_t i = 0; i < l.size(); ++i) {
@@ -276,11 +293,13 @@ ModelImpl::StepResult ModelImpl::forward_loss(const Batch& b, bool training) {
   collect_losses();  // drop penalties left by calls outside a training step (predict, eager use)
   r.predictions = call_multi(b.x, training);
   if (r.predictions.size() != specs_.size())
-    fail<ValueError>(label(), ": the model has ", r.predictions.size(), " outputs but was compiled for ", specs_.size());
+    fail<ValueError>(label(), ": the model has ", r.predictions.size(),
+                     " outputs but was compiled for ", specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i) {
     Tensor l = specs_[i].loss(b.y[i], r.predictions[i], b.sample_weight);
     if (l.numel() != 1)
-      fail<ShapeError>(label(), ": loss '", specs_[i].loss.name(), "' of output ", i, " is not a scalar: ", l.shape());
+      fail<ShapeError>(label(), ": loss '", specs_[i].loss.name(), "' of output ", i,
+                       " is not a scalar: ", l.shape());
     l = l.reshape({});
     r.per_output.push_back(l);
     Tensor wl = specs_[i].weight == 1.0 ? l : mul(l, specs_[i].weight);
@@ -345,7 +364,8 @@ std::vector<double> values_of(const std::vector<Tensor>& ts) {
 }
 }  // namespace
 
-Logs ModelImpl::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sw) {
+Logs ModelImpl::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                               const Tensor& sw) {
   check_compiled("train_on_batch");
   Batch b{x, y, sw};
   ensure_graph(b.x);
@@ -359,7 +379,8 @@ Logs ModelImpl::train_on_batch(const std::vector<Tensor>& x, const std::vector<T
   return metric_logs(r.total.item<double>(), values_of(r.per_output));
 }
 
-Logs ModelImpl::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sw) {
+Logs ModelImpl::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                              const Tensor& sw) {
   check_compiled("test_on_batch");
   Batch b{x, y, sw};
   ensure_graph(b.x);
@@ -384,7 +405,8 @@ History ModelImpl::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o));
 }
 
-History ModelImpl::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in, FitOptions o) {
+History ModelImpl::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in,
+                       FitOptions o) {
   check_compiled("fit");
   if (x_in.empty() || !x_in[0].defined()) fail<ValueError>(label(), ": fit got no input data");
   std::vector<Tensor> x = x_in, y = y_in;
@@ -396,14 +418,23 @@ History ModelImpl::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor
       fail<ValueError>(label(), ": give validation_split or validation_data, not both");
     // Keras holds out the last fraction of the samples, before any shuffling.
     const int64_t n = x[0].shape()[0];
-    const int64_t split = static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - o.validation_split)));
+    const int64_t split =
+        static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - o.validation_split)));
     std::vector<Tensor> vx, vy;
-    for (Tensor& t : x) { vx.push_back(t.slice(0, split, n)); t = t.slice(0, 0, split); }
-    for (Tensor& t : y) { vy.push_back(t.slice(0, split, n)); t = t.slice(0, 0, split); }
+    for (Tensor& t : x) {
+      vx.push_back(t.slice(0, split, n));
+      t = t.slice(0, 0, split);
+    }
+    for (Tensor& t : y) {
+      vy.push_back(t.slice(0, split, n));
+      t = t.slice(0, 0, split);
+    }
     if (sw.defined()) sw = sw.slice(0, 0, split);
     o.validation_data = Data(vx, vy);
   }
-  TensorDataset data(x, y, {.batch_size = o.batch_size, .shuffle = o.shuffle, .seed = o.seed, .sample_weight = sw});
+  TensorDataset data(
+      x, y,
+      {.batch_size = o.batch_size, .shuffle = o.shuffle, .seed = o.seed, .sample_weight = sw});
   return fit(data, std::move(o));
 }
 
@@ -438,7 +469,8 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
       std::vector<Tensor> grads = autograd::grad({r.total}, params, {}, {.allow_unused = true});
       optimizer_->apply_gradients(params, grads);
       update_metrics(*batch, r);
-      means.add(r.total.item<double>(), values_of(r.per_output), static_cast<double>(batch->x[0].shape()[0]));
+      means.add(r.total.item<double>(), values_of(r.per_output),
+                static_cast<double>(batch->x[0].shape()[0]));
       ++step;
       logs = metric_logs(means.mean(), means.output_means());
       if (data.num_batches() < 0 || step < data.num_batches()) bar.update(step, as_list(logs));
@@ -461,7 +493,8 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
 
 // ---------------------------------------------------------------- evaluate / predict
 
-Logs ModelImpl::run_evaluation(Dataset& data, int verbose, const std::vector<std::shared_ptr<Callback>>& cbs) {
+Logs ModelImpl::run_evaluation(Dataset& data, int verbose,
+                               const std::vector<std::shared_ptr<Callback>>& cbs) {
   for (auto& cb : cbs) cb->on_test_begin({});
   data.reset(0);
   reset_metrics();
@@ -474,7 +507,8 @@ Logs ModelImpl::run_evaluation(Dataset& data, int verbose, const std::vector<std
     check_batch("evaluate", *batch);
     StepResult r = forward_loss(*batch, false);
     update_metrics(*batch, r);
-    means.add(r.total.item<double>(), values_of(r.per_output), static_cast<double>(batch->x[0].shape()[0]));
+    means.add(r.total.item<double>(), values_of(r.per_output),
+              static_cast<double>(batch->x[0].shape()[0]));
     ++step;
     if (data.num_batches() < 0 || step < data.num_batches())
       bar.update(step, as_list(metric_logs(means.mean(), means.output_means())));
@@ -489,7 +523,8 @@ Logs ModelImpl::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o) {
   return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o));
 }
 
-Logs ModelImpl::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o) {
+Logs ModelImpl::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                         EvaluateOptions o) {
   check_compiled("evaluate");
   TensorDataset data(x, y, {.batch_size = o.batch_size, .sample_weight = o.sample_weight});
   return run_evaluation(data, o.verbose, o.callbacks);
@@ -500,7 +535,9 @@ Logs ModelImpl::evaluate(Dataset& data, EvaluateOptions o) {
   return run_evaluation(data, o.verbose, o.callbacks);
 }
 
-Tensor ModelImpl::predict(const Tensor& x, PredictOptions o) { return predict(std::vector<Tensor>{x}, o)[0]; }
+Tensor ModelImpl::predict(const Tensor& x, PredictOptions o) {
+  return predict(std::vector<Tensor>{x}, o)[0];
+}
 
 std::vector<Tensor> ModelImpl::predict(const std::vector<Tensor>& x, PredictOptions o) {
   TensorDataset data(x, {}, {.batch_size = o.batch_size});
@@ -524,12 +561,16 @@ std::vector<Tensor> ModelImpl::predict(const std::vector<Tensor>& x, PredictOpti
 // ---------------------------------------------------------------- summary
 
 void ModelImpl::summary(std::ostream& os) {
-  struct Row { std::string name, shape; int64_t params; };
+  struct Row {
+    std::string name, shape;
+    int64_t params;
+  };
   std::vector<Row> rows;
   auto shape_text = [](const Shape& s) {
     std::ostringstream o;
     o << '(';
-    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << (s[i] < 0 ? std::string("None") : std::to_string(s[i]));
+    for (size_t i = 0; i < s.size(); ++i)
+      o << (i ? ", " : "") << (s[i] < 0 ? std::string("None") : std::to_string(s[i]));
     if (s.size() == 1) o << ',';
     o << ')';
     return o.str();
@@ -537,28 +578,33 @@ void ModelImpl::summary(std::ostream& os) {
   std::unordered_map<const Layer*, std::vector<Shape>> out_shapes;
   for (const auto& c : order_) {
     auto& v = out_shapes[c->layer.get()];
-    if (v.empty()) v = c->layer->compute_output_shapes([&] {
-      std::vector<Shape> in;
-      for (const Symbol& s : c->inputs) in.push_back(s.shape());
-      return in;
-    }());
+    if (v.empty())
+      v = c->layer->compute_output_shapes([&] {
+        std::vector<Shape> in;
+        for (const Symbol& s : c->inputs) in.push_back(s.shape());
+        return in;
+      }());
   }
   for (const auto& l : sublayers()) {
     std::string shape = "?";
     auto it = out_shapes.find(l.get());
     if (it != out_shapes.end()) {
       shape.clear();
-      for (size_t i = 0; i < it->second.size(); ++i) shape += (i ? ", " : "") + shape_text(it->second[i]);
+      for (size_t i = 0; i < it->second.size(); ++i)
+        shape += (i ? ", " : "") + shape_text(it->second[i]);
     }
     rows.push_back({l->name() + " (" + l->type() + ")", shape, l->built() ? l->count_params() : 0});
   }
   const int w1 = 34, w2 = 26, w3 = 12;
   const std::string rule(w1 + w2 + w3, '-'), thick(w1 + w2 + w3, '=');
   os << "Model: \"" << name() << "\"\n" << rule << "\n";
-  os << std::left << std::setw(w1) << "Layer (type)" << std::setw(w2) << "Output Shape" << std::right << std::setw(w3)
-     << "Param #" << "\n" << thick << "\n";
+  os << std::left << std::setw(w1) << "Layer (type)" << std::setw(w2) << "Output Shape"
+     << std::right << std::setw(w3) << "Param #"
+     << "\n"
+     << thick << "\n";
   for (const Row& r : rows)
-    os << std::left << std::setw(w1) << r.name << std::setw(w2) << r.shape << std::right << std::setw(w3) << r.params << "\n";
+    os << std::left << std::setw(w1) << r.name << std::setw(w2) << r.shape << std::right
+       << std::setw(w3) << r.params << "\n";
   int64_t trainable = 0, total = count_params();
   for (const Tensor& t : trainable_weights()) trainable += t.numel();
   os << thick << "\n";
@@ -579,9 +625,11 @@ void SequentialImpl::add(std::shared_ptr<Layer> layer) {
   for (const auto& l : stack_) {
     if (l == layer) fail<ValueError>(label(), ": layer '", layer->name(), "' was already added");
     if (l->name() == layer->name())
-      fail<ValueError>(label(), ": a layer named '", layer->name(), "' is already in the model; names must be unique");
+      fail<ValueError>(label(), ": a layer named '", layer->name(),
+                       "' is already in the model; names must be unique");
   }
-  if (stack_.empty() && layer->declared_input_shape()) input_shape_ = *layer->declared_input_shape();
+  if (stack_.empty() && layer->declared_input_shape())
+    input_shape_ = *layer->declared_input_shape();
   stack_.push_back(layer);
   if (input_shape_) {
     try {
@@ -620,7 +668,8 @@ void SequentialImpl::build_for(const Shape& input_shape) {
 void SequentialImpl::ensure_graph(const std::vector<Tensor>& x) {
   if (has_graph()) return;
   if (stack_.empty()) fail<ValueError>(label(), ": the model has no layers");
-  if (x.size() != 1) fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", x.size());
+  if (x.size() != 1)
+    fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", x.size());
   Shape s = x[0].shape();
   if (s.empty()) fail<ShapeError>(label(), ": inputs need a batch axis, got a scalar");
   s.erase_at(0);
@@ -634,7 +683,8 @@ std::vector<Tensor> SequentialImpl::call_multi(const std::vector<Tensor>& xs, bo
 
 std::vector<Shape> SequentialImpl::compute_output_shapes(const std::vector<Shape>& in) {
   if (!has_graph()) {
-    if (in.size() != 1) fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", in.size());
+    if (in.size() != 1)
+      fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", in.size());
     Shape s = in[0];
     s.erase_at(0);
     build_for(s);

@@ -23,12 +23,11 @@ struct OptimizerArg {
   OptimizerArg(std::string n) : name(std::move(n)) {}
   /// A shared optimizer (the model uses this very object).
   template <class O>
-    requires std::derived_from<O, optim::Optimizer>
-  OptimizerArg(std::shared_ptr<O> p) : ptr(std::move(p)) {}
+  requires std::derived_from<O, optim::Optimizer> OptimizerArg(std::shared_ptr<O> p)
+      : ptr(std::move(p)) {}
   /// An optimizer value (copied: optim::Adam({.learning_rate = 1e-3})).
   template <class O>
-    requires std::derived_from<O, optim::Optimizer>
-  OptimizerArg(const O& o) : ptr(o.clone()) {}
+  requires std::derived_from<O, optim::Optimizer> OptimizerArg(const O& o) : ptr(o.clone()) {}
   std::shared_ptr<optim::Optimizer> get() const { return ptr ? ptr : optim::get(name); }
   std::string name;
   std::shared_ptr<optim::Optimizer> ptr;
@@ -42,9 +41,9 @@ struct LossArg {
   LossArg(std::string n) : losses{Loss(n)} {}
   LossArg(Loss l) : losses{std::move(l)} {}
   template <class F>
-    requires std::is_invocable_r_v<Tensor, F, const Tensor&, const Tensor&> &&
-             (!std::is_convertible_v<F, std::string>) && (!std::is_same_v<std::decay_t<F>, Loss>)
-  LossArg(F f) : losses{Loss(LossFunction(std::move(f)))} {}
+  requires std::is_invocable_r_v<Tensor, F, const Tensor&, const Tensor&> &&
+      (!std::is_convertible_v<F, std::string>)&&(!std::is_same_v<std::decay_t<F>, Loss>)LossArg(F f)
+      : losses{Loss(LossFunction(std::move(f)))} {}
   LossArg(std::initializer_list<Loss> l) : losses(l) {}
   LossArg(std::vector<Loss> l) : losses(std::move(l)) {}
   std::vector<Loss> losses;
@@ -54,7 +53,7 @@ struct LossArg {
 struct CompileOptions {
   OptimizerArg optimizer = "rmsprop";
   LossArg loss = {};
-  std::vector<MetricArg> metrics = {};  ///< applied to every output
+  std::vector<MetricArg> metrics = {};    ///< applied to every output
   std::vector<double> loss_weights = {};  ///< one per output (default 1)
 };
 
@@ -123,19 +122,22 @@ class ModelImpl : public Layer {
   History fit(Dataset& data, FitOptions opts = {});
   /// Loss and metrics over the data, by name.
   Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions opts = {});
-  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions opts = {});
+  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                EvaluateOptions opts = {});
   Logs evaluate(Dataset& data, EvaluateOptions opts = {});
   /// Outputs for x, in batches, without recording (first output).
   Tensor predict(const Tensor& x, PredictOptions opts = {});
   /// Every output for several inputs.
   std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions opts = {});
   /// One optimizer step on one batch; returns the batch's loss and metrics.
-  Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
+  Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                      const Tensor& sample_weight = Tensor());
   Logs train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) {
     return train_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y}, sample_weight);
   }
   /// Loss and metrics of one batch, no update.
-  Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
+  Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                     const Tensor& sample_weight = Tensor());
   Logs test_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) {
     return test_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y}, sample_weight);
   }
@@ -190,8 +192,10 @@ class ModelImpl : public Layer {
   void update_metrics(const Batch& b, const StepResult& r);
   Logs metric_logs(double mean_loss, const std::vector<double>& output_losses) const;
   void reset_metrics();
-  Tensor effective_sample_weight(const Batch& b, const std::map<int64_t, double>& class_weight) const;
-  Logs run_evaluation(Dataset& data, int verbose, const std::vector<std::shared_ptr<Callback>>& cbs);
+  Tensor effective_sample_weight(const Batch& b,
+                                 const std::map<int64_t, double>& class_weight) const;
+  Logs run_evaluation(Dataset& data, int verbose,
+                      const std::vector<std::shared_ptr<Callback>>& cbs);
 
   std::vector<Symbol> inputs_, outputs_;
   std::vector<std::shared_ptr<LayerCall>> order_;
@@ -234,7 +238,9 @@ class ModelHandle : public LayerHandle<M> {
   using LayerHandle<M>::LayerHandle;
   using LayerHandle<M>::operator();
   void compile(CompileOptions o) const { this->impl_->compile(std::move(o)); }
-  History fit(const Tensor& x, const Tensor& y, FitOptions o = {}) const { return this->impl_->fit(x, y, std::move(o)); }
+  History fit(const Tensor& x, const Tensor& y, FitOptions o = {}) const {
+    return this->impl_->fit(x, y, std::move(o));
+  }
   History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, FitOptions o = {}) const {
     return this->impl_->fit(x, y, std::move(o));
   }
@@ -247,21 +253,32 @@ class ModelHandle : public LayerHandle<M> {
   History fit(const std::vector<Tensor>& x, const Tensor& y, FitOptions o = {}) const {
     return this->impl_->fit(x, std::vector<Tensor>{y}, std::move(o));
   }
-  Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o = {}) const { return this->impl_->evaluate(x, y, std::move(o)); }
-  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o = {}) const {
+  Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o = {}) const {
     return this->impl_->evaluate(x, y, std::move(o));
   }
-  Logs evaluate(Dataset& d, EvaluateOptions o = {}) const { return this->impl_->evaluate(d, std::move(o)); }
-  Tensor predict(const Tensor& x, PredictOptions o = {}) const { return this->impl_->predict(x, o); }
-  std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions o = {}) const { return this->impl_->predict(x, o); }
-  Logs train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) const {
+  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                EvaluateOptions o = {}) const {
+    return this->impl_->evaluate(x, y, std::move(o));
+  }
+  Logs evaluate(Dataset& d, EvaluateOptions o = {}) const {
+    return this->impl_->evaluate(d, std::move(o));
+  }
+  Tensor predict(const Tensor& x, PredictOptions o = {}) const {
+    return this->impl_->predict(x, o);
+  }
+  std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions o = {}) const {
+    return this->impl_->predict(x, o);
+  }
+  Logs train_on_batch(const Tensor& x, const Tensor& y,
+                      const Tensor& sample_weight = Tensor()) const {
     return this->impl_->train_on_batch(x, y, sample_weight);
   }
   Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                       const Tensor& sample_weight = Tensor()) const {
     return this->impl_->train_on_batch(x, y, sample_weight);
   }
-  Logs test_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor()) const {
+  Logs test_on_batch(const Tensor& x, const Tensor& y,
+                     const Tensor& sample_weight = Tensor()) const {
     return this->impl_->test_on_batch(x, y, sample_weight);
   }
   Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
@@ -281,24 +298,31 @@ class ModelHandle : public LayerHandle<M> {
 class Model : public ModelHandle<ModelImpl> {
  public:
   Model(const Symbol& input, const Symbol& output, std::string name = "")
-      : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input}, std::vector<Symbol>{output}, std::move(name))) {}
+      : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input},
+                                                std::vector<Symbol>{output}, std::move(name))) {}
   Model(std::vector<Symbol> inputs, std::vector<Symbol> outputs, std::string name = "")
-      : ModelHandle(std::make_shared<ModelImpl>(std::move(inputs), std::move(outputs), std::move(name))) {}
+      : ModelHandle(
+            std::make_shared<ModelImpl>(std::move(inputs), std::move(outputs), std::move(name))) {}
   /// One input, several outputs.
   Model(const Symbol& input, std::vector<Symbol> outputs, std::string name = "")
-      : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input}, std::move(outputs), std::move(name))) {}
+      : ModelHandle(std::make_shared<ModelImpl>(std::vector<Symbol>{input}, std::move(outputs),
+                                                std::move(name))) {}
   /// Several inputs, one output.
   Model(std::vector<Symbol> inputs, const Symbol& output, std::string name = "")
-      : ModelHandle(std::make_shared<ModelImpl>(std::move(inputs), std::vector<Symbol>{output}, std::move(name))) {}
+      : ModelHandle(std::make_shared<ModelImpl>(std::move(inputs), std::vector<Symbol>{output},
+                                                std::move(name))) {}
   explicit Model(std::shared_ptr<ModelImpl> p) : ModelHandle(std::move(p)) {}
 };
 
 /// A Sequential model (In[4]/In[5]): nn::Sequential model; model.add(nn::Dense(...)).
 class Sequential : public ModelHandle<SequentialImpl> {
  public:
-  Sequential(std::string name = "") : ModelHandle(std::make_shared<SequentialImpl>(std::vector<std::shared_ptr<Layer>>{}, std::move(name))) {}
+  Sequential(std::string name = "")
+      : ModelHandle(std::make_shared<SequentialImpl>(std::vector<std::shared_ptr<Layer>>{},
+                                                     std::move(name))) {}
   Sequential(std::initializer_list<std::shared_ptr<Layer>> layers, std::string name = "")
-      : ModelHandle(std::make_shared<SequentialImpl>(std::vector<std::shared_ptr<Layer>>(layers), std::move(name))) {}
+      : ModelHandle(std::make_shared<SequentialImpl>(std::vector<std::shared_ptr<Layer>>(layers),
+                                                     std::move(name))) {}
   /// Appends a layer (any layer handle or shared_ptr<Layer>).
   void add(std::shared_ptr<Layer> layer) const { impl_->add(std::move(layer)); }
   void pop() const { impl_->pop(); }

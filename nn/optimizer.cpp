@@ -10,7 +10,8 @@ namespace tg::optim {
 
 namespace schedules {
 Schedule exponential_decay(double initial, int64_t decay_steps, double rate, bool staircase) {
-  if (decay_steps <= 0) fail<ValueError>("exponential_decay: decay_steps must be positive, got ", decay_steps);
+  if (decay_steps <= 0)
+    fail<ValueError>("exponential_decay: decay_steps must be positive, got ", decay_steps);
   return [=](int64_t step) {
     double e = static_cast<double>(step) / static_cast<double>(decay_steps);
     if (staircase) e = std::floor(e);
@@ -27,15 +28,18 @@ Schedule piecewise_constant(std::vector<int64_t> boundaries, std::vector<double>
     return values.back();
   };
 }
-Schedule cosine_decay(double initial, int64_t decay_steps, double alpha, std::optional<double> warmup_target,
-                      int64_t warmup_steps) {
-  if (decay_steps <= 0) fail<ValueError>("cosine_decay: decay_steps must be positive, got ", decay_steps);
+Schedule cosine_decay(double initial, int64_t decay_steps, double alpha,
+                      std::optional<double> warmup_target, int64_t warmup_steps) {
+  if (decay_steps <= 0)
+    fail<ValueError>("cosine_decay: decay_steps must be positive, got ", decay_steps);
   return [=](int64_t step) {
     const double peak = warmup_target ? *warmup_target : initial;
     if (warmup_target && step < warmup_steps)
-      return initial + (peak - initial) * static_cast<double>(step) / static_cast<double>(warmup_steps);
-    const double s = std::min<double>(static_cast<double>(step - (warmup_target ? warmup_steps : 0)),
-                                      static_cast<double>(decay_steps));
+      return initial +
+             (peak - initial) * static_cast<double>(step) / static_cast<double>(warmup_steps);
+    const double s =
+        std::min<double>(static_cast<double>(step - (warmup_target ? warmup_steps : 0)),
+                         static_cast<double>(decay_steps));
     const double cosine = 0.5 * (1.0 + std::cos(M_PI * s / static_cast<double>(decay_steps)));
     return peak * ((1.0 - alpha) * cosine + alpha);
   };
@@ -56,7 +60,8 @@ Tensor Optimizer::slot(size_t i, const std::string& name, const Tensor& p, doubl
   return t;
 }
 
-void Optimizer::apply_gradients(const std::vector<Tensor>& params, const std::vector<Tensor>& grads_in) {
+void Optimizer::apply_gradients(const std::vector<Tensor>& params,
+                                const std::vector<Tensor>& grads_in) {
   if (params.size() != grads_in.size())
     fail<ValueError>(name_, ": ", params.size(), " parameters but ", grads_in.size(), " gradients");
   NoGrad ng;
@@ -133,7 +138,8 @@ std::vector<const TensorImpl*> Optimizer::state_params() const {
 }
 
 void Optimizer::load_state(const std::vector<Tensor>& params,
-                           const std::vector<std::pair<std::string, Tensor>>& st, int64_t iterations) {
+                           const std::vector<std::pair<std::string, Tensor>>& st,
+                           int64_t iterations) {
   index_.clear();
   slots_.clear();
   for (const Tensor& p : params) index_of(p);
@@ -142,7 +148,8 @@ void Optimizer::load_state(const std::vector<Tensor>& params,
     if (slash == std::string::npos) fail<ValueError>(name_, ": bad state entry name '", key, "'");
     const size_t i = std::stoul(key.substr(0, slash));
     if (i >= params.size())
-      fail<ValueError>(name_, ": state entry '", key, "' refers to parameter ", i, " of ", params.size());
+      fail<ValueError>(name_, ": state entry '", key, "' refers to parameter ", i, " of ",
+                       params.size());
     if (t.shape() != params[i].shape())
       fail<ShapeError>(name_, ": state entry '", key, "' has shape ", t.shape(), ", parameter ", i,
                        " has ", params[i].shape());
@@ -161,7 +168,8 @@ Common common_of(const O& o) {
 
 // ---- SGD ----
 SGD::SGD(SGDOptions o) : Optimizer("SGD", common_of(o)), o_(o) {
-  if (o.momentum < 0 || o.momentum > 1) fail<ValueError>("SGD: momentum must be in [0, 1], got ", o.momentum);
+  if (o.momentum < 0 || o.momentum > 1)
+    fail<ValueError>("SGD: momentum must be in [0, 1], got ", o.momentum);
 }
 void SGD::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   if (o_.momentum == 0.0) {
@@ -170,8 +178,10 @@ void SGD::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   }
   Tensor m = slot(i, "momentum", p);
   m.mul_(o_.momentum).sub_(mul(g, lr));  // m = μm − lr·g
-  if (o_.nesterov) p.add_(sub(mul(m, o_.momentum), mul(g, lr)));
-  else p.add_(m);
+  if (o_.nesterov)
+    p.add_(sub(mul(m, o_.momentum), mul(g, lr)));
+  else
+    p.add_(m);
 }
 nn::Config SGD::config() const {
   nn::Config c = common_config();
@@ -216,7 +226,8 @@ void Adam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   Tensor m = slot(i, "m", p), v = slot(i, "v", p);
   m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
   v.mul_(o_.beta_2).add_(mul(square(g), 1.0 - o_.beta_2));
-  const double alpha = lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
+  const double alpha =
+      lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
   Tensor vv = v;
   if (o_.amsgrad) {
     Tensor vhat = slot(i, "vhat", p);
@@ -234,12 +245,12 @@ nn::Config Adam::config() const {
   return c;
 }
 AdamW::AdamW(AdamWOptions o)
-    : Adam("AdamW", AdamOptions{o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.amsgrad, o.weight_decay,
-                                o.clipnorm, o.clipvalue, o.global_clipnorm}) {}
+    : Adam("AdamW", AdamOptions{o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.amsgrad,
+                                o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}) {}
 std::shared_ptr<Optimizer> AdamW::clone() const {
-  return std::make_shared<AdamW>(AdamWOptions{o_.learning_rate, o_.weight_decay, o_.beta_1, o_.beta_2,
-                                              o_.epsilon, o_.amsgrad, o_.clipnorm, o_.clipvalue,
-                                              o_.global_clipnorm});
+  return std::make_shared<AdamW>(AdamWOptions{o_.learning_rate, o_.weight_decay, o_.beta_1,
+                                              o_.beta_2, o_.epsilon, o_.amsgrad, o_.clipnorm,
+                                              o_.clipvalue, o_.global_clipnorm});
 }
 
 // ---- Adagrad ----

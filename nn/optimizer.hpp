@@ -30,7 +30,8 @@ class LearningRate {
 
 namespace schedules {
 /// initial · rate^(step / decay_steps) (floored exponent when staircase).
-Schedule exponential_decay(double initial, int64_t decay_steps, double decay_rate, bool staircase = false);
+Schedule exponential_decay(double initial, int64_t decay_steps, double decay_rate,
+                           bool staircase = false);
 /// values[i] while step ≤ boundaries[i] (values has one more entry than boundaries).
 Schedule piecewise_constant(std::vector<int64_t> boundaries, std::vector<double> values);
 /// Linear warm-up from initial to warmup_target over warmup_steps (when warmup_steps > 0), then
@@ -42,9 +43,9 @@ Schedule cosine_decay(double initial, int64_t decay_steps, double alpha = 0.0,
 /// Settings every optimizer has (Keras base optimizer).
 struct Common {
   LearningRate learning_rate = 0.001;
-  double weight_decay = 0.0;          ///< decoupled: p −= p · weight_decay · lr before the step
-  std::optional<double> clipnorm;     ///< clip each gradient to this L2 norm
-  std::optional<double> clipvalue;    ///< clip each gradient element to ±clipvalue
+  double weight_decay = 0.0;        ///< decoupled: p −= p · weight_decay · lr before the step
+  std::optional<double> clipnorm;   ///< clip each gradient to this L2 norm
+  std::optional<double> clipvalue;  ///< clip each gradient element to ±clipvalue
   std::optional<double> global_clipnorm;  ///< scale all gradients so their joint norm ≤ this
 };
 
@@ -73,8 +74,8 @@ class Optimizer {
   /// The parameter each state() index refers to (first-seen order), by identity.
   std::vector<const TensorImpl*> state_params() const;
   /// Restores state written by state() for the same parameter list; sets the iteration count.
-  void load_state(const std::vector<Tensor>& params, const std::vector<std::pair<std::string, Tensor>>& state,
-                  int64_t iterations);
+  void load_state(const std::vector<Tensor>& params,
+                  const std::vector<std::pair<std::string, Tensor>>& state, int64_t iterations);
   /// Moves the optimizer state to device (after the parameters moved).
   void to(Device device);
   /// A fresh copy with the same settings and no state.
@@ -108,7 +109,8 @@ struct SGDOptions {
   double momentum = 0.0;
   bool nesterov = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Stochastic gradient descent with optional (Nesterov) momentum.
 class SGD : public Optimizer {
@@ -132,7 +134,8 @@ struct RMSpropOptions {
   double epsilon = 1e-7;
   bool centered = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// RMSprop, Keras form: v = ρv + (1−ρ)g²; p −= lr·g / sqrt(v + ε) (ε inside the root).
 class RMSprop : public Optimizer {
@@ -154,7 +157,8 @@ struct AdamOptions {
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   bool amsgrad = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Adam: p −= lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ) · m / (sqrt(v) + ε); amsgrad keeps the running max of v.
 class Adam : public Optimizer {
@@ -175,7 +179,8 @@ struct AdamWOptions {
   double weight_decay = 0.004;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   bool amsgrad = false;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Adam with decoupled weight decay.
 class AdamW : public Adam {
@@ -189,7 +194,8 @@ struct AdagradOptions {
   LearningRate learning_rate = 0.001;
   double initial_accumulator_value = 0.1, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Adagrad: acc += g²; p −= lr·g / sqrt(acc + ε).
 class Adagrad : public Optimizer {
@@ -210,7 +216,8 @@ struct AdadeltaOptions {
   LearningRate learning_rate = 0.001;
   double rho = 0.95, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Adadelta with Keras' learning-rate factor.
 class Adadelta : public Optimizer {
@@ -231,7 +238,8 @@ struct AdamaxOptions {
   LearningRate learning_rate = 0.001;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Adamax: u = max(β₂u, |g|); p −= lr/(1−β₁ᵗ) · m/(u + ε).
 class Adamax : public Optimizer {
@@ -252,7 +260,8 @@ struct NadamOptions {
   LearningRate learning_rate = 0.001;
   double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipnorm = std::nullopt, clipvalue = std::nullopt,
+                        global_clipnorm = std::nullopt;
 };
 /// Nadam with Keras' momentum schedule (0.96 decay).
 class Nadam : public Optimizer {

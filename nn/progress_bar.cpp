@@ -10,31 +10,44 @@ namespace tg::nn {
 
 std::string format_duration(double s) {
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%d:%02d:%02d", int(s) / 3600, (int(s) % 3600) / 60, int(s) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%d:%02d", int(s) / 60, int(s) % 60);
-  else if (s >= 1) std::snprintf(buf, sizeof buf, "%ds", int(std::round(s)));
-  else std::snprintf(buf, sizeof buf, "%dms", int(std::round(s * 1000)));
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", int(s) / 3600, (int(s) % 3600) / 60,
+                  int(s) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%d:%02d", int(s) / 60, int(s) % 60);
+  else if (s >= 1)
+    std::snprintf(buf, sizeof buf, "%ds", int(std::round(s)));
+  else
+    std::snprintf(buf, sizeof buf, "%dms", int(std::round(s * 1000)));
   return buf;
 }
 
 ProgressBar::ProgressBar(int64_t target, int verbose, std::FILE* out)
-    : target_(target), verbose_(verbose), out_(out), tty_(isatty(fileno(out)) != 0),
+    : target_(target),
+      verbose_(verbose),
+      out_(out),
+      tty_(isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
-std::string ProgressBar::format_values(const std::vector<std::pair<std::string, double>>& values) const {
+std::string ProgressBar::format_values(
+    const std::vector<std::pair<std::string, double>>& values) const {
   std::ostringstream os;
   for (const auto& [k, v] : values) {
     char buf[64];
-    if (std::abs(v) >= 1e-3 || v == 0) std::snprintf(buf, sizeof buf, " - %s: %.4f", k.c_str(), v);
-    else std::snprintf(buf, sizeof buf, " - %s: %.4e", k.c_str(), v);
+    if (std::abs(v) >= 1e-3 || v == 0)
+      std::snprintf(buf, sizeof buf, " - %s: %.4f", k.c_str(), v);
+    else
+      std::snprintf(buf, sizeof buf, " - %s: %.4e", k.c_str(), v);
     os << buf;
   }
   return os.str();
 }
 
-void ProgressBar::update(int64_t current, const std::vector<std::pair<std::string, double>>& values, bool finalize) {
+void ProgressBar::update(int64_t current, const std::vector<std::pair<std::string, double>>& values,
+                         bool finalize) {
   if (verbose_ == 0) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const bool done = finalize || (target_ > 0 && current >= target_);
   if (verbose_ == 2 && !done) return;
   if (verbose_ == 1 && !tty_ && !done) {
@@ -52,7 +65,8 @@ void ProgressBar::update(int64_t current, const std::vector<std::pair<std::strin
     line << head;
     if (verbose_ == 1) {
       constexpr int kWidth = 30;
-      const int filled = static_cast<int>(kWidth * std::min<double>(1.0, double(current) / double(target_)));
+      const int filled =
+          static_cast<int>(kWidth * std::min<double>(1.0, double(current) / double(target_)));
       std::string bar(static_cast<size_t>(kWidth), '.');
       for (int i = 0; i < filled; ++i) bar[i] = '=';
       if (filled > 0 && filled < kWidth) bar[filled - 1] = '>';
@@ -65,7 +79,8 @@ void ProgressBar::update(int64_t current, const std::vector<std::pair<std::strin
     const double per_step = current > 0 ? elapsed / double(current) : 0;
     line << " - " << format_duration(elapsed) << " " << format_duration(per_step) << "/step";
   } else {
-    const double eta = current > 0 && target_ > 0 ? elapsed / double(current) * double(target_ - current) : 0;
+    const double eta =
+        current > 0 && target_ > 0 ? elapsed / double(current) * double(target_ - current) : 0;
     line << " - ETA: " << format_duration(eta);
   }
   line << format_values(values);

@@ -17,7 +17,8 @@ class ProgressBar {
   /// target: number of steps (-1 when unknown).
   ProgressBar(int64_t target, int verbose, std::FILE* out = stdout);
   /// Shows step `current` (1-based) with the running values.
-  void update(int64_t current, const std::vector<std::pair<std::string, double>>& values, bool finalize = false);
+  void update(int64_t current, const std::vector<std::pair<std::string, double>>& values,
+              bool finalize = false);
 
  private:
   std::string format_values(const std::vector<std::pair<std::string, double>>& values) const;

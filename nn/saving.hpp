@@ -15,7 +15,9 @@ namespace tg::nn {
 /// docs/saving.md for the format). The write is atomic: a failure leaves any previous file.
 void save_model(ModelImpl& model, const std::string& path);
 template <class M>
-void save_model(const ModelHandle<M>& model, const std::string& path) { save_model(*model, path); }
+void save_model(const ModelHandle<M>& model, const std::string& path) {
+  save_model(*model, path);
+}
 /// Rebuilds a model saved by save_model: same predictions; compiled with the restored
 /// optimizer state when its loss, metrics and optimizer are built-ins, so fit resumes.
 /// Throws IOError for a missing, truncated or corrupt file, naming what is wrong.
@@ -24,12 +26,16 @@ Model load_model(const std::string& path);
 /// Writes every weight, keyed "<layer name>/<weight name>" (atomic write).
 void save_weights(Layer& model, const std::string& path);
 template <class M>
-void save_weights(const LayerHandle<M>& model, const std::string& path) { save_weights(*model, path); }
+void save_weights(const LayerHandle<M>& model, const std::string& path) {
+  save_weights(*model, path);
+}
 /// Loads weights by name into a model with the same layer names and weight shapes (builds
 /// nothing: the model must be built). Throws IOError/ShapeError naming the mismatch.
 void load_weights(Layer& model, const std::string& path);
 template <class M>
-void load_weights(const LayerHandle<M>& model, const std::string& path) { load_weights(*model, path); }
+void load_weights(const LayerHandle<M>& model, const std::string& path) {
+  load_weights(*model, path);
+}
 
 /// Makes a layer of a registered type from its config (for load_model).
 using LayerFactory = std::function<std::shared_ptr<Layer>(const Config&)>;

@@ -31,17 +31,17 @@ inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(
 }  // namespace tg::test
 
 /// Checks that tensor T holds the values V (a std::vector<double>) within tolerances.
-#define TG_CHECK_VALUES(T, V, ATOL, RTOL)                                                      \
-  do {                                                                                         \
+#define TG_CHECK_VALUES(T, V, ATOL, RTOL)                                                         \
+  do {                                                                                            \
     std::string tg_msg_ = ::tg::test::compare_values(::tg::test::values(T), (V), (ATOL), (RTOL)); \
-    INFO(tg_msg_);                                                                             \
-    CHECK(tg_msg_.empty());                                                                    \
+    INFO(tg_msg_);                                                                                \
+    CHECK(tg_msg_.empty());                                                                       \
   } while (0)
 
 /// Requires a passing tg::autograd::gradcheck (or gradgradcheck) result, printing its message.
-#define TG_REQUIRE_GRADCHECK(RESULT)        \
-  do {                                      \
-    auto tg_res_ = (RESULT);                \
-    INFO(tg_res_.message);                  \
-    REQUIRE(tg_res_.ok);                    \
+#define TG_REQUIRE_GRADCHECK(RESULT) \
+  do {                               \
+    auto tg_res_ = (RESULT);         \
+    INFO(tg_res_.message);           \
+    REQUIRE(tg_res_.ok);             \
   } while (0)

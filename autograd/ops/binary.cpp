@@ -36,13 +36,13 @@ Tensor binary_op(std::string_view name, BinaryOp op, const Tensor& a, const Tens
     if constexpr ((S & 1) && (S & 8)) sa = SavedTensor(a);  // formula needs a for da too
     if constexpr ((S & 2) && (S & 8)) sb = SavedTensor(b);
     SavedTensor sy = (S & 4) ? SavedTensor(y, true) : SavedTensor();
-    autograd::record(name, {&a, &b}, {&y},
-                     [sa, sb, sy, formula, shape_a = a.shape(), shape_b = b.shape()](const Tensor& g) {
-                       auto [da, db] = formula(g, sa.unpack(), sb.unpack(), sy.unpack());
-                       return std::vector<Tensor>{
-                           da.defined() ? sum_to(da, shape_a) : da,
-                           db.defined() ? sum_to(db, shape_b) : db};
-                     });
+    autograd::record(
+        name, {&a, &b}, {&y},
+        [sa, sb, sy, formula, shape_a = a.shape(), shape_b = b.shape()](const Tensor& g) {
+          auto [da, db] = formula(g, sa.unpack(), sb.unpack(), sy.unpack());
+          return std::vector<Tensor>{da.defined() ? sum_to(da, shape_a) : da,
+                                     db.defined() ? sum_to(db, shape_b) : db};
+        });
   }
   return y;
 }
@@ -59,51 +59,60 @@ Tensor compare(std::string_view name, BinaryOp op, const Tensor& a, const Tensor
 
 TG_REGISTER_OP("add", "binary", true);
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op<0>("add", BinaryOp::Add, a, b, [](const Tensor& g, const auto&, const auto&, const auto&) {
-    return Pair{g, g};
-  });
+  return binary_op<0>("add", BinaryOp::Add, a, b,
+                      [](const Tensor& g, const auto&, const auto&, const auto&) {
+                        return Pair{g, g};
+                      });
 }
 TG_REGISTER_OP("sub", "binary", true);
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op<0>("sub", BinaryOp::Sub, a, b, [](const Tensor& g, const auto&, const auto&, const auto&) {
-    return Pair{g, need(1) ? neg(g) : Tensor()};
-  });
+  return binary_op<0>("sub", BinaryOp::Sub, a, b,
+                      [](const Tensor& g, const auto&, const auto&, const auto&) {
+                        return Pair{g, need(1) ? neg(g) : Tensor()};
+                      });
 }
 TG_REGISTER_OP("mul", "binary", true);
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op<3>("mul", BinaryOp::Mul, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto&) {
-    return Pair{need(0) ? mul(g, b) : Tensor(), need(1) ? mul(g, a) : Tensor()};
-  });
+  return binary_op<3>("mul", BinaryOp::Mul, a, b,
+                      [](const Tensor& g, const auto& a, const auto& b, const auto&) {
+                        return Pair{need(0) ? mul(g, b) : Tensor(), need(1) ? mul(g, a) : Tensor()};
+                      });
 }
 TG_REGISTER_OP("div", "binary", true);
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op<3 | 8>("div", BinaryOp::Div, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto&) {
-    Tensor ga = div(g, b);
-    return Pair{need(0) ? ga : Tensor(), need(1) ? neg(div(mul(ga, a), b)) : Tensor()};
-  });
+  return binary_op<3 | 8>(
+      "div", BinaryOp::Div, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto&) {
+        Tensor ga = div(g, b);
+        return Pair{need(0) ? ga : Tensor(), need(1) ? neg(div(mul(ga, a), b)) : Tensor()};
+      });
 }
 TG_REGISTER_OP("pow", "binary", true);
 Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op<3 | 4 | 8>("pow", BinaryOp::Pow, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto& y) {
-    Tensor da, db;
-    if (need(0)) da = mul(g, mul(b, pow(a, sub(b, 1.0))));
-    if (need(1)) db = mul(g, mul(y, log(a)));
-    return Pair{da, db};
-  });
+  return binary_op<3 | 4 | 8>("pow", BinaryOp::Pow, a, b,
+                              [](const Tensor& g, const auto& a, const auto& b, const auto& y) {
+                                Tensor da, db;
+                                if (need(0)) da = mul(g, mul(b, pow(a, sub(b, 1.0))));
+                                if (need(1)) db = mul(g, mul(y, log(a)));
+                                return Pair{da, db};
+                              });
 }
 TG_REGISTER_OP("maximum", "binary", true);
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary_op<3 | 8>("maximum", BinaryOp::Maximum, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto&) {
-    Tensor m = mask_as(ge(a.detach(), b.detach()), g.dtype());  // ties go to a
-    return Pair{need(0) ? mul(g, m) : Tensor(), need(1) ? mul(g, sub(1.0, m)) : Tensor()};
-  });
+  return binary_op<3 | 8>(
+      "maximum", BinaryOp::Maximum, a, b,
+      [](const Tensor& g, const auto& a, const auto& b, const auto&) {
+        Tensor m = mask_as(ge(a.detach(), b.detach()), g.dtype());  // ties go to a
+        return Pair{need(0) ? mul(g, m) : Tensor(), need(1) ? mul(g, sub(1.0, m)) : Tensor()};
+      });
 }
 TG_REGISTER_OP("minimum", "binary", true);
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary_op<3 | 8>("minimum", BinaryOp::Minimum, a, b, [](const Tensor& g, const auto& a, const auto& b, const auto&) {
-    Tensor m = mask_as(le(a.detach(), b.detach()), g.dtype());
-    return Pair{need(0) ? mul(g, m) : Tensor(), need(1) ? mul(g, sub(1.0, m)) : Tensor()};
-  });
+  return binary_op<3 | 8>(
+      "minimum", BinaryOp::Minimum, a, b,
+      [](const Tensor& g, const auto& a, const auto& b, const auto&) {
+        Tensor m = mask_as(le(a.detach(), b.detach()), g.dtype());
+        return Pair{need(0) ? mul(g, m) : Tensor(), need(1) ? mul(g, sub(1.0, m)) : Tensor()};
+      });
 }
 
 Tensor add(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
@@ -147,9 +156,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined("where", b, "second operand");
   check_same_device("where", cond, a);
   check_same_device("where", a, b);
-  if (cond.dtype() != kBool)
-    fail<DTypeError>("where: condition must be bool, got ", cond.dtype());
-  Shape s = broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
+  if (cond.dtype() != kBool) fail<DTypeError>("where: condition must be bool, got ", cond.dtype());
+  Shape s =
+      broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   const DType dt = promote_types(a.dtype(), b.dtype());
   Tensor y = Tensor::empty(s, dt, a.device());
   backend_of(a).where(expand_raw(cond, s), expand_raw(cast_raw(a, dt), s),
@@ -158,9 +167,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     autograd::record("where", {&a, &b}, {&y},
                      [c = cond.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
                        Tensor z = zeros(Shape{}, {.dtype = g.dtype(), .device = g.device()});
-                       return std::vector<Tensor>{
-                           need(0) ? sum_to(where(c, g, z), sa) : Tensor(),
-                           need(1) ? sum_to(where(c, z, g), sb) : Tensor()};
+                       return std::vector<Tensor>{need(0) ? sum_to(where(c, g, z), sa) : Tensor(),
+                                                  need(1) ? sum_to(where(c, z, g), sb) : Tensor()};
                      });
   }
   return y;
@@ -225,12 +233,22 @@ Tensor& inplace(Tensor& self, const Tensor& other, std::string_view name, Binary
 }
 }  // namespace
 
-Tensor& Tensor::add_(const Tensor& o) { return inplace(*this, o, "add_", BinaryOp::Add, [](const auto& a, const auto& b) { return add(a, b); }); }
-Tensor& Tensor::sub_(const Tensor& o) { return inplace(*this, o, "sub_", BinaryOp::Sub, [](const auto& a, const auto& b) { return sub(a, b); }); }
-Tensor& Tensor::mul_(const Tensor& o) { return inplace(*this, o, "mul_", BinaryOp::Mul, [](const auto& a, const auto& b) { return mul(a, b); }); }
+Tensor& Tensor::add_(const Tensor& o) {
+  return inplace(*this, o, "add_", BinaryOp::Add,
+                 [](const auto& a, const auto& b) { return add(a, b); });
+}
+Tensor& Tensor::sub_(const Tensor& o) {
+  return inplace(*this, o, "sub_", BinaryOp::Sub,
+                 [](const auto& a, const auto& b) { return sub(a, b); });
+}
+Tensor& Tensor::mul_(const Tensor& o) {
+  return inplace(*this, o, "mul_", BinaryOp::Mul,
+                 [](const auto& a, const auto& b) { return mul(a, b); });
+}
 Tensor& Tensor::div_(const Tensor& o) {
   if (!is_floating(dtype())) fail<DTypeError>("div_: true division cannot be stored in ", dtype());
-  return inplace(*this, o, "div_", BinaryOp::Div, [](const auto& a, const auto& b) { return div(a, b); });
+  return inplace(*this, o, "div_", BinaryOp::Div,
+                 [](const auto& a, const auto& b) { return div(a, b); });
 }
 Tensor& Tensor::add_(double v) { return add_(scalar_like(*this, v)); }
 Tensor& Tensor::mul_(double v) { return mul_(scalar_like(*this, v)); }

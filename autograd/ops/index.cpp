@@ -20,7 +20,8 @@ Tensor checked_index(std::string_view op, const Tensor& index, int64_t size, int
   backend_of(ix).reduce(ReduceOp::Max, ix, hi);
   const int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
   if (mn < 0 || mx >= size)
-    fail<IndexError>(op, ": index ", mn < 0 ? mn : mx, " out of range for axis ", axis, " of size ", size);
+    fail<IndexError>(op, ": index ", mn < 0 ? mn : mx, " out of range for axis ", axis, " of size ",
+                     size);
   return ix;
 }
 }  // namespace
@@ -31,11 +32,12 @@ Tensor gather(const Tensor& x, int64_t axis_in, const Tensor& index) {
   const int64_t axis = normalize_axis("gather", axis_in, x.dim());
   check_same_device("gather", x, index);
   if (index.dim() != x.dim())
-    fail<ShapeError>("gather: index of shape ", index.shape(), " must have the rank of the input ", x.shape());
+    fail<ShapeError>("gather: index of shape ", index.shape(), " must have the rank of the input ",
+                     x.shape());
   for (int64_t d = 0; d < x.dim(); ++d)
     if (d != axis && index.shape()[d] > x.shape()[d])
-      fail<ShapeError>("gather: index of shape ", index.shape(), " is larger than input ", x.shape(),
-                       " on axis ", d);
+      fail<ShapeError>("gather: index of shape ", index.shape(), " is larger than input ",
+                       x.shape(), " on axis ", d);
   return ops::gather_valid(x, axis, checked_index("gather", index, x.shape()[axis], axis));
 }
 
@@ -45,7 +47,8 @@ Tensor gather_valid(const Tensor& x, int64_t axis, const Tensor& ix) {
   backend_of(x).gather(x, axis, ix, y);
   if (autograd::needs_grad(x)) {
     autograd::record("gather", {&x}, {&y}, [ix, axis, xs = x.shape()](const Tensor& g) {
-      return std::vector<Tensor>{scatter_add_valid(zeros(xs, {.dtype = g.dtype(), .device = g.device()}), axis, ix, g)};
+      return std::vector<Tensor>{
+          scatter_add_valid(zeros(xs, {.dtype = g.dtype(), .device = g.device()}), axis, ix, g)};
     });
   }
   return y;
@@ -57,7 +60,8 @@ Tensor scatter_add_valid(const Tensor& x, int64_t axis, const Tensor& ix, const 
   backend_of(x).scatter_add(y, axis, ix, cast_raw(src, x.dtype()));
   if (autograd::needs_grad(x, src)) {
     autograd::record("scatter_add", {&x, &src}, {&y}, [ix, axis](const Tensor& g) {
-      return std::vector<Tensor>{g, autograd::needs_input_grad(1) ? gather_valid(g, axis, ix) : Tensor()};
+      return std::vector<Tensor>{
+          g, autograd::needs_input_grad(1) ? gather_valid(g, axis, ix) : Tensor()};
     });
   }
   return y;
@@ -72,14 +76,17 @@ Tensor scatter_add(const Tensor& x, int64_t axis_in, const Tensor& index, const 
   check_same_device("scatter_add", x, index);
   const int64_t axis = normalize_axis("scatter_add", axis_in, x.dim());
   if (index.shape() != src.shape())
-    fail<ShapeError>("scatter_add: index shape ", index.shape(), " differs from source shape ", src.shape());
+    fail<ShapeError>("scatter_add: index shape ", index.shape(), " differs from source shape ",
+                     src.shape());
   if (src.dim() != x.dim())
-    fail<ShapeError>("scatter_add: source of shape ", src.shape(), " must have the rank of the input ", x.shape());
+    fail<ShapeError>("scatter_add: source of shape ", src.shape(),
+                     " must have the rank of the input ", x.shape());
   for (int64_t d = 0; d < x.dim(); ++d)
     if (d != axis && src.shape()[d] > x.shape()[d])
       fail<ShapeError>("scatter_add: source of shape ", src.shape(), " is larger than input ",
                        x.shape(), " on axis ", d);
-  return ops::scatter_add_valid(x, axis, checked_index("scatter_add", index, x.shape()[axis], axis), src);
+  return ops::scatter_add_valid(x, axis, checked_index("scatter_add", index, x.shape()[axis], axis),
+                                src);
 }
 
 TG_REGISTER_OP("take_along_axis", "gather", true);
@@ -117,7 +124,8 @@ Tensor index_select(const Tensor& x, int64_t axis_in, const Tensor& index) {
 TG_REGISTER_OP("one_hot", "binary", false);
 Tensor one_hot(const Tensor& indices, int64_t num_classes, DType dtype) {
   check_defined("one_hot", indices, "indices");
-  if (num_classes <= 0) fail<ValueError>("one_hot: num_classes must be positive, got ", num_classes);
+  if (num_classes <= 0)
+    fail<ValueError>("one_hot: num_classes must be positive, got ", num_classes);
   Tensor ix = checked_index("one_hot", indices, num_classes, -1);
   Tensor classes = arange(num_classes, {.dtype = kInt64, .device = indices.device()});
   return cast_raw(eq(ix.unsqueeze(-1), classes), dtype);

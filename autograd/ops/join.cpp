@@ -67,7 +67,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   for (size_t i = 0; i < xs.size(); ++i) {
     check_defined("stack", xs[i]);
     if (xs[i].shape() != xs[0].shape())
-      fail<ShapeError>("stack: tensor ", i, " has shape ", xs[i].shape(), ", expected ", xs[0].shape());
+      fail<ShapeError>("stack: tensor ", i, " has shape ", xs[i].shape(), ", expected ",
+                       xs[0].shape());
     us.push_back(xs[i].unsqueeze(a));
   }
   return concat(us, a);
@@ -97,7 +98,9 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     at += s;
   }
   if (autograd::needs_grad(x)) {
-    auto f = [axis](std::vector<Tensor>& grads) { return std::vector<Tensor>{concat(grads, axis)}; };
+    auto f = [axis](std::vector<Tensor>& grads) {
+      return std::vector<Tensor>{concat(grads, axis)};
+    };
     auto node = detail::make_pooled<autograd::LambdaNode<decltype(f)>>("split", 1, f);
     autograd::connect_list(node, {x}, out);
   }
@@ -145,7 +148,8 @@ Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads
   int64_t off = 0;
   for (size_t i = 0; i < pads.size(); ++i) {
     if (pads[i].first < 0 || pads[i].second < 0)
-      fail<ValueError>("pad: negative padding (", pads[i].first, ", ", pads[i].second, ") on axis ", i);
+      fail<ValueError>("pad: negative padding (", pads[i].first, ", ", pads[i].second, ") on axis ",
+                       i);
     s[i] += pads[i].first + pads[i].second;
   }
   Tensor y = full(s, value, {.dtype = x.dtype(), .device = x.device()});

@@ -50,7 +50,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_defined("matmul", b, "second operand");
   check_same_device("matmul", a, b);
   if (a.dim() == 0 || b.dim() == 0)
-    fail<ShapeError>("matmul: operands must have at least one axis, got ", a.shape(), " @ ", b.shape());
+    fail<ShapeError>("matmul: operands must have at least one axis, got ", a.shape(), " @ ",
+                     b.shape());
   if (a.dtype() == kBool || b.dtype() == kBool)
     fail<DTypeError>("matmul: bool operands are not supported");
   if (a.dim() == 1 && b.dim() == 1) {

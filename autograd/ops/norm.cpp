@@ -18,51 +18,54 @@ Tensor along(const Tensor& v, int64_t axis, int64_t rank) {
 namespace {
 /// Training-mode batch normalization of contiguous rows (M, C) through the backend kernel, with
 /// the batch mean and biased variance written to mean_out / var_out.
-Tensor batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& mean_out,
-                       Tensor& var_out) {
+Tensor batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                       Tensor& mean_out, Tensor& var_out) {
   const int64_t c = x.shape()[1];
   mean_out = Tensor::empty({c}, x.dtype(), x.device());
   var_out = Tensor::empty({c}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   backend_of(x).batch_norm(x, gamma, beta, mean_out, var_out, eps, true, y);
   if (autograd::needs_grad(x, gamma, beta)) {
-    autograd::record("batch_norm", {&x, &gamma, &beta}, {&y},
-                     [sx = autograd::SavedTensor(x), sg = autograd::SavedTensor(gamma), sb = autograd::SavedTensor(beta),
-                      bmean = mean_out, bvar = var_out, eps](const Tensor& g) {
-                       Tensor xs = sx.unpack(), gm = sg.unpack();
-                       if (autograd::grad_enabled()) {
-                         // create_graph: the closed-form gradient in differentiable ops, with
-                         // the statistics recomputed from x so that they are differentiated too.
-                         const double m = static_cast<double>(xs.shape()[0]);
-                         Tensor mu = mean(xs, {0}, true);
-                         Tensor rstd = rsqrt(add(mean(square(sub(xs, mu)), {0}, true), eps));
-                         Tensor xhat = mul(sub(xs, mu), rstd);
-                         Tensor sum_g = sum(g, {0}, true), sum_gx = sum(mul(g, xhat), {0}, true);
-                         Tensor gx = mul(mul(gm, div(rstd, m)), sub(sub(mul(g, m), sum_g), mul(xhat, sum_gx)));
-                         return std::vector<Tensor>{gx, sum_gx.reshape({-1}), sum_g.reshape({-1})};
-                       }
-                       Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
-                       Tensor gg = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
-                       Tensor gb = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
-                       backend_of(xs).batch_norm_backward(xs, contiguous_raw(g), gm, bmean, bvar, eps, gx, gg, gb);
-                       return std::vector<Tensor>{gx, gg, gb};
-                     });
+    autograd::record(
+        "batch_norm", {&x, &gamma, &beta}, {&y},
+        [sx = autograd::SavedTensor(x), sg = autograd::SavedTensor(gamma),
+         sb = autograd::SavedTensor(beta), bmean = mean_out, bvar = var_out, eps](const Tensor& g) {
+          Tensor xs = sx.unpack(), gm = sg.unpack();
+          if (autograd::grad_enabled()) {
+            // create_graph: the closed-form gradient in differentiable ops, with
+            // the statistics recomputed from x so that they are differentiated too.
+            const double m = static_cast<double>(xs.shape()[0]);
+            Tensor mu = mean(xs, {0}, true);
+            Tensor rstd = rsqrt(add(mean(square(sub(xs, mu)), {0}, true), eps));
+            Tensor xhat = mul(sub(xs, mu), rstd);
+            Tensor sum_g = sum(g, {0}, true), sum_gx = sum(mul(g, xhat), {0}, true);
+            Tensor gx = mul(mul(gm, div(rstd, m)), sub(sub(mul(g, m), sum_g), mul(xhat, sum_gx)));
+            return std::vector<Tensor>{gx, sum_gx.reshape({-1}), sum_g.reshape({-1})};
+          }
+          Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+          Tensor gg = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
+          Tensor gb = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
+          backend_of(xs).batch_norm_backward(xs, contiguous_raw(g), gm, bmean, bvar, eps, gx, gg,
+                                             gb);
+          return std::vector<Tensor>{gx, gg, gb};
+        });
   }
   return y;
 }
 }  // namespace
 
 TG_REGISTER_OP("batch_norm", "batch_norm", true);
-Tensor batch_norm(const Tensor& x, const Tensor& gamma_in, const Tensor& beta_in, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps, int64_t axis_in) {
+Tensor batch_norm(const Tensor& x, const Tensor& gamma_in, const Tensor& beta_in,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps, int64_t axis_in) {
   check_defined("batch_norm", x);
   check_floating("batch_norm", x);
   const int64_t axis = normalize_axis("batch_norm", axis_in, x.dim());
   const int64_t c = x.shape()[axis];
   auto check_vec = [&](const Tensor& v, const char* what) {
     if (v.defined() && v.shape() != Shape{c})
-      fail<ShapeError>("batch_norm: ", what, " has shape ", v.shape(), ", expected [", c, "] for input ", x.shape(),
-                       " along axis ", axis);
+      fail<ShapeError>("batch_norm: ", what, " has shape ", v.shape(), ", expected [", c,
+                       "] for input ", x.shape(), " along axis ", axis);
     if (v.defined()) check_same_device("batch_norm", x, v);
   };
   check_vec(gamma_in, "gamma");
@@ -108,7 +111,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma_in, const Tensor& beta_in
 }
 
 TG_REGISTER_OP("layer_norm", "composite", true);
-Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Axes& axes_in, double eps) {
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Axes& axes_in,
+                  double eps) {
   check_defined("layer_norm", x);
   check_floating("layer_norm", x);
   Axes axes = normalize_axes("layer_norm", axes_in, x.dim());
@@ -118,7 +122,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
   for (int64_t a : axes) bs[a] = x.shape()[a];
   auto check_vec = [&](const Tensor& v, const char* what) {
     if (v.defined() && v.shape() != ps)
-      fail<ShapeError>("layer_norm: ", what, " has shape ", v.shape(), ", expected ", ps, " for input ", x.shape());
+      fail<ShapeError>("layer_norm: ", what, " has shape ", v.shape(), ", expected ", ps,
+                       " for input ", x.shape());
   };
   check_vec(gamma, "gamma");
   check_vec(beta, "beta");
@@ -135,7 +140,8 @@ TG_REGISTER_OP("embedding", "gather", true);
 Tensor embedding(const Tensor& indices, const Tensor& table) {
   check_defined("embedding", indices, "indices");
   check_defined("embedding", table, "table");
-  if (table.dim() != 2) fail<ShapeError>("embedding: table must be (vocabulary, dim), got ", table.shape());
+  if (table.dim() != 2)
+    fail<ShapeError>("embedding: table must be (vocabulary, dim), got ", table.shape());
   if (is_floating(indices.dtype()) || indices.dtype() == kBool)
     fail<DTypeError>("embedding: indices must be integers, got ", indices.dtype());
   Shape out = indices.shape();

@@ -76,7 +76,10 @@ Shape reduced_shape(const Shape& x, const Axes& axes) {
   Shape s;
   size_t j = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    if (j < axes.size() && axes[j] == static_cast<int64_t>(i)) { ++j; continue; }
+    if (j < axes.size() && axes[j] == static_cast<int64_t>(i)) {
+      ++j;
+      continue;
+    }
     s.push_back(x[i]);
   }
   return s;

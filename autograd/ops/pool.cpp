@@ -17,9 +17,11 @@ Resolved resolve(std::string_view op, const Shape& x, const Pool2dOptions& o) {
   std::vector<int64_t> k = o.pool_size, s = o.strides.empty() ? o.pool_size : o.strides;
   if (k.size() == 1) k = {k[0], k[0]};
   if (s.size() == 1) s = {s[0], s[0]};
-  if (k.size() != 2 || s.size() != 2) fail<ValueError>(op, ": pool_size and strides need 1 or 2 values");
+  if (k.size() != 2 || s.size() != 2)
+    fail<ValueError>(op, ": pool_size and strides need 1 or 2 values");
   if (k[0] <= 0 || k[1] <= 0 || s[0] <= 0 || s[1] <= 0)
-    fail<ValueError>(op, ": pool_size and strides must be positive, got (", k[0], ", ", k[1], ") and (", s[0], ", ", s[1], ")");
+    fail<ValueError>(op, ": pool_size and strides must be positive, got (", k[0], ", ", k[1],
+                     ") and (", s[0], ", ", s[1], ")");
   Resolved r;
   r.p.kernel_h = k[0];
   r.p.kernel_w = k[1];
@@ -39,12 +41,16 @@ Resolved resolve(std::string_view op, const Shape& x, const Pool2dOptions& o) {
     } else if (o.padding.mode == "explicit" && o.padding.pads.size() == 2) {
       std::tie(before, after) = o.padding.pads[a];
       if (before < 0 || after < 0 || before >= k[a] || after >= k[a])
-        fail<ValueError>(op, ": explicit padding (", before, ", ", after, ") must be in [0, pool size)");
+        fail<ValueError>(op, ": explicit padding (", before, ", ", after,
+                         ") must be in [0, pool size)");
       out = (in + before + after - k[a]) / s[a] + 1;
     } else {
-      fail<ValueError>(op, ": padding must be valid, same or two explicit pairs, got '", o.padding.mode, "'");
+      fail<ValueError>(op, ": padding must be valid, same or two explicit pairs, got '",
+                       o.padding.mode, "'");
     }
-    if (out <= 0) fail<ShapeError>(op, ": input ", x, " is smaller than the pool window (", k[0], ", ", k[1], ")");
+    if (out <= 0)
+      fail<ShapeError>(op, ": input ", x, " is smaller than the pool window (", k[0], ", ", k[1],
+                       ")");
     r.out[1 + a] = out;
     (a == 0 ? r.p.pad_top : r.p.pad_left) = before;
     (a == 0 ? r.p.pad_bottom : r.p.pad_right) = after;
@@ -88,7 +94,8 @@ TG_REGISTER_OP("max_pool2d", "max_pool2d", true);
 Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
   check_defined("max_pool2d", x_in);
   const bool cf = is_cf("max_pool2d", o.data_format);
-  if (x_in.dim() != 4) fail<ShapeError>("max_pool2d: expected an input of rank 4, got ", x_in.shape());
+  if (x_in.dim() != 4)
+    fail<ShapeError>("max_pool2d: expected an input of rank 4, got ", x_in.shape());
   Tensor x = to_nhwc(x_in, cf);
   Resolved r = resolve("max_pool2d", x.shape(), o);
   Tensor y = Tensor::empty(r.out, x.dtype(), x.device());
@@ -100,7 +107,8 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
     // (whose own adjoint is the matching gather, so gradients of gradients work).
     autograd::record("max_pool2d", {&x}, {&y}, [idx, xs = x.shape()](const Tensor& g) {
       Tensor flat = zeros({numel(xs)}, {.dtype = g.dtype(), .device = g.device()});
-      return std::vector<Tensor>{scatter_add_valid(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
+      return std::vector<Tensor>{
+          scatter_add_valid(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
     });
   }
   return from_nhwc(y, cf);
@@ -110,7 +118,8 @@ TG_REGISTER_OP("avg_pool2d", "avg_pool2d", true);
 Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
   check_defined("avg_pool2d", x_in);
   const bool cf = is_cf("avg_pool2d", o.data_format);
-  if (x_in.dim() != 4) fail<ShapeError>("avg_pool2d: expected an input of rank 4, got ", x_in.shape());
+  if (x_in.dim() != 4)
+    fail<ShapeError>("avg_pool2d: expected an input of rank 4, got ", x_in.shape());
   Tensor x = to_nhwc(x_in, cf);
   check_floating("avg_pool2d", x);
   Resolved r = resolve("avg_pool2d", x.shape(), o);
@@ -121,14 +130,18 @@ TG_REGISTER_OP("avg_pool2d_backward", "avg_pool2d_backward", true);
 TG_REGISTER_OP("global_avg_pool2d", "composite", true);
 Tensor global_avg_pool2d(const Tensor& x, bool keepdims, const std::string& data_format) {
   check_defined("global_avg_pool2d", x);
-  if (x.dim() != 4) fail<ShapeError>("global_avg_pool2d: expected an input of rank 4, got ", x.shape());
-  return is_cf("global_avg_pool2d", data_format) ? mean(x, {2, 3}, keepdims) : mean(x, {1, 2}, keepdims);
+  if (x.dim() != 4)
+    fail<ShapeError>("global_avg_pool2d: expected an input of rank 4, got ", x.shape());
+  return is_cf("global_avg_pool2d", data_format) ? mean(x, {2, 3}, keepdims)
+                                                 : mean(x, {1, 2}, keepdims);
 }
 TG_REGISTER_OP("global_max_pool2d", "composite", true);
 Tensor global_max_pool2d(const Tensor& x, bool keepdims, const std::string& data_format) {
   check_defined("global_max_pool2d", x);
-  if (x.dim() != 4) fail<ShapeError>("global_max_pool2d: expected an input of rank 4, got ", x.shape());
-  return is_cf("global_max_pool2d", data_format) ? max(x, {2, 3}, keepdims) : max(x, {1, 2}, keepdims);
+  if (x.dim() != 4)
+    fail<ShapeError>("global_max_pool2d: expected an input of rank 4, got ", x.shape());
+  return is_cf("global_max_pool2d", data_format) ? max(x, {2, 3}, keepdims)
+                                                 : max(x, {1, 2}, keepdims);
 }
 
 }  // namespace tg

@@ -9,25 +9,29 @@ using namespace ops;
 
 namespace {
 /// Validates x (N, T, F), kernel (F, G·H), recurrent kernel (H, G·H); returns H.
-int64_t check_rnn(std::string_view op, const Tensor& x, const Tensor& k, const Tensor& rk, int64_t gates) {
+int64_t check_rnn(std::string_view op, const Tensor& x, const Tensor& k, const Tensor& rk,
+                  int64_t gates) {
   check_defined(op, x);
   check_defined(op, k, "kernel");
   check_defined(op, rk, "recurrent_kernel");
   check_floating(op, x);
-  if (x.dim() != 3) fail<ShapeError>(op, ": expected input (batch, timesteps, features), got ", x.shape());
+  if (x.dim() != 3)
+    fail<ShapeError>(op, ": expected input (batch, timesteps, features), got ", x.shape());
   if (rk.dim() != 2 || rk.shape()[1] != gates * rk.shape()[0])
     fail<ShapeError>(op, ": recurrent_kernel must be (units, ", gates, "·units), got ", rk.shape());
   const int64_t h = rk.shape()[0];
   if (k.dim() != 2 || k.shape()[0] != x.shape()[2] || k.shape()[1] != gates * h)
-    fail<ShapeError>(op, ": kernel must be (", x.shape()[2], ", ", gates * h, ") for input ", x.shape(), ", got ",
-                     k.shape());
+    fail<ShapeError>(op, ": kernel must be (", x.shape()[2], ", ", gates * h, ") for input ",
+                     x.shape(), ", got ", k.shape());
   return h;
 }
 
-Tensor initial_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t h, const char* what) {
+Tensor initial_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t h,
+                     const char* what) {
   if (!s.defined()) return zeros({x.shape()[0], h}, {.dtype = x.dtype(), .device = x.device()});
   if (s.shape() != Shape{x.shape()[0], h})
-    fail<ShapeError>(op, ": initial ", what, " must be (", x.shape()[0], ", ", h, "), got ", s.shape());
+    fail<ShapeError>(op, ": initial ", what, " must be (", x.shape()[0], ", ", h, "), got ",
+                     s.shape());
   return s;
 }
 
@@ -44,10 +48,11 @@ Tensor assemble(const std::vector<Tensor>& hs, const Tensor& last, bool return_s
 }  // namespace
 
 TG_REGISTER_OP("lstm", "composite", true);
-std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& k, const Tensor& rk,
-                         const Tensor& b, const RnnOptions& o) {
+std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& k,
+                         const Tensor& rk, const Tensor& b, const RnnOptions& o) {
   const int64_t H = check_rnn("lstm", x, k, rk, 4);
-  if (b.defined() && b.shape() != Shape{4 * H}) fail<ShapeError>("lstm: bias must be (", 4 * H, "), got ", b.shape());
+  if (b.defined() && b.shape() != Shape{4 * H})
+    fail<ShapeError>("lstm: bias must be (", 4 * H, "), got ", b.shape());
   Tensor h = initial_state("lstm", h0, x, H, "h"), c = initial_state("lstm", c0, x, H, "c");
   Tensor xw = matmul(x, k);  // (N, T, 4H): the input projection of every step at once
   if (b.defined()) xw = add(xw, b);
@@ -69,10 +74,11 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
 }
 
 TG_REGISTER_OP("gru", "composite", true);
-std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk, const Tensor& b,
-                        const RnnOptions& o) {
+std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
+                        const Tensor& b, const RnnOptions& o) {
   const int64_t H = check_rnn("gru", x, k, rk, 3);
-  if (b.defined() && b.shape() != Shape{2, 3 * H}) fail<ShapeError>("gru: bias must be (2, ", 3 * H, "), got ", b.shape());
+  if (b.defined() && b.shape() != Shape{2, 3 * H})
+    fail<ShapeError>("gru: bias must be (2, ", 3 * H, "), got ", b.shape());
   Tensor h = initial_state("gru", h0, x, H, "h");
   Tensor xw = matmul(x, k);
   if (b.defined()) xw = add(xw, b.select(0, 0));
@@ -96,10 +102,11 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
 }
 
 TG_REGISTER_OP("simple_rnn", "composite", true);
-std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk, const Tensor& b,
-                               const RnnOptions& o) {
+std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
+                               const Tensor& b, const RnnOptions& o) {
   const int64_t H = check_rnn("simple_rnn", x, k, rk, 1);
-  if (b.defined() && b.shape() != Shape{H}) fail<ShapeError>("simple_rnn: bias must be (", H, "), got ", b.shape());
+  if (b.defined() && b.shape() != Shape{H})
+    fail<ShapeError>("simple_rnn: bias must be (", H, "), got ", b.shape());
   Tensor h = initial_state("simple_rnn", h0, x, H, "h");
   Tensor xw = matmul(x, k);
   if (b.defined()) xw = add(xw, b);

@@ -40,13 +40,17 @@ Tensor reduction(std::string_view name, ReduceOp op, const Tensor& x, const Axes
   Tensor y = reduce_kernel(op, x, axes, dt);  // keepdims shape
   if (autograd::needs_grad(x)) {
     const Shape xs = x.shape(), ks = y.shape();
-    const double count = static_cast<double>(x.numel()) / std::max<double>(1.0, static_cast<double>(y.numel()));
+    const double count =
+        static_cast<double>(x.numel()) / std::max<double>(1.0, static_cast<double>(y.numel()));
     SavedTensor sx = op == ReduceOp::Sum || op == ReduceOp::Mean ? SavedTensor() : SavedTensor(x);
-    SavedTensor sy = op == ReduceOp::Sum || op == ReduceOp::Mean ? SavedTensor() : SavedTensor(y, true);
+    SavedTensor sy =
+        op == ReduceOp::Sum || op == ReduceOp::Mean ? SavedTensor() : SavedTensor(y, true);
     autograd::record(name, {&x}, {&y}, [op, xs, ks, axes, count, sx, sy](const Tensor& g) {
       switch (op) {
-        case ReduceOp::Sum: return std::vector<Tensor>{expand_back(g, ks, xs)};
-        case ReduceOp::Mean: return std::vector<Tensor>{expand_back(div(g, count), ks, xs)};
+        case ReduceOp::Sum:
+          return std::vector<Tensor>{expand_back(g, ks, xs)};
+        case ReduceOp::Mean:
+          return std::vector<Tensor>{expand_back(div(g, count), ks, xs)};
         case ReduceOp::Prod: {
           // ∏_{j≠i} x_j: y / x_i where x_i ≠ 0 (y / 0 would be NaN). At a zero x_i it is
           // P · ∏_{other zeros k} x_k with P the product of the non-zeros: P for a single zero,
@@ -121,7 +125,8 @@ Tensor var(const Tensor& x, const Axes& axes_in, bool keepdims, int64_t ddof) {
   Axes axes = normalize_axes("var", axes_in, x.dim());
   int64_t n = 1;
   for (int64_t a : axes) n *= x.shape()[a];
-  if (n - ddof <= 0) fail<ValueError>("var: ddof ", ddof, " leaves no degrees of freedom for ", n, " elements");
+  if (n - ddof <= 0)
+    fail<ValueError>("var: ddof ", ddof, " leaves no degrees of freedom for ", n, " elements");
   Tensor xf = is_floating(x.dtype()) ? x : x.to(kFloat32);
   Tensor centered = sub(xf, mean(xf, axes, true));
   return div(sum(square(centered), axes, keepdims), static_cast<double>(n - ddof));
@@ -169,9 +174,13 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     fail<ShapeError>("sum_to: cannot reduce ", x.shape(), " to the larger rank shape ", shape);
   Axes axes;
   for (int64_t i = 0; i < x.dim(); ++i) {
-    if (i < lead) { axes.push_back(i); continue; }
+    if (i < lead) {
+      axes.push_back(i);
+      continue;
+    }
     const int64_t want = shape[i - lead];
-    if (want == 1 && x.shape()[i] != 1) axes.push_back(i);
+    if (want == 1 && x.shape()[i] != 1)
+      axes.push_back(i);
     else if (want != x.shape()[i])
       fail<ShapeError>("sum_to: cannot reduce ", x.shape(), " to ", shape);
   }

@@ -33,6 +33,8 @@ Tensor softmax_op(std::string_view name, const Tensor& x_in, int64_t axis_in, bo
 TG_REGISTER_OP("softmax", "softmax", true);
 Tensor softmax(const Tensor& x, int64_t axis) { return softmax_op("softmax", x, axis, false); }
 TG_REGISTER_OP("log_softmax", "softmax", true);
-Tensor log_softmax(const Tensor& x, int64_t axis) { return softmax_op("log_softmax", x, axis, true); }
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  return softmax_op("log_softmax", x, axis, true);
+}
 
 }  // namespace tg

@@ -67,8 +67,8 @@ Shape infer_shape(std::string_view op, const Shape& from, const Shape& to) {
     s[infer] = n / known;
   }
   if (numel(s) != n)
-    fail<ShapeError>(op, ": cannot reshape ", from, " (", n, " elements) to ", to, " (",
-                     numel(s), " elements)");
+    fail<ShapeError>(op, ": cannot reshape ", from, " (", n, " elements) to ", to, " (", numel(s),
+                     " elements)");
   return s;
 }
 }  // namespace
@@ -81,7 +81,8 @@ Tensor Tensor::reshape(const Shape& shape_in) const {
   auto st = view_strides(shape(), strides(), s);
   Tensor base = st ? *this : contiguous_raw(*this);
   Tensor y = view_raw(base, s, st ? *st : contiguous_strides(s), base.offset());
-  return record_view("reshape", *this, y, [xs = shape()](const Tensor& g) { return g.reshape(xs); });
+  return record_view("reshape", *this, y,
+                     [xs = shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 Tensor Tensor::view(const Shape& shape_in) const {
@@ -89,10 +90,11 @@ Tensor Tensor::view(const Shape& shape_in) const {
   Shape s = infer_shape("view", shape(), shape_in);
   auto st = view_strides(shape(), strides(), s);
   if (!st)
-    fail<ShapeError>("view: strides ", Shape(strides()), " of shape ", shape(), " do not allow a view as ", s,
-                     "; use reshape");
+    fail<ShapeError>("view: strides ", Shape(strides()), " of shape ", shape(),
+                     " do not allow a view as ", s, "; use reshape");
   Tensor y = view_raw(*this, s, *st, offset());
-  return record_view("reshape", *this, y, [xs = shape()](const Tensor& g) { return g.reshape(xs); });
+  return record_view("reshape", *this, y,
+                     [xs = shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 TG_REGISTER_OP("permute", "view", true);
@@ -114,12 +116,14 @@ Tensor Tensor::permute(const Axes& order) const {
   Axes inverse(norm.size());
   for (size_t i = 0; i < norm.size(); ++i) inverse[norm[i]] = static_cast<int64_t>(i);
   Tensor y = view_raw(*this, s, st, offset());
-  return record_view("permute", *this, y, [inverse](const Tensor& g) { return g.permute(inverse); });
+  return record_view("permute", *this, y,
+                     [inverse](const Tensor& g) { return g.permute(inverse); });
 }
 
 Tensor Tensor::transpose(int64_t a, int64_t b) const {
   check_defined("transpose", *this);
-  const int64_t na = normalize_axis("transpose", a, dim()), nb = normalize_axis("transpose", b, dim());
+  const int64_t na = normalize_axis("transpose", a, dim()),
+                nb = normalize_axis("transpose", b, dim());
   Axes order;
   for (int64_t i = 0; i < dim(); ++i) order.push_back(i);
   std::swap(order[na], order[nb]);
@@ -143,9 +147,10 @@ Tensor slice_backward(const Tensor& g, const Shape& full_shape, int64_t axis, in
   st[axis] *= step;
   backend_of(g).copy(g, view_raw(out, s, st, off));
   if (autograd::needs_grad(g)) {
-    autograd::record("slice_backward", {&g}, {&out}, [axis, start, step, n = g.shape()[axis]](const Tensor& gg) {
-      return std::vector<Tensor>{gg.slice(axis, start, start + step * (n - 1) + 1, step)};
-    });
+    autograd::record(
+        "slice_backward", {&g}, {&out}, [axis, start, step, n = g.shape()[axis]](const Tensor& gg) {
+          return std::vector<Tensor>{gg.slice(axis, start, start + step * (n - 1) + 1, step)};
+        });
   }
   return out;
 }
@@ -178,7 +183,8 @@ Tensor Tensor::select(int64_t axis_in, int64_t i) const {
   const int64_t axis = normalize_axis("select", axis_in, dim());
   const int64_t n = shape()[axis];
   if (i < -n || i >= n)
-    fail<IndexError>("select: index ", i, " out of range for axis ", axis, " of size ", n, " (shape ", shape(), ")");
+    fail<IndexError>("select: index ", i, " out of range for axis ", axis, " of size ", n,
+                     " (shape ", shape(), ")");
   if (i < 0) i += n;
   Shape s = shape();
   Strides st = strides();
@@ -220,7 +226,8 @@ Tensor Tensor::squeeze(int64_t axis) const {
   check_defined("squeeze", *this);
   const int64_t a = normalize_axis("squeeze", axis, dim());
   if (shape()[a] != 1)
-    fail<ShapeError>("squeeze: axis ", axis, " has size ", shape()[a], ", not 1 (shape ", shape(), ")");
+    fail<ShapeError>("squeeze: axis ", axis, " has size ", shape()[a], ", not 1 (shape ", shape(),
+                     ")");
   Shape s = shape();
   s.erase_at(a);
   return reshape(s);
@@ -237,7 +244,8 @@ Tensor Tensor::unsqueeze(int64_t axis) const {
 Tensor Tensor::flatten(int64_t start, int64_t end) const {
   check_defined("flatten", *this);
   if (dim() == 0) return reshape({1});
-  const int64_t a = normalize_axis("flatten", start, dim()), b = normalize_axis("flatten", end, dim());
+  const int64_t a = normalize_axis("flatten", start, dim()),
+                b = normalize_axis("flatten", end, dim());
   if (a > b) fail<ValueError>("flatten: start axis ", start, " comes after end axis ", end);
   Shape s;
   for (int64_t i = 0; i < a; ++i) s.push_back(shape()[i]);
@@ -280,7 +288,8 @@ Tensor Tensor::to(Device dev) const {
   backend_of(src).copy_to_host(src, host.data());
   Tensor y = Tensor::empty(shape(), dtype(), dev);
   backend_for(dev).copy_from_host(host.data(), y);
-  return record_view("to_device", *this, y, [from = device()](const Tensor& g) { return g.to(from); });
+  return record_view("to_device", *this, y,
+                     [from = device()](const Tensor& g) { return g.to(from); });
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {

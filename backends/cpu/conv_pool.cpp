@@ -32,7 +32,8 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
     g.any_w = memory::desc({co, ci, kh, kw}, dt::f32, tag::any);
   } else {
     // (G, O/G, I/G, KH, KW) over Keras' (kh, kw, i, g·O/G + o) storage.
-    g.user_w = memory::desc({G, cog, cig, kh, kw}, dt::f32, memory::dims{cog, 1, co, kw * cig * co, cig * co});
+    g.user_w = memory::desc({G, cog, cig, kh, kw}, dt::f32,
+                            memory::dims{cog, 1, co, kw * cig * co, cig * co});
     g.any_w = memory::desc({G, cog, cig, kh, kw}, dt::f32, tag::any);
   }
   g.strides = {p.stride_h, p.stride_w};
@@ -40,15 +41,17 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
   g.pad_l = {p.pad_top, p.pad_left};
   g.pad_r = {p.pad_bottom, p.pad_right};
   g.key = "conv:" + shape_str(x) + shape_str(w) + shape_str(y) + std::to_string(p.stride_h) + "," +
-          std::to_string(p.stride_w) + "," + std::to_string(p.dilation_h) + "," + std::to_string(p.dilation_w) + "," +
-          std::to_string(p.pad_top) + "," + std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," +
+          std::to_string(p.stride_w) + "," + std::to_string(p.dilation_h) + "," +
+          std::to_string(p.dilation_w) + "," + std::to_string(p.pad_top) + "," +
+          std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," +
           std::to_string(p.pad_right) + "," + std::to_string(G);
   return g;
 }
 
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const dnnl::engine& e) {
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src,
-                                    g.any_w, g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
+                                    dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst,
+                                    g.strides, g.dilates, g.pad_l, g.pad_r);
   return dnnl::convolution_forward::primitive_desc(d, e);
 }
 
@@ -66,32 +69,36 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const
                   {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
-void CpuBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) {
+void CpuBackend::conv2d_backward_input(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                       const Conv2dParams& p) {
   if (!use_onednn(gy)) return ReferenceBackend::conv2d_backward_input(gy, w, gx, p);
   ConvGeometry g = geometry(gx.shape(), w.shape(), gy.shape(), p);
   ConvEntry& e = impl_->conv_entry("bwd_data" + g.key, [&] {
     auto hint = forward_pd(g, impl_->engine);
-    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst, g.strides,
-                                            g.dilates, g.pad_l, g.pad_r);
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w,
+                                            g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
     dnnl::convolution_backward_data::primitive_desc pd(d, impl_->engine, hint);
     return ConvEntry{dnnl::convolution_backward_data(pd), pd.weights_desc(), g.user_w};
   });
-  impl_->run_conv("convolution backward data", e, DNNL_ARG_WEIGHTS, w, false,
-                  {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
+  impl_->run_conv(
+      "convolution backward data", e, DNNL_ARG_WEIGHTS, w, false,
+      {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
 }
 
-void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw, const Conv2dParams& p) {
+void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                        const Conv2dParams& p) {
   if (!use_onednn(x)) return ReferenceBackend::conv2d_backward_weight(x, gy, gw, p);
   ConvGeometry g = geometry(x.shape(), gw.shape(), gy.shape(), p);
   ConvEntry& e = impl_->conv_entry("bwd_weights" + g.key, [&] {
     auto hint = forward_pd(g, impl_->engine);
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst,
-                                               g.strides, g.dilates, g.pad_l, g.pad_r);
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src, g.any_w,
+                                               g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
     dnnl::convolution_backward_weights::primitive_desc pd(d, impl_->engine, hint);
     return ConvEntry{dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), g.user_w};
   });
-  impl_->run_conv("convolution backward weights", e, DNNL_ARG_DIFF_WEIGHTS, gw, true,
-                  {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}});
+  impl_->run_conv(
+      "convolution backward weights", e, DNNL_ARG_DIFF_WEIGHTS, gw, true,
+      {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}});
 }
 
 namespace {
@@ -108,19 +115,22 @@ PoolGeometry pool_geometry(const Shape& x, const Shape& y, const Pool2dParams& p
   g.kernel = {p.kernel_h, p.kernel_w};
   g.pad_l = {p.pad_top, p.pad_left};
   g.pad_r = {p.pad_bottom, p.pad_right};
-  g.key = shape_str(x) + shape_str(y) + std::to_string(p.kernel_h) + "," + std::to_string(p.kernel_w) + "," +
-          std::to_string(p.stride_h) + "," + std::to_string(p.stride_w) + "," + std::to_string(p.pad_top) + "," +
-          std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," + std::to_string(p.pad_right);
+  g.key = shape_str(x) + shape_str(y) + std::to_string(p.kernel_h) + "," +
+          std::to_string(p.kernel_w) + "," + std::to_string(p.stride_h) + "," +
+          std::to_string(p.stride_w) + "," + std::to_string(p.pad_top) + "," +
+          std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," +
+          std::to_string(p.pad_right);
   return g;
 }
-dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolGeometry& g, dnnl::algorithm alg, dnnl::prop_kind pk,
-                                                  const dnnl::engine& e) {
+dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolGeometry& g, dnnl::algorithm alg,
+                                                  dnnl::prop_kind pk, const dnnl::engine& e) {
   dnnl::pooling_forward::desc d(pk, alg, g.src, g.dst, g.strides, g.kernel, g.pad_l, g.pad_r);
   return dnnl::pooling_forward::primitive_desc(d, e);
 }
 }  // namespace
 
-void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices, const Pool2dParams& p) {
+void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices,
+                            const Pool2dParams& p) {
   if (!use_onednn(x)) return ReferenceBackend::max_pool2d(x, y, indices, p);
   if (indices.defined()) {
     // Training: a loop that records the winners as flat offsets (oneDNN's workspace is opaque),
@@ -145,7 +155,10 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
               const int64_t at = ((b * h + yy) * w + xx) * c;
               const float* v = xs + at;
               if (first) {
-                for (int64_t ch = 0; ch < c; ++ch) { best[ch] = v[ch]; arg[ch] = at + ch; }
+                for (int64_t ch = 0; ch < c; ++ch) {
+                  best[ch] = v[ch];
+                  arg[ch] = at + ch;
+                }
                 first = false;
                 continue;
               }
@@ -156,16 +169,21 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
               }
             }
           if (first)
-            for (int64_t ch = 0; ch < c; ++ch) { best[ch] = 0.f; arg[ch] = 0; }
+            for (int64_t ch = 0; ch < c; ++ch) {
+              best[ch] = 0.f;
+              arg[ch] = 0;
+            }
         }
     return;
   }
   PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);
   dnnl::primitive prim = impl_->get("maxpool:" + g.key, [&] {
-    return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_max, dnnl::prop_kind::forward_inference, impl_->engine));
+    return dnnl::pooling_forward(pool_fwd_pd(g, dnnl::algorithm::pooling_max,
+                                             dnnl::prop_kind::forward_inference, impl_->engine));
   });
   if (!prim) return ReferenceBackend::max_pool2d(x, y, indices, p);
-  impl_->run("max pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+  impl_->run("max pooling", prim,
+             {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
 void CpuBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
@@ -176,31 +194,34 @@ void CpuBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams
                                              dnnl::prop_kind::forward_training, impl_->engine));
   });
   if (!prim) return ReferenceBackend::avg_pool2d(x, y, p);
-  impl_->run("average pooling", prim, {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+  impl_->run("average pooling", prim,
+             {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
 void CpuBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const Pool2dParams& p) {
   if (!use_onednn(gy)) return ReferenceBackend::avg_pool2d_backward(gy, gx, p);
   PoolGeometry g = pool_geometry(gx.shape(), gy.shape(), p);
   dnnl::primitive prim = impl_->get("avgpool_bwd:" + g.key, [&] {
-    auto hint = pool_fwd_pd(g, dnnl::algorithm::pooling_avg_exclude_padding, dnnl::prop_kind::forward_training,
-                            impl_->engine);
-    dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_avg_exclude_padding, g.src, g.dst, g.strides, g.kernel,
-                                   g.pad_l, g.pad_r);
+    auto hint = pool_fwd_pd(g, dnnl::algorithm::pooling_avg_exclude_padding,
+                            dnnl::prop_kind::forward_training, impl_->engine);
+    dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_avg_exclude_padding, g.src, g.dst,
+                                   g.strides, g.kernel, g.pad_l, g.pad_r);
     return dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(d, impl_->engine, hint));
   });
   if (!prim) return ReferenceBackend::avg_pool2d_backward(gy, gx, p);
-  impl_->run("average pooling backward", prim,
-             {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
+  impl_->run(
+      "average pooling backward", prim,
+      {{DNNL_ARG_DIFF_DST, impl_->mem(g.dst, gy)}, {DNNL_ARG_DIFF_SRC, impl_->mem(g.src, gx)}});
 }
 
 namespace {
-dnnl::batch_normalization_forward::primitive_desc bn_fwd_pd(const memory::desc& md, double eps, bool training,
-                                                            const dnnl::engine& e) {
+dnnl::batch_normalization_forward::primitive_desc bn_fwd_pd(const memory::desc& md, double eps,
+                                                            bool training, const dnnl::engine& e) {
   auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
   if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
-  dnnl::batch_normalization_forward::desc d(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-                                            md, static_cast<float>(eps), flags);
+  dnnl::batch_normalization_forward::desc d(
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md,
+      static_cast<float>(eps), flags);
   return dnnl::batch_normalization_forward::primitive_desc(d, e);
 }
 std::string bn_key(const char* what, const Tensor& x, double eps, bool training) {
@@ -208,9 +229,11 @@ std::string bn_key(const char* what, const Tensor& x, double eps, bool training)
 }
 }  // namespace
 
-void CpuBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                            const Tensor& var, double eps, bool training, const Tensor& y) {
-  if (!use_onednn(x)) return ReferenceBackend::batch_norm(x, gamma, beta, mean, var, eps, training, y);
+void CpuBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                            const Tensor& mean, const Tensor& var, double eps, bool training,
+                            const Tensor& y) {
+  if (!use_onednn(x))
+    return ReferenceBackend::batch_norm(x, gamma, beta, mean, var, eps, training, y);
   const int64_t c = x.shape().back();
   memory::desc md({x.numel() / c, c}, dt::f32, tag::nc), vmd({c}, dt::f32, tag::a);
   dnnl::primitive prim = impl_->get(bn_key("bn_fwd", x, eps, training), [&] {
@@ -218,33 +241,45 @@ void CpuBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& 
   });
   if (!prim) return ReferenceBackend::batch_norm(x, gamma, beta, mean, var, eps, training, y);
   impl_->run("batch normalization", prim,
-             {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, y)},
-              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)}, {DNNL_ARG_SHIFT, impl_->mem(vmd, beta)},
-              {DNNL_ARG_MEAN, impl_->mem(vmd, mean)}, {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)}});
+             {{DNNL_ARG_SRC, impl_->mem(md, x)},
+              {DNNL_ARG_DST, impl_->mem(md, y)},
+              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)},
+              {DNNL_ARG_SHIFT, impl_->mem(vmd, beta)},
+              {DNNL_ARG_MEAN, impl_->mem(vmd, mean)},
+              {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)}});
 }
 
-void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
-                                     const Tensor& var, double eps, const Tensor& gx, const Tensor& ggamma,
-                                     const Tensor& gbeta) {
-  if (!use_onednn(x)) return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
+void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma,
+                                     const Tensor& mean, const Tensor& var, double eps,
+                                     const Tensor& gx, const Tensor& ggamma, const Tensor& gbeta) {
+  if (!use_onednn(x))
+    return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
   const int64_t c = x.shape().back();
   memory::desc md({x.numel() / c, c}, dt::f32, tag::nc), vmd({c}, dt::f32, tag::a);
   // The primitive computes the data and scale gradients; the shift gradient is a column sum.
   dnnl::primitive prim = impl_->get(bn_key("bn_bwd", x, eps, true), [&] {
-    dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, md, static_cast<float>(eps),
+    dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, md,
+                                               static_cast<float>(eps),
                                                dnnl::normalization_flags::use_scale);
     dnnl::batch_normalization_forward::primitive_desc hint(fd, impl_->engine);
-    dnnl::batch_normalization_backward::desc d(dnnl::prop_kind::backward, md, md, static_cast<float>(eps),
+    dnnl::batch_normalization_backward::desc d(dnnl::prop_kind::backward, md, md,
+                                               static_cast<float>(eps),
                                                dnnl::normalization_flags::use_scale);
-    return dnnl::batch_normalization_backward(dnnl::batch_normalization_backward::primitive_desc(d, impl_->engine, hint));
+    return dnnl::batch_normalization_backward(
+        dnnl::batch_normalization_backward::primitive_desc(d, impl_->engine, hint));
   });
-  if (!prim) return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
+  if (!prim)
+    return ReferenceBackend::batch_norm_backward(x, gy, gamma, mean, var, eps, gx, ggamma, gbeta);
   impl_->run("batch normalization backward", prim,
-             {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DIFF_DST, impl_->mem(md, gy)},
-              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)}, {DNNL_ARG_MEAN, impl_->mem(vmd, mean)},
-              {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)}, {DNNL_ARG_DIFF_SRC, impl_->mem(md, gx)},
+             {{DNNL_ARG_SRC, impl_->mem(md, x)},
+              {DNNL_ARG_DIFF_DST, impl_->mem(md, gy)},
+              {DNNL_ARG_SCALE, impl_->mem(vmd, gamma)},
+              {DNNL_ARG_MEAN, impl_->mem(vmd, mean)},
+              {DNNL_ARG_VARIANCE, impl_->mem(vmd, var)},
+              {DNNL_ARG_DIFF_SRC, impl_->mem(md, gx)},
               {DNNL_ARG_DIFF_SCALE, impl_->mem(vmd, ggamma)}});
-  reduce(ReduceOp::Sum, gy, Tensor::make_view(gbeta.storage(), {1, c}, {c, 1}, gbeta.offset(), kFloat32));
+  reduce(ReduceOp::Sum, gy,
+         Tensor::make_view(gbeta.storage(), {1, c}, {c, 1}, gbeta.offset(), kFloat32));
 }
 
 }  // namespace tg

@@ -40,12 +40,17 @@ bool has_broadcast(const Tensor& t) {
   return false;
 }
 
-
 void append_key(std::string& k, const Tensor& t) {
   k += dtype_name(t.dtype());
-  for (int64_t d : t.shape()) { k += ','; k += std::to_string(d); }
+  for (int64_t d : t.shape()) {
+    k += ',';
+    k += std::to_string(d);
+  }
   k += '/';
-  for (int64_t s : t.strides()) { k += ','; k += std::to_string(s); }
+  for (int64_t s : t.strides()) {
+    k += ',';
+    k += std::to_string(s);
+  }
   k += ';';
 }
 }  // namespace
@@ -60,33 +65,74 @@ PrimitiveCacheStats CpuBackend::cache_stats() const {
 
 namespace {
 /// oneDNN eltwise algorithm and (alpha, beta) for op, or false when oneDNN has none.
-bool eltwise_algo(UnaryOp op, double p0, double p1, dnnl::algorithm* alg, float* alpha, float* beta) {
+bool eltwise_algo(UnaryOp op, double p0, double p1, dnnl::algorithm* alg, float* alpha,
+                  float* beta) {
   using A = dnnl::algorithm;
   *alpha = 0.f;
   *beta = 0.f;
   switch (op) {
-    case UnaryOp::Neg: *alg = A::eltwise_linear; *alpha = -1.f; return true;
-    case UnaryOp::Abs: *alg = A::eltwise_abs; return true;
-    case UnaryOp::Exp: *alg = A::eltwise_exp; return true;
-    case UnaryOp::Log: *alg = A::eltwise_log; return true;
-    case UnaryOp::Sqrt: *alg = A::eltwise_sqrt; return true;
-    case UnaryOp::Square: *alg = A::eltwise_square; return true;
-    case UnaryOp::Tanh: *alg = A::eltwise_tanh; return true;
-    case UnaryOp::Sigmoid: *alg = A::eltwise_logistic; return true;
-    case UnaryOp::Relu: *alg = A::eltwise_relu; return true;
-    case UnaryOp::LeakyRelu: *alg = A::eltwise_relu; *alpha = static_cast<float>(p0); return true;
-    case UnaryOp::Elu: *alg = A::eltwise_elu; *alpha = static_cast<float>(p0); return true;
-    case UnaryOp::Gelu: *alg = A::eltwise_gelu_erf; return true;
-    case UnaryOp::GeluTanh: *alg = A::eltwise_gelu_tanh; return true;
-    case UnaryOp::Softplus: *alg = A::eltwise_soft_relu; return true;
-    case UnaryOp::PowScalar: *alg = A::eltwise_pow; *alpha = 1.f; *beta = static_cast<float>(p0); return true;
-    case UnaryOp::Rsqrt: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -0.5f; return true;
+    case UnaryOp::Neg:
+      *alg = A::eltwise_linear;
+      *alpha = -1.f;
+      return true;
+    case UnaryOp::Abs:
+      *alg = A::eltwise_abs;
+      return true;
+    case UnaryOp::Exp:
+      *alg = A::eltwise_exp;
+      return true;
+    case UnaryOp::Log:
+      *alg = A::eltwise_log;
+      return true;
+    case UnaryOp::Sqrt:
+      *alg = A::eltwise_sqrt;
+      return true;
+    case UnaryOp::Square:
+      *alg = A::eltwise_square;
+      return true;
+    case UnaryOp::Tanh:
+      *alg = A::eltwise_tanh;
+      return true;
+    case UnaryOp::Sigmoid:
+      *alg = A::eltwise_logistic;
+      return true;
+    case UnaryOp::Relu:
+      *alg = A::eltwise_relu;
+      return true;
+    case UnaryOp::LeakyRelu:
+      *alg = A::eltwise_relu;
+      *alpha = static_cast<float>(p0);
+      return true;
+    case UnaryOp::Elu:
+      *alg = A::eltwise_elu;
+      *alpha = static_cast<float>(p0);
+      return true;
+    case UnaryOp::Gelu:
+      *alg = A::eltwise_gelu_erf;
+      return true;
+    case UnaryOp::GeluTanh:
+      *alg = A::eltwise_gelu_tanh;
+      return true;
+    case UnaryOp::Softplus:
+      *alg = A::eltwise_soft_relu;
+      return true;
+    case UnaryOp::PowScalar:
+      *alg = A::eltwise_pow;
+      *alpha = 1.f;
+      *beta = static_cast<float>(p0);
+      return true;
+    case UnaryOp::Rsqrt:
+      *alg = A::eltwise_pow;
+      *alpha = 1.f;
+      *beta = -0.5f;
+      return true;
     case UnaryOp::Clip:
       *alg = A::eltwise_clip_v2;
       *alpha = static_cast<float>(p0);
       *beta = static_cast<float>(p1);
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 }  // namespace
@@ -98,14 +144,16 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
       !x.is_contiguous() || !out.is_contiguous() || !eltwise_algo(op, p0, p1, &alg, &alpha, &beta))
     return ReferenceBackend::unary(op, x, out, p0, p1);
   memory::desc md({x.numel()}, dt::f32, tag::a);
-  std::string key = "eltwise:" + std::to_string(static_cast<int>(op)) + ":" + std::to_string(x.numel()) +
-                    ":" + std::to_string(alpha) + ":" + std::to_string(beta);
+  std::string key = "eltwise:" + std::to_string(static_cast<int>(op)) + ":" +
+                    std::to_string(x.numel()) + ":" + std::to_string(alpha) + ":" +
+                    std::to_string(beta);
   dnnl::primitive p = impl_->get(key, [&] {
     dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
     return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, impl_->engine));
   });
   if (!p) return ReferenceBackend::unary(op, x, out, p0, p1);
-  impl_->run("eltwise", p, {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, out)}});
+  impl_->run("eltwise", p,
+             {{DNNL_ARG_SRC, impl_->mem(md, x)}, {DNNL_ARG_DST, impl_->mem(md, out)}});
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
@@ -113,13 +161,28 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
   A alg;
   bool commutative = true;
   switch (op) {
-    case BinaryOp::Add: alg = A::binary_add; break;
-    case BinaryOp::Sub: alg = A::binary_sub; commutative = false; break;
-    case BinaryOp::Mul: alg = A::binary_mul; break;
-    case BinaryOp::Div: alg = A::binary_div; commutative = false; break;
-    case BinaryOp::Maximum: alg = A::binary_max; break;
-    case BinaryOp::Minimum: alg = A::binary_min; break;
-    default: return ReferenceBackend::binary(op, a_in, b_in, out);
+    case BinaryOp::Add:
+      alg = A::binary_add;
+      break;
+    case BinaryOp::Sub:
+      alg = A::binary_sub;
+      commutative = false;
+      break;
+    case BinaryOp::Mul:
+      alg = A::binary_mul;
+      break;
+    case BinaryOp::Div:
+      alg = A::binary_div;
+      commutative = false;
+      break;
+    case BinaryOp::Maximum:
+      alg = A::binary_max;
+      break;
+    case BinaryOp::Minimum:
+      alg = A::binary_min;
+      break;
+    default:
+      return ReferenceBackend::binary(op, a_in, b_in, out);
   }
   const Tensor* a = &a_in;
   const Tensor* b = &b_in;
@@ -137,20 +200,31 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
     return dnnl::binary(dnnl::binary::primitive_desc(d, impl_->engine));
   });
   if (!p) return ReferenceBackend::binary(op, a_in, b_in, out);
-  impl_->run("binary", p, {{DNNL_ARG_SRC_0, impl_->mem(amd, *a)},
-                           {DNNL_ARG_SRC_1, impl_->mem(bmd, *b)},
-                           {DNNL_ARG_DST, impl_->mem(omd, out)}});
+  impl_->run("binary", p,
+             {{DNNL_ARG_SRC_0, impl_->mem(amd, *a)},
+              {DNNL_ARG_SRC_1, impl_->mem(bmd, *b)},
+              {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
 void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   using A = dnnl::algorithm;
   A alg;
   switch (op) {
-    case ReduceOp::Sum: alg = A::reduction_sum; break;
-    case ReduceOp::Mean: alg = A::reduction_mean; break;
-    case ReduceOp::Max: alg = A::reduction_max; break;
-    case ReduceOp::Min: alg = A::reduction_min; break;
-    case ReduceOp::Prod: alg = A::reduction_mul; break;
+    case ReduceOp::Sum:
+      alg = A::reduction_sum;
+      break;
+    case ReduceOp::Mean:
+      alg = A::reduction_mean;
+      break;
+    case ReduceOp::Max:
+      alg = A::reduction_max;
+      break;
+    case ReduceOp::Min:
+      alg = A::reduction_min;
+      break;
+    case ReduceOp::Prod:
+      alg = A::reduction_mul;
+      break;
   }
   if (x.dtype() != kFloat32 || x.numel() < kEltwiseThreshold || has_broadcast(x) ||
       x.numel() == out.numel() || x.dim() == 0)
@@ -185,7 +259,12 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
           const float* row = src + r * n;
           double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
           int64_t c = 0;
-          for (; c + 4 <= n; c += 4) { a0 += row[c]; a1 += row[c + 1]; a2 += row[c + 2]; a3 += row[c + 3]; }
+          for (; c + 4 <= n; c += 4) {
+            a0 += row[c];
+            a1 += row[c + 1];
+            a2 += row[c + 2];
+            a3 += row[c + 3];
+          }
           for (; c < n; ++c) a0 += row[c];
           dst[r] = static_cast<float>((a0 + a1 + a2 + a3) * scale);
         }
@@ -202,7 +281,8 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     return dnnl::reduction(dnnl::reduction::primitive_desc(d, impl_->engine));
   });
   if (!p) return ReferenceBackend::reduce(op, x, out);
-  impl_->run("reduction", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
+  impl_->run("reduction", p,
+             {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
 void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
@@ -235,9 +315,10 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     return dnnl::matmul(dnnl::matmul::primitive_desc(d, impl_->engine));
   });
   if (!p) return ReferenceBackend::matmul(a_in, b_in, out);
-  impl_->run("matmul", p, {{DNNL_ARG_SRC, impl_->mem(amd, a)},
-                           {DNNL_ARG_WEIGHTS, impl_->mem(bmd, b)},
-                           {DNNL_ARG_DST, impl_->mem(omd, out)}});
+  impl_->run("matmul", p,
+             {{DNNL_ARG_SRC, impl_->mem(amd, a)},
+              {DNNL_ARG_WEIGHTS, impl_->mem(bmd, b)},
+              {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
 void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) {
@@ -248,13 +329,15 @@ void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& 
   append_key(key, x);
   append_key(key, out);
   dnnl::primitive p = impl_->get(key, [&] {
-    dnnl::softmax_v2_forward::desc d(dnnl::prop_kind::forward_inference,
-                                     log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate,
-                                     xmd, omd, static_cast<int>(axis));
+    dnnl::softmax_v2_forward::desc d(
+        dnnl::prop_kind::forward_inference,
+        log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate, xmd, omd,
+        static_cast<int>(axis));
     return dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(d, impl_->engine));
   });
   if (!p) return ReferenceBackend::softmax(x, axis, log, out);
-  impl_->run("softmax", p, {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
+  impl_->run("softmax", p,
+             {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
 Backend& cpu_backend() {

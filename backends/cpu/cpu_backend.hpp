@@ -14,8 +14,9 @@ struct PrimitiveCacheStats {
 };
 
 /// Runs float32 matmul, eltwise, binary, reduction, softmax, convolution (forward, backward data,
-/// backward weights), pooling and batch normalization on oneDNN primitives (created once per descriptor and cached); tensors below a size threshold and other dtypes use the reference
-/// loops, so that small ops pay no primitive launch.
+/// backward weights), pooling and batch normalization on oneDNN primitives (created once per
+/// descriptor and cached); tensors below a size threshold and other dtypes use the reference loops,
+/// so that small ops pay no primitive launch.
 class CpuBackend : public ReferenceBackend {
  public:
   CpuBackend();
@@ -31,14 +32,16 @@ class CpuBackend : public ReferenceBackend {
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
                               const Conv2dParams& p) override;
-  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p) override;
+  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
+                  const Pool2dParams& p) override;
   void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
-  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) override;
-  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
-                  double eps, bool training, const Tensor& y) override;
-  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& mean,
-                           const Tensor& var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
-                           const Tensor& grad_beta) override;
+  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in,
+                           const Pool2dParams& p) override;
+  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                  const Tensor& var, double eps, bool training, const Tensor& y) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_x,
+                           const Tensor& grad_gamma, const Tensor& grad_beta) override;
 
   /// Counters of the primitive cache.
   PrimitiveCacheStats cache_stats() const;

@@ -54,7 +54,8 @@ struct CpuBackend::Impl {
     return p;
   }
 
-  void run(const char* what, dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
+  void run(const char* what, dnnl::primitive& p,
+           const std::unordered_map<int, dnnl::memory>& args) {
     try {
       p.execute(stream, args);
       stream.wait();
@@ -62,7 +63,9 @@ struct CpuBackend::Impl {
       fail<BackendError>("oneDNN: executing ", what, " failed: ", e.what());
     }
   }
-  dnnl::memory mem(const dnnl::memory::desc& md, const Tensor& t) { return dnnl::memory(md, engine, data_ptr(t)); }
+  dnnl::memory mem(const dnnl::memory::desc& md, const Tensor& t) {
+    return dnnl::memory(md, engine, data_ptr(t));
+  }
 
   std::unordered_map<std::string, ConvEntry> conv_cache;
 
@@ -80,8 +83,10 @@ struct CpuBackend::Impl {
       e = make();
       e.same_layout = e.prim_w == e.user_w;
       if (!e.same_layout) {
-        e.to_prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.user_w, engine, e.prim_w));
-        e.from_prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.prim_w, engine, e.user_w));
+        e.to_prim =
+            dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.user_w, engine, e.prim_w));
+        e.from_prim =
+            dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.prim_w, engine, e.user_w));
         created += 2;
       }
     } catch (const dnnl::error& err) {

@@ -13,8 +13,9 @@ T* at(const Tensor& t) {
 }
 }  // namespace
 
-void ReferenceBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                                  const Tensor& var, double eps, bool training, const Tensor& y) {
+void ReferenceBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                  const Tensor& mean, const Tensor& var, double eps, bool training,
+                                  const Tensor& y) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
@@ -51,14 +52,16 @@ void ReferenceBackend::batch_norm(const Tensor& x, const Tensor& gamma, const Te
   });
 }
 
-void ReferenceBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
-                                           const Tensor& var, double eps, const Tensor& gx, const Tensor& ggamma,
+void ReferenceBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& gamma,
+                                           const Tensor& mean, const Tensor& var, double eps,
+                                           const Tensor& gx, const Tensor& ggamma,
                                            const Tensor& gbeta) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
       const int64_t c = x.shape().back(), m = x.numel() / c;
-      const T *xs = at<T>(x), *gys = at<T>(gy), *g = at<T>(gamma), *mu = at<T>(mean), *va = at<T>(var);
+      const T *xs = at<T>(x), *gys = at<T>(gy), *g = at<T>(gamma), *mu = at<T>(mean),
+              *va = at<T>(var);
       T *gxs = at<T>(gx), *gg = at<T>(ggamma), *gb = at<T>(gbeta);
       for (int64_t j = 0; j < c; ++j) {
         const double rstd = 1.0 / std::sqrt(double(va[j]) + eps);
@@ -74,7 +77,8 @@ void ReferenceBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, co
         const double k = double(g[j]) * rstd / static_cast<double>(m);
         for (int64_t r = 0; r < m; ++r) {
           const double xh = (double(xs[r * c + j]) - mu[j]) * rstd;
-          gxs[r * c + j] = static_cast<T>(k * (static_cast<double>(m) * gys[r * c + j] - sum_g - xh * sum_gx));
+          gxs[r * c + j] =
+              static_cast<T>(k * (static_cast<double>(m) * gys[r * c + j] - sum_g - xh * sum_gx));
         }
       }
     } else {

@@ -12,9 +12,17 @@ namespace {
 struct ConvDims {
   int64_t n, h, w, ci, oh, ow, co, kh, kw, cig, cog;
   ConvDims(const Tensor& x, const Tensor& wt, const Tensor& y, const Conv2dParams& p)
-      : n(x.shape()[0]), h(x.shape()[1]), w(x.shape()[2]), ci(x.shape()[3]), oh(y.shape()[1]),
-        ow(y.shape()[2]), co(y.shape()[3]), kh(wt.shape()[0]), kw(wt.shape()[1]),
-        cig(wt.shape()[2]), cog(y.shape()[3] / p.groups) {}
+      : n(x.shape()[0]),
+        h(x.shape()[1]),
+        w(x.shape()[2]),
+        ci(x.shape()[3]),
+        oh(y.shape()[1]),
+        ow(y.shape()[2]),
+        co(y.shape()[3]),
+        kh(wt.shape()[0]),
+        kw(wt.shape()[1]),
+        cig(wt.shape()[2]),
+        cog(y.shape()[3] / p.groups) {}
 };
 
 /// Calls f(x_index, w_index, y_index) for every multiply-add of the convolution.
@@ -56,7 +64,8 @@ Window window(int64_t oy, int64_t ox, int64_t h, int64_t w, const Pool2dParams& 
 }
 }  // namespace
 
-void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y, const Conv2dParams& p) {
+void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y,
+                              const Conv2dParams& p) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
@@ -64,7 +73,9 @@ void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y
       std::vector<double> acc(static_cast<size_t>(y.numel()), 0.0);
       const T* xs = base<T>(x);
       const T* ws = base<T>(wt);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) { acc[yi] += double(xs[xi]) * double(ws[wi]); });
+      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
+        acc[yi] += double(xs[xi]) * double(ws[wi]);
+      });
       T* ys = base<T>(y);
       for (size_t i = 0; i < acc.size(); ++i) ys[i] = static_cast<T>(acc[i]);
     } else {
@@ -82,7 +93,9 @@ void ReferenceBackend::conv2d_backward_input(const Tensor& gy, const Tensor& wt,
       std::vector<double> acc(static_cast<size_t>(gx.numel()), 0.0);
       const T* gys = base<T>(gy);
       const T* ws = base<T>(wt);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) { acc[xi] += double(gys[yi]) * double(ws[wi]); });
+      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
+        acc[xi] += double(gys[yi]) * double(ws[wi]);
+      });
       T* gxs = base<T>(gx);
       for (size_t i = 0; i < acc.size(); ++i) gxs[i] = static_cast<T>(acc[i]);
     } else {
@@ -100,7 +113,9 @@ void ReferenceBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy,
       std::vector<double> acc(static_cast<size_t>(gw.numel()), 0.0);
       const T* xs = base<T>(x);
       const T* gys = base<T>(gy);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) { acc[wi] += double(xs[xi]) * double(gys[yi]); });
+      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
+        acc[wi] += double(xs[xi]) * double(gys[yi]);
+      });
       T* gws = base<T>(gw);
       for (size_t i = 0; i < acc.size(); ++i) gws[i] = static_cast<T>(acc[i]);
     } else {
@@ -109,7 +124,8 @@ void ReferenceBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy,
   });
 }
 
-void ReferenceBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices, const Pool2dParams& p) {
+void ReferenceBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices,
+                                  const Pool2dParams& p) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = x.shape()[0], h = x.shape()[1], w = x.shape()[2], c = x.shape()[3];
@@ -127,7 +143,10 @@ void ReferenceBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor
             for (int64_t yy = win.y0; yy < win.y1; ++yy)
               for (int64_t xx = win.x0; xx < win.x1; ++xx) {
                 const int64_t at = ((b * h + yy) * w + xx) * c + ch;
-                if (best < 0 || xs[at] > bv || xs[at] != xs[at]) { bv = xs[at]; best = at; }
+                if (best < 0 || xs[at] > bv || xs[at] != xs[at]) {
+                  bv = xs[at];
+                  best = at;
+                }
               }
             const int64_t o = ((b * oh + oy) * ow + ox) * c + ch;
             ys[o] = best < 0 ? T(0) : bv;
@@ -152,14 +171,16 @@ void ReferenceBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2d
           for (int64_t ch = 0; ch < c; ++ch) {
             double s = 0;
             for (int64_t yy = win.y0; yy < win.y1; ++yy)
-              for (int64_t xx = win.x0; xx < win.x1; ++xx) s += double(xs[((b * h + yy) * w + xx) * c + ch]);
+              for (int64_t xx = win.x0; xx < win.x1; ++xx)
+                s += double(xs[((b * h + yy) * w + xx) * c + ch]);
             ys[((b * oh + oy) * ow + ox) * c + ch] = static_cast<T>(count > 0 ? s / count : 0.0);
           }
         }
   });
 }
 
-void ReferenceBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const Pool2dParams& p) {
+void ReferenceBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx,
+                                           const Pool2dParams& p) {
   dispatch_dtype(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = gx.shape()[0], h = gx.shape()[1], w = gx.shape()[2], c = gx.shape()[3];
@@ -175,7 +196,8 @@ void ReferenceBackend::avg_pool2d_backward(const Tensor& gy, const Tensor& gx, c
           for (int64_t ch = 0; ch < c; ++ch) {
             const double g = double(gys[((b * oh + oy) * ow + ox) * c + ch]) / count;
             for (int64_t yy = win.y0; yy < win.y1; ++yy)
-              for (int64_t xx = win.x0; xx < win.x1; ++xx) acc[((b * h + yy) * w + xx) * c + ch] += g;
+              for (int64_t xx = win.x0; xx < win.x1; ++xx)
+                acc[((b * h + yy) * w + xx) * c + ch] += g;
           }
         }
     T* gxs = base<T>(gx);

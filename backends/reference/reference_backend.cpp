@@ -61,10 +61,9 @@ void ReferenceBackend::copy_from_host(const void* src, const Tensor& dst) {
 }
 
 void ReferenceBackend::copy_to_host(const Tensor& src, void* dst) {
-  std::memcpy(dst,
-              static_cast<const char*>(src.storage()->data()) +
-                  src.offset() * dtype_size(src.dtype()),
-              src.numel() * dtype_size(src.dtype()));
+  std::memcpy(
+      dst, static_cast<const char*>(src.storage()->data()) + src.offset() * dtype_size(src.dtype()),
+      src.numel() * dtype_size(src.dtype()));
 }
 
 void ReferenceBackend::fill(const Tensor& dst, double value) {
@@ -90,8 +89,7 @@ void ReferenceBackend::copy(const Tensor& src, const Tensor& dst) {
   });
 }
 
-void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0,
-                             double p1) {
+void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* s = ptr<T>(x);
@@ -108,23 +106,29 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
       const int64_t n = out.numel();
       // The op becomes a compile-time constant, so the loop body has no switch.
       auto loop = [&](auto op_c) {
-        for (int64_t i = 0; i < n; ++i) ds[i] = reference::unary_scalar<T>(decltype(op_c)::value, xs[i], p0, p1);
+        for (int64_t i = 0; i < n; ++i)
+          ds[i] = reference::unary_scalar<T>(decltype(op_c)::value, xs[i], p0, p1);
       };
       switch (op) {
 #define TG_UNARY_CASE(NAME) \
-  case UnaryOp::NAME: return loop(std::integral_constant<UnaryOp, UnaryOp::NAME>{});
-        TG_UNARY_CASE(Neg) TG_UNARY_CASE(Abs) TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log)
-        TG_UNARY_CASE(Log1p) TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt) TG_UNARY_CASE(Square)
-        TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh) TG_UNARY_CASE(Sigmoid) TG_UNARY_CASE(Relu)
-        TG_UNARY_CASE(LeakyRelu) TG_UNARY_CASE(Elu) TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu) TG_UNARY_CASE(GeluTanh)
-        TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign) TG_UNARY_CASE(Erf) TG_UNARY_CASE(PowScalar)
-        TG_UNARY_CASE(Clip) TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
+  case UnaryOp::NAME:       \
+    return loop(std::integral_constant<UnaryOp, UnaryOp::NAME>{});
+        TG_UNARY_CASE(Neg)
+        TG_UNARY_CASE(Abs) TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log)
+            TG_UNARY_CASE(Log1p) TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt)
+                TG_UNARY_CASE(Square) TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh)
+                    TG_UNARY_CASE(Sigmoid) TG_UNARY_CASE(Relu) TG_UNARY_CASE(LeakyRelu)
+                        TG_UNARY_CASE(Elu) TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu)
+                            TG_UNARY_CASE(GeluTanh) TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign)
+                                TG_UNARY_CASE(Erf) TG_UNARY_CASE(PowScalar) TG_UNARY_CASE(Clip)
+                                    TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
 #undef TG_UNARY_CASE
       }
       return;
     }
-    strided_loop<2>(out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
-                    [&](const auto& o) { d[o[0]] = reference::unary_scalar<T>(op, s[o[1]], p0, p1); });
+    strided_loop<2>(
+        out.shape(), {&out.strides(), &x.strides()}, {out.offset(), x.offset()},
+        [&](const auto& o) { d[o[0]] = reference::unary_scalar<T>(op, s[o[1]], p0, p1); });
   });
 }
 
@@ -143,8 +147,12 @@ void ReferenceBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, con
       T* d = ptr<T>(out) + out.offset();
       const int64_t n = out.numel();
       switch (op) {
-        case BinaryOp::Add: for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] + y[i]); return;
-        case BinaryOp::Mul: for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] * y[i]); return;
+        case BinaryOp::Add:
+          for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] + y[i]);
+          return;
+        case BinaryOp::Mul:
+          for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(x[i] * y[i]);
+          return;
         default:
           for (int64_t i = 0; i < n; ++i) d[i] = reference::binary_scalar<T>(op, x[i], y[i]);
           return;
@@ -194,18 +202,27 @@ void ReferenceBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     }
     // Accumulate in a contiguous buffer indexed like `out`.
     std::vector<A> acc(static_cast<size_t>(n_out), init);
-    Tensor keep = Tensor::make_view(out.storage(), out.shape(), contiguous_strides(out.shape()),
-                                    0, out.dtype());
+    Tensor keep = Tensor::make_view(out.storage(), out.shape(), contiguous_strides(out.shape()), 0,
+                                    out.dtype());
     Strides acc_strides = reduced_strides(x, keep);
     const T* s = ptr<T>(x);
     strided_loop<2>(x.shape(), {&x.strides(), &acc_strides}, {x.offset(), 0}, [&](const auto& o) {
       A v = static_cast<A>(s[o[0]]);
       A& a = acc[o[1]];
       switch (op) {
-        case ReduceOp::Sum: case ReduceOp::Mean: a += v; break;
-        case ReduceOp::Prod: a *= v; break;
-        case ReduceOp::Max: a = (v > a || v != v) ? v : a; break;
-        case ReduceOp::Min: a = (v < a || v != v) ? v : a; break;
+        case ReduceOp::Sum:
+        case ReduceOp::Mean:
+          a += v;
+          break;
+        case ReduceOp::Prod:
+          a *= v;
+          break;
+        case ReduceOp::Max:
+          a = (v > a || v != v) ? v : a;
+          break;
+        case ReduceOp::Min:
+          a = (v < a || v != v) ? v : a;
+          break;
       }
     });
     T* d = ptr<T>(out);
@@ -232,7 +249,10 @@ void ReferenceBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, co
                       for (int64_t i = 1; i < n; ++i) {
                         T v = s[o[1] + i * xs];
                         if (bv != bv) break;  // NaN wins, as NumPy
-                        if (v != v || (is_max ? v > bv : v < bv)) { bv = v; best = i; }
+                        if (v != v || (is_max ? v > bv : v < bv)) {
+                          bv = v;
+                          best = i;
+                        }
                       }
                       d[o[0]] = best;
                     });
@@ -263,9 +283,11 @@ void ReferenceBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& ou
                         for (int64_t k = 0; k < K; ++k) {
                           A av = static_cast<A>(pa[o[1] + i * am + k * ak]);
                           const T* brow = pb + o[2] + k * bk;
-                          for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<A>(brow[j * bn]);
+                          for (int64_t j = 0; j < N; ++j)
+                            row[j] += av * static_cast<A>(brow[j * bn]);
                         }
-                        for (int64_t j = 0; j < N; ++j) po[o[0] + i * om + j * on] = static_cast<T>(row[j]);
+                        for (int64_t j = 0; j < N; ++j)
+                          po[o[0] + i * om + j * on] = static_cast<T>(row[j]);
                       }
                     });
   });
@@ -400,7 +422,7 @@ void ReferenceBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
       const int64_t N = log_probs.shape()[0], Tmax = log_probs.shape()[1];
       const int64_t C = log_probs.shape()[2];
       const Strides& xs = log_probs.strides();
-      std::vector<int64_t> ext;     // the label with blanks around and between: l'_s
+      std::vector<int64_t> ext;  // the label with blanks around and between: l'_s
       std::vector<double> alpha, beta, occ;
       for (int64_t n = 0; n < N; ++n) {
         const int64_t Tn = in_len[input_lengths.offset() + n * input_lengths.strides()[0]];

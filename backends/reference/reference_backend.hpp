@@ -32,14 +32,16 @@ class ReferenceBackend : public Backend {
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,
                               const Conv2dParams& p) override;
-  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p) override;
+  void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
+                  const Pool2dParams& p) override;
   void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
-  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in, const Pool2dParams& p) override;
-  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
-                  double eps, bool training, const Tensor& y) override;
-  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& mean,
-                           const Tensor& var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
-                           const Tensor& grad_beta) override;
+  void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in,
+                           const Pool2dParams& p) override;
+  void batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                  const Tensor& var, double eps, bool training, const Tensor& y) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_x,
+                           const Tensor& grad_gamma, const Tensor& grad_beta) override;
   void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
                 const Tensor& input_lengths, int64_t blank, const Tensor& loss,
                 const Tensor& grad) override;

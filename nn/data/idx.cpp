@@ -42,13 +42,25 @@ Tensor read_idx(const std::string& path) {
   const int type = b[2], rank = b[3];
   size_t elem;
   switch (type) {
-    case 0x08: case 0x09: elem = 1; break;
-    case 0x0B: elem = 2; break;
-    case 0x0C: case 0x0D: elem = 4; break;
-    case 0x0E: elem = 8; break;
-    default: fail<IOError>("read_idx: '", path, "' has unknown data type 0x", std::hex, type);
+    case 0x08:
+    case 0x09:
+      elem = 1;
+      break;
+    case 0x0B:
+      elem = 2;
+      break;
+    case 0x0C:
+    case 0x0D:
+      elem = 4;
+      break;
+    case 0x0E:
+      elem = 8;
+      break;
+    default:
+      fail<IOError>("read_idx: '", path, "' has unknown data type 0x", std::hex, type);
   }
-  if (b.size() < 4 + 4 * static_cast<size_t>(rank)) fail<IOError>("read_idx: '", path, "' is truncated in its header");
+  if (b.size() < 4 + 4 * static_cast<size_t>(rank))
+    fail<IOError>("read_idx: '", path, "' is truncated in its header");
   Shape shape;
   size_t n = 1;
   for (int i = 0; i < rank; ++i) {
@@ -57,7 +69,8 @@ Tensor read_idx(const std::string& path) {
   }
   const size_t start = 4 + 4 * static_cast<size_t>(rank);
   if (b.size() - start != n * elem)
-    fail<IOError>("read_idx: '", path, "' has ", b.size() - start, " data bytes, shape ", shape, " needs ", n * elem);
+    fail<IOError>("read_idx: '", path, "' has ", b.size() - start, " data bytes, shape ", shape,
+                  " needs ", n * elem);
   const unsigned char* p = b.data() + start;
   if (type == 0x0D || type == 0x0E) {
     if (type == 0x0D) {
@@ -78,10 +91,18 @@ Tensor read_idx(const std::string& path) {
   std::vector<int32_t> v(n);
   for (size_t i = 0; i < n; ++i) {
     switch (type) {
-      case 0x08: v[i] = p[i]; break;
-      case 0x09: v[i] = static_cast<int8_t>(p[i]); break;
-      case 0x0B: v[i] = static_cast<int16_t>((p[2 * i] << 8) | p[2 * i + 1]); break;
-      default: v[i] = static_cast<int32_t>(be32(p + 4 * i)); break;
+      case 0x08:
+        v[i] = p[i];
+        break;
+      case 0x09:
+        v[i] = static_cast<int8_t>(p[i]);
+        break;
+      case 0x0B:
+        v[i] = static_cast<int16_t>((p[2 * i] << 8) | p[2 * i + 1]);
+        break;
+      default:
+        v[i] = static_cast<int32_t>(be32(p + 4 * i));
+        break;
     }
   }
   return tensor(v, shape);
@@ -93,8 +114,10 @@ ImageSplits load_fashion_mnist(const std::string& dir) {
       std::string p = dir + "/" + stem + ext;
       if (std::filesystem::exists(p)) return p;
     }
-    fail<IOError>("load_fashion_mnist: '", dir, "/", stem, "[.gz]' not found; install Debian's "
-                  "dataset-fashion-mnist (bash scripts/setup.sh does) or pass the folder holding the IDX files");
+    fail<IOError>("load_fashion_mnist: '", dir, "/", stem,
+                  "[.gz]' not found; install Debian's "
+                  "dataset-fashion-mnist (bash scripts/setup.sh does) or pass the folder holding "
+                  "the IDX files");
   };
   ImageSplits s;
   s.x_train = read_idx(file("train-images-idx3-ubyte")).to(kFloat32);
@@ -109,7 +132,8 @@ ImageSplits load_fashion_mnist(const std::string& dir) {
 const char* fashion_mnist_class_name(int64_t label) {
   static const char* names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  if (label < 0 || label > 9) fail<IndexError>("fashion_mnist_class_name: label ", label, " out of range 0..9");
+  if (label < 0 || label > 9)
+    fail<IndexError>("fashion_mnist_class_name: label ", label, " out of range 0..9");
   return names[label];
 }
 

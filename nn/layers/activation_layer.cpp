@@ -16,8 +16,10 @@ Config ActivationLayer::config() const {
   return c;
 }
 
-DropoutLayer::DropoutLayer(double rate, DropoutOptions o) : Layer("Dropout", o.name), rate_(rate), opts_(std::move(o)) {
-  if (!(rate >= 0.0 && rate < 1.0)) fail<ValueError>(label(), ": rate must be in [0, 1), got ", rate);
+DropoutLayer::DropoutLayer(double rate, DropoutOptions o)
+    : Layer("Dropout", o.name), rate_(rate), opts_(std::move(o)) {
+  if (!(rate >= 0.0 && rate < 1.0))
+    fail<ValueError>(label(), ": rate must be in [0, 1), got ", rate);
   if (!opts_.input_shape.empty()) set_declared_input_shape(opts_.input_shape.vec());
 }
 Tensor DropoutLayer::call(const Tensor& x, bool training) {

@@ -24,7 +24,8 @@ Tensor add_bias(const Tensor& y, const Tensor& b, const std::string& fmt) {
 
 Padding padding_from_config(const Config& c) {
   std::string m = c.get_or<std::string>("padding", "valid");
-  if (m == "explicit") fail<IOError>("load_model: explicit padding pairs are not stored; use valid or same");
+  if (m == "explicit")
+    fail<IOError>("load_model: explicit padding pairs are not stored; use valid or same");
   return Padding(m);
 }
 
@@ -40,20 +41,26 @@ Conv2DLayer::Conv2DLayer(int64_t filters, std::vector<int64_t> ks, Conv2DOptions
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 void Conv2DLayer::build(const Shape& in) {
-  if (in.size() != 4) fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", in);
+  if (in.size() != 4)
+    fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", in);
   const int64_t c = in[o_.data_format == "channels_first" ? 1 : 3];
   if (c <= 0 || c % o_.groups != 0)
     fail<ShapeError>(label(), ": ", c, " input channels are not divisible by groups ", o_.groups);
-  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c / o_.groups, filters_}, o_.kernel_initializer.get());
+  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c / o_.groups, filters_},
+                       o_.kernel_initializer.get());
   if (o_.use_bias) bias_ = add_weight("bias", {filters_}, o_.bias_initializer.get());
 }
 Tensor Conv2DLayer::call(const Tensor& x, bool) {
   const int64_t ca = channel_axis(o_.data_format);
   if (x.dim() != 4 || x.shape()[ca < 0 ? 3 : 1] != kernel_.shape()[2] * o_.groups)
-    fail<ShapeError>(label(), ": expected input (batch, h, w, ", kernel_.shape()[2] * o_.groups, ") in ", o_.data_format,
-                     ", got ", x.shape());
-  Tensor y = conv2d(x, kernel_, {.strides = o_.strides, .padding = o_.padding, .dilation_rate = o_.dilation_rate,
-                                 .groups = o_.groups, .data_format = o_.data_format});
+    fail<ShapeError>(label(), ": expected input (batch, h, w, ", kernel_.shape()[2] * o_.groups,
+                     ") in ", o_.data_format, ", got ", x.shape());
+  Tensor y = conv2d(x, kernel_,
+                    {.strides = o_.strides,
+                     .padding = o_.padding,
+                     .dilation_rate = o_.dilation_rate,
+                     .groups = o_.groups,
+                     .data_format = o_.data_format});
   y = add_bias(y, bias_, o_.data_format);
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
   if (o_.bias_regularizer && bias_.defined()) add_loss(o_.bias_regularizer(bias_));
@@ -75,34 +82,47 @@ Config Conv2DLayer::config() const {
 std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
   return std::make_shared<Conv2DLayer>(
       c.get<int64_t>("filters"), c.get<std::vector<int64_t>>("kernel_size"),
-      Conv2DOptions{.strides = c.get<std::vector<int64_t>>("strides"), .padding = padding_from_config(c),
+      Conv2DOptions{.strides = c.get<std::vector<int64_t>>("strides"),
+                    .padding = padding_from_config(c),
                     .data_format = c.get<std::string>("data_format"),
-                    .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"), .groups = c.get<int64_t>("groups"),
-                    .activation = ActivationFn(c.get<std::string>("activation")), .use_bias = c.get<bool>("use_bias"),
-                    .input_shape = c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{},
+                    .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"),
+                    .groups = c.get<int64_t>("groups"),
+                    .activation = ActivationFn(c.get<std::string>("activation")),
+                    .use_bias = c.get<bool>("use_bias"),
+                    .input_shape = c.has("input_shape")
+                                       ? Shape(c.get<std::vector<int64_t>>("input_shape"))
+                                       : Shape{},
                     .name = c.get<std::string>("name")});
 }
 
 // ---- Conv1D ----
 Conv1DLayer::Conv1DLayer(int64_t filters, int64_t k, Conv1DOptions o)
     : Layer("Conv1D", o.name), filters_(filters), kernel_size_(k), o_(std::move(o)) {
-  if (filters <= 0 || k <= 0) fail<ValueError>(label(), ": filters and kernel_size must be positive");
+  if (filters <= 0 || k <= 0)
+    fail<ValueError>(label(), ": filters and kernel_size must be positive");
   if (o_.groups <= 0 || filters % o_.groups != 0)
     fail<ValueError>(label(), ": filters ", filters, " must be divisible by groups ", o_.groups);
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 void Conv1DLayer::build(const Shape& in) {
-  if (in.size() != 3) fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", in);
+  if (in.size() != 3)
+    fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", in);
   const int64_t c = in[o_.data_format == "channels_first" ? 1 : 2];
   if (c <= 0 || c % o_.groups != 0)
     fail<ShapeError>(label(), ": ", c, " input channels are not divisible by groups ", o_.groups);
-  kernel_ = add_weight("kernel", {kernel_size_, c / o_.groups, filters_}, o_.kernel_initializer.get());
+  kernel_ =
+      add_weight("kernel", {kernel_size_, c / o_.groups, filters_}, o_.kernel_initializer.get());
   if (o_.use_bias) bias_ = add_weight("bias", {filters_}, o_.bias_initializer.get());
 }
 Tensor Conv1DLayer::call(const Tensor& x, bool) {
-  if (x.dim() != 3) fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", x.shape());
-  Tensor y = conv1d(x, kernel_, {.strides = o_.strides, .padding = o_.padding, .dilation_rate = o_.dilation_rate,
-                                 .groups = o_.groups, .data_format = o_.data_format});
+  if (x.dim() != 3)
+    fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", x.shape());
+  Tensor y = conv1d(x, kernel_,
+                    {.strides = o_.strides,
+                     .padding = o_.padding,
+                     .dilation_rate = o_.dilation_rate,
+                     .groups = o_.groups,
+                     .data_format = o_.data_format});
   y = add_bias(y, bias_, o_.data_format);
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
   return o_.activation(y);
@@ -123,17 +143,26 @@ Config Conv1DLayer::config() const {
 std::shared_ptr<Layer> Conv1DLayer::from_config(const Config& c) {
   return std::make_shared<Conv1DLayer>(
       c.get<int64_t>("filters"), c.get<int64_t>("kernel_size"),
-      Conv1DOptions{.strides = c.get<int64_t>("strides"), .padding = padding_from_config(c),
-                    .data_format = c.get<std::string>("data_format"), .dilation_rate = c.get<int64_t>("dilation_rate"),
-                    .groups = c.get<int64_t>("groups"), .activation = ActivationFn(c.get<std::string>("activation")),
+      Conv1DOptions{.strides = c.get<int64_t>("strides"),
+                    .padding = padding_from_config(c),
+                    .data_format = c.get<std::string>("data_format"),
+                    .dilation_rate = c.get<int64_t>("dilation_rate"),
+                    .groups = c.get<int64_t>("groups"),
+                    .activation = ActivationFn(c.get<std::string>("activation")),
                     .use_bias = c.get<bool>("use_bias"),
-                    .input_shape = c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{},
+                    .input_shape = c.has("input_shape")
+                                       ? Shape(c.get<std::vector<int64_t>>("input_shape"))
+                                       : Shape{},
                     .name = c.get<std::string>("name")});
 }
 
 // ---- Conv2DTranspose ----
-Conv2DTransposeLayer::Conv2DTransposeLayer(int64_t filters, std::vector<int64_t> ks, Conv2DTransposeOptions o)
-    : Layer("Conv2DTranspose", o.name), filters_(filters), kernel_size_(std::move(ks)), o_(std::move(o)) {
+Conv2DTransposeLayer::Conv2DTransposeLayer(int64_t filters, std::vector<int64_t> ks,
+                                           Conv2DTransposeOptions o)
+    : Layer("Conv2DTranspose", o.name),
+      filters_(filters),
+      kernel_size_(std::move(ks)),
+      o_(std::move(o)) {
   if (filters <= 0) fail<ValueError>(label(), ": filters must be positive, got ", filters);
   kernel_size_ = pair_of(label(), "kernel_size", kernel_size_);
   o_.strides = pair_of(label(), "strides", o_.strides);
@@ -141,14 +170,19 @@ Conv2DTransposeLayer::Conv2DTransposeLayer(int64_t filters, std::vector<int64_t>
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 void Conv2DTransposeLayer::build(const Shape& in) {
-  if (in.size() != 4) fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", in);
+  if (in.size() != 4)
+    fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", in);
   const int64_t c = in[o_.data_format == "channels_first" ? 1 : 3];
-  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], filters_, c}, o_.kernel_initializer.get());
+  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], filters_, c},
+                       o_.kernel_initializer.get());
   if (o_.use_bias) bias_ = add_weight("bias", {filters_}, o_.bias_initializer.get());
 }
 Tensor Conv2DTransposeLayer::call(const Tensor& x, bool) {
-  Tensor y = conv2d_transpose(x, kernel_, {.strides = o_.strides, .padding = o_.padding,
-                                           .dilation_rate = o_.dilation_rate, .data_format = o_.data_format});
+  Tensor y = conv2d_transpose(x, kernel_,
+                              {.strides = o_.strides,
+                               .padding = o_.padding,
+                               .dilation_rate = o_.dilation_rate,
+                               .data_format = o_.data_format});
   return o_.activation(add_bias(y, bias_, o_.data_format));
 }
 Config Conv2DTransposeLayer::config() const {
@@ -166,12 +200,15 @@ Config Conv2DTransposeLayer::config() const {
 std::shared_ptr<Layer> Conv2DTransposeLayer::from_config(const Config& c) {
   return std::make_shared<Conv2DTransposeLayer>(
       c.get<int64_t>("filters"), c.get<std::vector<int64_t>>("kernel_size"),
-      Conv2DTransposeOptions{.strides = c.get<std::vector<int64_t>>("strides"), .padding = padding_from_config(c),
+      Conv2DTransposeOptions{.strides = c.get<std::vector<int64_t>>("strides"),
+                             .padding = padding_from_config(c),
                              .data_format = c.get<std::string>("data_format"),
                              .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"),
                              .activation = ActivationFn(c.get<std::string>("activation")),
                              .use_bias = c.get<bool>("use_bias"),
-                             .input_shape = c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{},
+                             .input_shape = c.has("input_shape")
+                                                ? Shape(c.get<std::vector<int64_t>>("input_shape"))
+                                                : Shape{},
                              .name = c.get<std::string>("name")});
 }
 

@@ -101,7 +101,8 @@ struct Conv2DTransposeOptions {
 /// Transposed convolution: kernel (kh, kw, filters, in) as Keras stores it.
 class Conv2DTransposeLayer : public Layer {
  public:
-  Conv2DTransposeLayer(int64_t filters, std::vector<int64_t> kernel_size, Conv2DTransposeOptions opts = {});
+  Conv2DTransposeLayer(int64_t filters, std::vector<int64_t> kernel_size,
+                       Conv2DTransposeOptions opts = {});
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
   Config config() const override;
@@ -117,7 +118,8 @@ class Conv2DTransposeLayer : public Layer {
 class Conv2DTranspose : public LayerHandle<Conv2DTransposeLayer> {
  public:
   Conv2DTranspose(int64_t filters, std::vector<int64_t> kernel_size, Conv2DTransposeOptions o = {})
-      : LayerHandle(std::make_shared<Conv2DTransposeLayer>(filters, std::move(kernel_size), std::move(o))) {}
+      : LayerHandle(std::make_shared<Conv2DTransposeLayer>(filters, std::move(kernel_size),
+                                                           std::move(o))) {}
 };
 
 /// Padding from a config value (mode name; explicit pairs are not stored).

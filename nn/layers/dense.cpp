@@ -12,8 +12,7 @@ DenseLayer::DenseLayer(int64_t units, DenseOptions opts)
 }
 
 void DenseLayer::check_input(const Shape& s) const {
-  if (s.empty())
-    fail<ShapeError>(label(), ": expected an input of rank ≥ 1, got a scalar");
+  if (s.empty()) fail<ShapeError>(label(), ": expected an input of rank ≥ 1, got a scalar");
   if (kernel_.defined() && s.back() != kernel_.shape()[0]) {
     fail<ShapeError>(label(), ": expected input [*, ", kernel_.shape()[0], "], got ", s);
   }
@@ -22,7 +21,8 @@ void DenseLayer::check_input(const Shape& s) const {
 void DenseLayer::build(const Shape& input_shape) {
   check_input(input_shape);
   const int64_t in = input_shape.back();
-  if (in <= 0) fail<ShapeError>(label(), ": the last axis of the input must be known, got ", input_shape);
+  if (in <= 0)
+    fail<ShapeError>(label(), ": the last axis of the input must be known, got ", input_shape);
   kernel_ = add_weight("kernel", {in, units_}, opts_.kernel_initializer.get());
   if (opts_.use_bias) bias_ = add_weight("bias", {units_}, opts_.bias_initializer.get());
 }
@@ -37,7 +37,8 @@ Tensor DenseLayer::call(const Tensor& x, bool) {
 }
 
 std::vector<Shape> DenseLayer::compute_output_shapes(const std::vector<Shape>& input_shapes) {
-  if (input_shapes.size() != 1) fail<ValueError>(label(), ": expected 1 input, got ", input_shapes.size());
+  if (input_shapes.size() != 1)
+    fail<ValueError>(label(), ": expected 1 input, got ", input_shapes.size());
   ensure_built(input_shapes);
   check_input(input_shapes[0]);
   Shape s = input_shapes[0];

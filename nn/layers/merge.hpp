@@ -29,26 +29,43 @@ class MergeLayer : public Layer {
 class MergeHandle : public LayerHandle<MergeLayer> {
  public:
   using LayerHandle<MergeLayer>::operator();
-  MergeHandle(std::string kind, MergeOptions o) : LayerHandle(std::make_shared<MergeLayer>(std::move(kind), std::move(o))) {}
+  MergeHandle(std::string kind, MergeOptions o)
+      : LayerHandle(std::make_shared<MergeLayer>(std::move(kind), std::move(o))) {}
   /// Symbolic call: nn::Add()({a, b}).
   Symbol operator()(const std::vector<Symbol>& xs) const { return impl_->call_symbolic(xs)[0]; }
   /// Eager call.
-  Tensor operator()(const std::vector<Tensor>& xs, bool training = false) const { return (*impl_)(xs, training)[0]; }
+  Tensor operator()(const std::vector<Tensor>& xs, bool training = false) const {
+    return (*impl_)(xs, training)[0];
+  }
 };
 
 /// Elementwise sum of the inputs.
-struct Add : MergeHandle { Add(MergeOptions o = {}) : MergeHandle("Add", std::move(o)) {} };
+struct Add : MergeHandle {
+  Add(MergeOptions o = {}) : MergeHandle("Add", std::move(o)) {}
+};
 /// First input minus the second.
-struct Subtract : MergeHandle { Subtract(MergeOptions o = {}) : MergeHandle("Subtract", std::move(o)) {} };
+struct Subtract : MergeHandle {
+  Subtract(MergeOptions o = {}) : MergeHandle("Subtract", std::move(o)) {}
+};
 /// Elementwise product.
-struct Multiply : MergeHandle { Multiply(MergeOptions o = {}) : MergeHandle("Multiply", std::move(o)) {} };
+struct Multiply : MergeHandle {
+  Multiply(MergeOptions o = {}) : MergeHandle("Multiply", std::move(o)) {}
+};
 /// Elementwise mean.
-struct Average : MergeHandle { Average(MergeOptions o = {}) : MergeHandle("Average", std::move(o)) {} };
+struct Average : MergeHandle {
+  Average(MergeOptions o = {}) : MergeHandle("Average", std::move(o)) {}
+};
 /// Elementwise maximum.
-struct Maximum : MergeHandle { Maximum(MergeOptions o = {}) : MergeHandle("Maximum", std::move(o)) {} };
+struct Maximum : MergeHandle {
+  Maximum(MergeOptions o = {}) : MergeHandle("Maximum", std::move(o)) {}
+};
 /// Elementwise minimum.
-struct Minimum : MergeHandle { Minimum(MergeOptions o = {}) : MergeHandle("Minimum", std::move(o)) {} };
+struct Minimum : MergeHandle {
+  Minimum(MergeOptions o = {}) : MergeHandle("Minimum", std::move(o)) {}
+};
 /// Concatenation along axis (default the last).
-struct Concatenate : MergeHandle { Concatenate(MergeOptions o = {}) : MergeHandle("Concatenate", std::move(o)) {} };
+struct Concatenate : MergeHandle {
+  Concatenate(MergeOptions o = {}) : MergeHandle("Concatenate", std::move(o)) {}
+};
 
 }  // namespace tg::nn

@@ -12,25 +12,29 @@ Shape shape_or_empty(const Config& c) {
 }
 }  // namespace
 
-BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions o) : Layer("BatchNormalization", o.name), o_(std::move(o)) {
+BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions o)
+    : Layer("BatchNormalization", o.name), o_(std::move(o)) {
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 void BatchNormalizationLayer::build(const Shape& in) {
   const int64_t axis = normalize_axis(label(), o_.axis, static_cast<int64_t>(in.size()));
   const int64_t c = in[axis];
-  if (c <= 0) fail<ShapeError>(label(), ": the normalized axis ", o_.axis, " of ", in, " must be known");
+  if (c <= 0)
+    fail<ShapeError>(label(), ": the normalized axis ", o_.axis, " of ", in, " must be known");
   if (o_.scale) gamma_ = add_weight("gamma", {c}, o_.gamma_initializer.get());
   if (o_.center) beta_ = add_weight("beta", {c}, o_.beta_initializer.get());
   moving_mean_ = add_weight("moving_mean", {c}, o_.moving_mean_initializer.get(), false);
-  moving_variance_ = add_weight("moving_variance", {c}, o_.moving_variance_initializer.get(), false);
+  moving_variance_ =
+      add_weight("moving_variance", {c}, o_.moving_variance_initializer.get(), false);
 }
 Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   const int64_t axis = normalize_axis(label(), o_.axis, x.dim());
   if (x.shape()[axis] != moving_mean_.numel())
-    fail<ShapeError>(label(), ": expected ", moving_mean_.numel(), " channels on axis ", o_.axis, ", got input ", x.shape());
+    fail<ShapeError>(label(), ": expected ", moving_mean_.numel(), " channels on axis ", o_.axis,
+                     ", got input ", x.shape());
   // Frozen (trainable = false) batch normalization runs in inference mode, as in Keras.
-  return batch_norm(x, gamma_, beta_, moving_mean_, moving_variance_, training && trainable(), o_.momentum, o_.epsilon,
-                    axis);
+  return batch_norm(x, gamma_, beta_, moving_mean_, moving_variance_, training && trainable(),
+                    o_.momentum, o_.epsilon, axis);
 }
 std::vector<Shape> BatchNormalizationLayer::compute_output_shapes(const std::vector<Shape>& in) {
   ensure_built(in);
@@ -46,13 +50,18 @@ Config BatchNormalizationLayer::config() const {
   return c;
 }
 std::shared_ptr<Layer> BatchNormalizationLayer::from_config(const Config& c) {
-  return std::make_shared<BatchNormalizationLayer>(BatchNormalizationOptions{
-      .axis = c.get<int64_t>("axis"), .momentum = c.get<double>("momentum"), .epsilon = c.get<double>("epsilon"),
-      .center = c.get<bool>("center"), .scale = c.get<bool>("scale"), .input_shape = shape_or_empty(c),
-      .name = c.get<std::string>("name")});
+  return std::make_shared<BatchNormalizationLayer>(
+      BatchNormalizationOptions{.axis = c.get<int64_t>("axis"),
+                                .momentum = c.get<double>("momentum"),
+                                .epsilon = c.get<double>("epsilon"),
+                                .center = c.get<bool>("center"),
+                                .scale = c.get<bool>("scale"),
+                                .input_shape = shape_or_empty(c),
+                                .name = c.get<std::string>("name")});
 }
 
-LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions o) : Layer("LayerNormalization", o.name), o_(std::move(o)) {
+LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions o)
+    : Layer("LayerNormalization", o.name), o_(std::move(o)) {
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 void LayerNormalizationLayer::build(const Shape& in) {
@@ -62,7 +71,9 @@ void LayerNormalizationLayer::build(const Shape& in) {
   if (o_.scale) gamma_ = add_weight("gamma", ps, initializers::ones());
   if (o_.center) beta_ = add_weight("beta", ps, initializers::zeros());
 }
-Tensor LayerNormalizationLayer::call(const Tensor& x, bool) { return layer_norm(x, gamma_, beta_, Axes(o_.axis), o_.epsilon); }
+Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
+  return layer_norm(x, gamma_, beta_, Axes(o_.axis), o_.epsilon);
+}
 std::vector<Shape> LayerNormalizationLayer::compute_output_shapes(const std::vector<Shape>& in) {
   ensure_built(in);
   return in;
@@ -76,9 +87,13 @@ Config LayerNormalizationLayer::config() const {
   return c;
 }
 std::shared_ptr<Layer> LayerNormalizationLayer::from_config(const Config& c) {
-  return std::make_shared<LayerNormalizationLayer>(LayerNormalizationOptions{
-      .axis = c.get<std::vector<int64_t>>("axis"), .epsilon = c.get<double>("epsilon"), .center = c.get<bool>("center"),
-      .scale = c.get<bool>("scale"), .input_shape = shape_or_empty(c), .name = c.get<std::string>("name")});
+  return std::make_shared<LayerNormalizationLayer>(
+      LayerNormalizationOptions{.axis = c.get<std::vector<int64_t>>("axis"),
+                                .epsilon = c.get<double>("epsilon"),
+                                .center = c.get<bool>("center"),
+                                .scale = c.get<bool>("scale"),
+                                .input_shape = shape_or_empty(c),
+                                .name = c.get<std::string>("name")});
 }
 
 EmbeddingLayer::EmbeddingLayer(int64_t in, int64_t out, EmbeddingOptions o)
@@ -96,7 +111,8 @@ Tensor EmbeddingLayer::call(const Tensor& x, bool) {
     NoGrad ng;
     const int64_t lo = min(ix).item<int64_t>(), hi = max(ix).item<int64_t>();
     if (lo < 0 || hi >= input_dim_)
-      fail<IndexError>(label(), ": index ", lo < 0 ? lo : hi, " out of range for input_dim ", input_dim_);
+      fail<IndexError>(label(), ": index ", lo < 0 ? lo : hi, " out of range for input_dim ",
+                       input_dim_);
   }
   return embedding(ix, table_);
 }
@@ -113,8 +129,9 @@ Config EmbeddingLayer::config() const {
   return c;
 }
 std::shared_ptr<Layer> EmbeddingLayer::from_config(const Config& c) {
-  return std::make_shared<EmbeddingLayer>(c.get<int64_t>("input_dim"), c.get<int64_t>("output_dim"),
-                                          EmbeddingOptions{.input_shape = shape_or_empty(c), .name = c.get<std::string>("name")});
+  return std::make_shared<EmbeddingLayer>(
+      c.get<int64_t>("input_dim"), c.get<int64_t>("output_dim"),
+      EmbeddingOptions{.input_shape = shape_or_empty(c), .name = c.get<std::string>("name")});
 }
 
 }  // namespace tg::nn

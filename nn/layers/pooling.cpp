@@ -12,12 +12,19 @@ Shape shape_or_empty(const Config& c) {
 }  // namespace
 
 Pooling2DLayer::Pooling2DLayer(bool max, std::vector<int64_t> ps, Pooling2DOptions o)
-    : Layer(max ? "MaxPooling2D" : "AveragePooling2D", o.name), max_(max), pool_size_(std::move(ps)), o_(std::move(o)) {
+    : Layer(max ? "MaxPooling2D" : "AveragePooling2D", o.name),
+      max_(max),
+      pool_size_(std::move(ps)),
+      o_(std::move(o)) {
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 Tensor Pooling2DLayer::call(const Tensor& x, bool) {
-  if (x.dim() != 4) fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", x.shape());
-  Pool2dOptions p{.pool_size = pool_size_, .strides = o_.strides, .padding = o_.padding, .data_format = o_.data_format};
+  if (x.dim() != 4)
+    fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", x.shape());
+  Pool2dOptions p{.pool_size = pool_size_,
+                  .strides = o_.strides,
+                  .padding = o_.padding,
+                  .data_format = o_.data_format};
   return max_ ? max_pool2d(x, p) : avg_pool2d(x, p);
 }
 Config Pooling2DLayer::config() const {
@@ -31,18 +38,24 @@ Config Pooling2DLayer::config() const {
 std::shared_ptr<Layer> Pooling2DLayer::from_config(const Config& c, bool max) {
   return std::make_shared<Pooling2DLayer>(
       max, c.get<std::vector<int64_t>>("pool_size"),
-      Pooling2DOptions{.strides = c.get<std::vector<int64_t>>("strides"), .padding = padding_from_config(c),
-                       .data_format = c.get<std::string>("data_format"), .input_shape = shape_or_empty(c),
+      Pooling2DOptions{.strides = c.get<std::vector<int64_t>>("strides"),
+                       .padding = padding_from_config(c),
+                       .data_format = c.get<std::string>("data_format"),
+                       .input_shape = shape_or_empty(c),
                        .name = c.get<std::string>("name")});
 }
 
 GlobalPooling2DLayer::GlobalPooling2DLayer(bool max, GlobalPooling2DOptions o)
-    : Layer(max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", o.name), max_(max), o_(std::move(o)) {
+    : Layer(max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", o.name),
+      max_(max),
+      o_(std::move(o)) {
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 Tensor GlobalPooling2DLayer::call(const Tensor& x, bool) {
-  if (x.dim() != 4) fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", x.shape());
-  return max_ ? global_max_pool2d(x, o_.keepdims, o_.data_format) : global_avg_pool2d(x, o_.keepdims, o_.data_format);
+  if (x.dim() != 4)
+    fail<ShapeError>(label(), ": expected input (batch, h, w, channels), got ", x.shape());
+  return max_ ? global_max_pool2d(x, o_.keepdims, o_.data_format)
+              : global_avg_pool2d(x, o_.keepdims, o_.data_format);
 }
 Config GlobalPooling2DLayer::config() const {
   Config c = Layer::config();
@@ -52,8 +65,10 @@ Config GlobalPooling2DLayer::config() const {
 }
 std::shared_ptr<Layer> GlobalPooling2DLayer::from_config(const Config& c, bool max) {
   return std::make_shared<GlobalPooling2DLayer>(
-      max, GlobalPooling2DOptions{.data_format = c.get<std::string>("data_format"), .keepdims = c.get<bool>("keepdims"),
-                                  .input_shape = shape_or_empty(c), .name = c.get<std::string>("name")});
+      max, GlobalPooling2DOptions{.data_format = c.get<std::string>("data_format"),
+                                  .keepdims = c.get<bool>("keepdims"),
+                                  .input_shape = shape_or_empty(c),
+                                  .name = c.get<std::string>("name")});
 }
 
 }  // namespace tg::nn

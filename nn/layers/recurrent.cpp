@@ -8,27 +8,35 @@ namespace tg::nn {
 namespace {
 const char* type_of(RNNLayer::Cell c) {
   switch (c) {
-    case RNNLayer::Cell::Simple: return "SimpleRNN";
-    case RNNLayer::Cell::LSTM: return "LSTM";
-    case RNNLayer::Cell::GRU: return "GRU";
+    case RNNLayer::Cell::Simple:
+      return "SimpleRNN";
+    case RNNLayer::Cell::LSTM:
+      return "LSTM";
+    case RNNLayer::Cell::GRU:
+      return "GRU";
   }
   return "RNN";
 }
-int64_t gates(RNNLayer::Cell c) { return c == RNNLayer::Cell::LSTM ? 4 : c == RNNLayer::Cell::GRU ? 3 : 1; }
+int64_t gates(RNNLayer::Cell c) {
+  return c == RNNLayer::Cell::LSTM ? 4 : c == RNNLayer::Cell::GRU ? 3 : 1;
+}
 size_t num_states(RNNLayer::Cell c) { return c == RNNLayer::Cell::LSTM ? 2 : 1; }
 }  // namespace
 
-RNNLayer::RNNLayer(Cell cell, int64_t units, RNNOptions o) : Layer(type_of(cell), o.name), cell_(cell), units_(units), o_(std::move(o)) {
+RNNLayer::RNNLayer(Cell cell, int64_t units, RNNOptions o)
+    : Layer(type_of(cell), o.name), cell_(cell), units_(units), o_(std::move(o)) {
   if (units <= 0) fail<ValueError>(label(), ": units must be positive, got ", units);
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
 }
 
 void RNNLayer::build_multi(const std::vector<Shape>& in) {
   if (in.empty() || in[0].size() != 3)
-    fail<ShapeError>(label(), ": expected input (batch, timesteps, features), got ", in.empty() ? Shape{} : in[0]);
+    fail<ShapeError>(label(), ": expected input (batch, timesteps, features), got ",
+                     in.empty() ? Shape{} : in[0]);
   const int64_t f = in[0][2], g = gates(cell_);
   kernel_ = add_weight("kernel", {f, g * units_}, o_.kernel_initializer.get());
-  recurrent_kernel_ = add_weight("recurrent_kernel", {units_, g * units_}, o_.recurrent_initializer.get());
+  recurrent_kernel_ =
+      add_weight("recurrent_kernel", {units_, g * units_}, o_.recurrent_initializer.get());
   if (!o_.use_bias) return;
   if (cell_ == Cell::GRU) {
     bias_ = add_weight("bias", {2, 3 * units_}, o_.bias_initializer.get());
@@ -49,17 +57,25 @@ void RNNLayer::build_multi(const std::vector<Shape>& in) {
 std::vector<Tensor> RNNLayer::call_multi(const std::vector<Tensor>& in, bool) {
   const size_t ns = num_states(cell_);
   if (in.size() != 1 && in.size() != 1 + ns)
-    fail<ValueError>(label(), ": expected the input and optionally ", ns, " initial state(s), got ", in.size(), " tensors");
+    fail<ValueError>(label(), ": expected the input and optionally ", ns, " initial state(s), got ",
+                     in.size(), " tensors");
   const Tensor& x = in[0];
   if (x.dim() != 3 || x.shape()[2] != kernel_.shape()[0])
-    fail<ShapeError>(label(), ": expected input (batch, timesteps, ", kernel_.shape()[0], "), got ", x.shape());
+    fail<ShapeError>(label(), ": expected input (batch, timesteps, ", kernel_.shape()[0], "), got ",
+                     x.shape());
   Tensor h0 = in.size() > 1 ? in[1] : Tensor(), c0 = in.size() > 2 ? in[2] : Tensor();
   RnnOptions ro{.return_sequences = o_.return_sequences, .go_backwards = o_.go_backwards};
   std::vector<Tensor> r;
   switch (cell_) {
-    case Cell::LSTM: r = lstm(x, h0, c0, kernel_, recurrent_kernel_, bias_, ro); break;
-    case Cell::GRU: r = gru(x, h0, kernel_, recurrent_kernel_, bias_, ro); break;
-    case Cell::Simple: r = simple_rnn(x, h0, kernel_, recurrent_kernel_, bias_, ro); break;
+    case Cell::LSTM:
+      r = lstm(x, h0, c0, kernel_, recurrent_kernel_, bias_, ro);
+      break;
+    case Cell::GRU:
+      r = gru(x, h0, kernel_, recurrent_kernel_, bias_, ro);
+      break;
+    case Cell::Simple:
+      r = simple_rnn(x, h0, kernel_, recurrent_kernel_, bias_, ro);
+      break;
   }
   if (!o_.return_state) return {r[0]};
   return r;
@@ -68,7 +84,8 @@ std::vector<Tensor> RNNLayer::call_multi(const std::vector<Tensor>& in, bool) {
 std::vector<Shape> RNNLayer::compute_output_shapes(const std::vector<Shape>& in) {
   ensure_built(in);
   if (in[0].size() != 3 || in[0][2] != kernel_.shape()[0])
-    fail<ShapeError>(label(), ": expected input (batch, timesteps, ", kernel_.shape()[0], "), got ", in[0]);
+    fail<ShapeError>(label(), ": expected input (batch, timesteps, ", kernel_.shape()[0], "), got ",
+                     in[0]);
   const int64_t n = in[0][0];
   std::vector<Shape> out{o_.return_sequences ? Shape{n, in[0][1], units_} : Shape{n, units_}};
   if (o_.return_state)
@@ -90,10 +107,14 @@ Config RNNLayer::config() const {
 std::shared_ptr<Layer> RNNLayer::from_config(Cell cell, const Config& c) {
   return std::make_shared<RNNLayer>(
       cell, c.get<int64_t>("units"),
-      RNNOptions{.return_sequences = c.get<bool>("return_sequences"), .return_state = c.get<bool>("return_state"),
-                 .go_backwards = c.get<bool>("go_backwards"), .use_bias = c.get<bool>("use_bias"),
+      RNNOptions{.return_sequences = c.get<bool>("return_sequences"),
+                 .return_state = c.get<bool>("return_state"),
+                 .go_backwards = c.get<bool>("go_backwards"),
+                 .use_bias = c.get<bool>("use_bias"),
                  .unit_forget_bias = c.get_or<bool>("unit_forget_bias", true),
-                 .input_shape = c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{},
+                 .input_shape = c.has("input_shape")
+                                    ? Shape(c.get<std::vector<int64_t>>("input_shape"))
+                                    : Shape{},
                  .name = c.get<std::string>("name")});
 }
 
@@ -108,9 +129,12 @@ std::shared_ptr<RNNLayer> RNNLayer::clone_config(bool reverse, const std::string
 BidirectionalLayer::BidirectionalLayer(std::shared_ptr<RNNLayer> layer, BidirectionalOptions o)
     : Layer("Bidirectional", o.name), o_(std::move(o)) {
   if (!layer) fail<ValueError>(label(), ": needs a recurrent layer (SimpleRNN, LSTM or GRU)");
-  if (o_.merge_mode != "concat" && o_.merge_mode != "sum" && o_.merge_mode != "mul" && o_.merge_mode != "ave")
-    fail<ValueError>(label(), ": merge_mode must be concat, sum, mul or ave, got '", o_.merge_mode, "'");
-  if (layer->options().return_state) fail<ValueError>(label(), ": return_state is not supported inside Bidirectional");
+  if (o_.merge_mode != "concat" && o_.merge_mode != "sum" && o_.merge_mode != "mul" &&
+      o_.merge_mode != "ave")
+    fail<ValueError>(label(), ": merge_mode must be concat, sum, mul or ave, got '", o_.merge_mode,
+                     "'");
+  if (layer->options().return_state)
+    fail<ValueError>(label(), ": return_state is not supported inside Bidirectional");
   forward_ = layer;
   backward_ = layer->clone_config(true, "backward_" + layer->name());
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
@@ -144,7 +168,8 @@ TimeDistributedLayer::TimeDistributedLayer(std::shared_ptr<Layer> layer, BasicLa
 }
 
 Tensor TimeDistributedLayer::call(const Tensor& x, bool training) {
-  if (x.dim() < 3) fail<ShapeError>(label(), ": expected input (batch, timesteps, ...), got ", x.shape());
+  if (x.dim() < 3)
+    fail<ShapeError>(label(), ": expected input (batch, timesteps, ...), got ", x.shape());
   const int64_t n = x.shape()[0], t = x.shape()[1];
   Shape flat(x.shape().begin() + 1, x.shape().end());
   flat[0] = n * t;

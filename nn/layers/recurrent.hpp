@@ -49,11 +49,13 @@ class RNNLayer : public Layer {
 
 /// Handle: nn::LSTM(64, {.return_sequences = true}).
 struct LSTM : LayerHandle<RNNLayer> {
-  LSTM(int64_t units, RNNOptions o = {}) : LayerHandle(std::make_shared<RNNLayer>(RNNLayer::Cell::LSTM, units, std::move(o))) {}
+  LSTM(int64_t units, RNNOptions o = {})
+      : LayerHandle(std::make_shared<RNNLayer>(RNNLayer::Cell::LSTM, units, std::move(o))) {}
 };
 /// Handle: nn::GRU(64).
 struct GRU : LayerHandle<RNNLayer> {
-  GRU(int64_t units, RNNOptions o = {}) : LayerHandle(std::make_shared<RNNLayer>(RNNLayer::Cell::GRU, units, std::move(o))) {}
+  GRU(int64_t units, RNNOptions o = {})
+      : LayerHandle(std::make_shared<RNNLayer>(RNNLayer::Cell::GRU, units, std::move(o))) {}
 };
 /// Handle: nn::SimpleRNN(32).
 struct SimpleRNN : LayerHandle<RNNLayer> {
@@ -84,7 +86,8 @@ class BidirectionalLayer : public Layer {
 struct Bidirectional : LayerHandle<BidirectionalLayer> {
   template <class L>
   Bidirectional(const LayerHandle<L>& layer, BidirectionalOptions o = {})
-      : LayerHandle(std::make_shared<BidirectionalLayer>(std::dynamic_pointer_cast<RNNLayer>(layer.ptr()), std::move(o))) {}
+      : LayerHandle(std::make_shared<BidirectionalLayer>(
+            std::dynamic_pointer_cast<RNNLayer>(layer.ptr()), std::move(o))) {}
 };
 
 /// Applies a layer to every timestep: (N, T, ...) → (N·T, ...) → layer → (N, T, ...).

@@ -21,7 +21,8 @@ std::vector<Shape> FlattenLayer::compute_output_shapes(const std::vector<Shape>&
   return {Shape{in[0].empty() ? -1 : in[0][0], n}};
 }
 
-ReshapeLayer::ReshapeLayer(Shape target, BasicLayerOptions o) : Layer("Reshape", o.name), target_(std::move(target)) {
+ReshapeLayer::ReshapeLayer(Shape target, BasicLayerOptions o)
+    : Layer("Reshape", o.name), target_(std::move(target)) {
   if (!o.input_shape.empty()) set_declared_input_shape(o.input_shape.vec());
   if (std::count(target_.begin(), target_.end(), -1) > 1)
     fail<ValueError>(label(), ": at most one size of the target shape ", target_, " may be -1");
@@ -33,7 +34,8 @@ Tensor ReshapeLayer::call(const Tensor& x, bool) {
   for (int64_t d : target_)
     if (d != -1) known *= d;
   for (int64_t i = 1; i < x.dim(); ++i) per *= x.shape()[i];
-  if ((std::count(target_.begin(), target_.end(), -1) == 0 && known != per) || (known && per % known))
+  if ((std::count(target_.begin(), target_.end(), -1) == 0 && known != per) ||
+      (known && per % known))
     fail<ShapeError>(label(), ": cannot reshape input ", x.shape(), " to [batch] + ", target_);
   return x.reshape(s);
 }
@@ -45,7 +47,8 @@ std::vector<Shape> ReshapeLayer::compute_output_shapes(const std::vector<Shape>&
   Shape s = target_;
   for (auto& d : s)
     if (d == -1) d = known ? per / known : 0;
-  if (numel(s) != per) fail<ShapeError>(label(), ": cannot reshape input ", in[0], " to [batch] + ", target_);
+  if (numel(s) != per)
+    fail<ShapeError>(label(), ": cannot reshape input ", in[0], " to [batch] + ", target_);
   s.insert_at(0, in[0].empty() ? -1 : in[0][0]);
   return {s};
 }
@@ -66,7 +69,8 @@ PermuteLayer::PermuteLayer(std::vector<int64_t> dims, BasicLayerOptions o)
 }
 Tensor PermuteLayer::call(const Tensor& x, bool) {
   if (x.dim() != static_cast<int64_t>(dims_.size()) + 1)
-    fail<ShapeError>(label(), ": expected an input of rank ", dims_.size() + 1, ", got ", x.shape());
+    fail<ShapeError>(label(), ": expected an input of rank ", dims_.size() + 1, ", got ",
+                     x.shape());
   Axes order{0};
   for (int64_t d : dims_) order.push_back(d);
   return x.permute(order);

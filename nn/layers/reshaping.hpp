@@ -22,7 +22,8 @@ class FlattenLayer : public Layer {
 /// Handle: nn::Flatten().
 class Flatten : public LayerHandle<FlattenLayer> {
  public:
-  Flatten(BasicLayerOptions opts = {}) : LayerHandle(std::make_shared<FlattenLayer>(std::move(opts))) {}
+  Flatten(BasicLayerOptions opts = {})
+      : LayerHandle(std::make_shared<FlattenLayer>(std::move(opts))) {}
 };
 
 /// Reshapes every axis but the batch axis to target_shape (one size may be -1).

@@ -848,22 +848,18 @@ inline const std::vector<OpCase>& op_cases() {
                  .fn = ctc_fn(0),
                  .inputs = {U({3, 5, 4}, -2, 2), ints({1, 2, 1, 3, 3, 0, 2, 0, 0}, {3, 3}),
                             ints({3, 2, 1}, {3}), ints({5, 4, 3}, {3})}});
-    v.push_back({.op = "ctc_loss",
-                 .name = "ctc_loss blank last (-1), int32 labels",
-                 .fn =
-                     [](const auto& x) {
-                       return ctc_loss(x[0], x[1].to(kInt32), x[2], x[3], -1);
-                     },
-                 .inputs = {U({2, 4, 3}, -2, 2), ints({0, 1, 1, 1}, {2, 2}), ints({2, 2}, {2}),
-                            ints({4, 3}, {2})}});
-    v.push_back({.op = "ctc_loss",
-                 .name = "ctc_loss of time-major logits [T, N, C] transposed",
-                 .fn =
-                     [](const auto& x) {
-                       return ctc_loss(x[0].transpose(0, 1), x[1], x[2], x[3]);
-                     },
-                 .inputs = {U({4, 2, 3}, -2, 2), ints({1, 2, 2, 0}, {2, 2}), ints({2, 1}, {2}),
-                            ints({4, 2}, {2})}});
+    v.push_back(
+        {.op = "ctc_loss",
+         .name = "ctc_loss blank last (-1), int32 labels",
+         .fn = [](const auto& x) { return ctc_loss(x[0], x[1].to(kInt32), x[2], x[3], -1); },
+         .inputs = {U({2, 4, 3}, -2, 2), ints({0, 1, 1, 1}, {2, 2}), ints({2, 2}, {2}),
+                    ints({4, 3}, {2})}});
+    v.push_back(
+        {.op = "ctc_loss",
+         .name = "ctc_loss of time-major logits [T, N, C] transposed",
+         .fn = [](const auto& x) { return ctc_loss(x[0].transpose(0, 1), x[1], x[2], x[3]); },
+         .inputs = {U({4, 2, 3}, -2, 2), ints({1, 2, 2, 0}, {2, 2}), ints({2, 1}, {2}),
+                    ints({4, 2}, {2})}});
 
     // ---- views, copies and conversions ----
     v.push_back({.op = "reshape",
@@ -994,126 +990,235 @@ inline const std::vector<OpCase>& op_cases() {
                  .large = true});
 
     // ---- convolution and pooling (NHWC, Keras kernel layouts) ----
-    auto conv = [&](std::string name, Conv2dOptions o, Shape xs, Shape ws, bool large = false, double tol = 1e-4) {
-      v.push_back({.op = "conv2d", .name = "conv2d " + name,
+    auto conv = [&](std::string name, Conv2dOptions o, Shape xs, Shape ws, bool large = false,
+                    double tol = 1e-4) {
+      v.push_back({.op = "conv2d",
+                   .name = "conv2d " + name,
                    .fn = [o](const auto& x) { return conv2d(x[0], x[1], o); },
-                   .inputs = {U(xs), U(ws)}, .tol32 = tol, .large = large});
+                   .inputs = {U(xs), U(ws)},
+                   .tol32 = tol,
+                   .large = large});
     };
     conv("valid 3x3", {}, {2, 5, 5, 3}, {3, 3, 3, 4});
     conv("same stride 2", {.strides = {2, 2}, .padding = "same"}, {1, 6, 5, 2}, {3, 3, 2, 3});
     conv("dilation 2", {.padding = "same", .dilation_rate = {2, 2}}, {1, 6, 6, 2}, {3, 3, 2, 2});
     conv("groups 2", {.groups = 2}, {1, 4, 4, 4}, {2, 2, 2, 6});
-    conv("explicit padding", {.padding = std::vector<std::pair<int64_t, int64_t>>{{1, 0}, {0, 2}}}, {1, 4, 4, 2},
-         {2, 3, 2, 2});
+    conv("explicit padding", {.padding = std::vector<std::pair<int64_t, int64_t>>{{1, 0}, {0, 2}}},
+         {1, 4, 4, 2}, {2, 3, 2, 2});
     conv("1x1 groups 2", {.groups = 2}, {2, 4, 4, 4}, {1, 1, 2, 6});
     conv("large same 3x3", {.padding = "same"}, {8, 14, 14, 16}, {3, 3, 16, 32}, true, 1e-3);
-    conv("large stride 2 groups 4", {.strides = {2, 2}, .padding = "same", .groups = 4}, {4, 12, 12, 16},
-         {3, 3, 4, 16}, true, 1e-3);
-    v.push_back({.op = "conv2d", .name = "conv2d channels_first",
-                 .fn = [](const auto& x) { return conv2d(x[0], x[1], {.padding = "same", .data_format = "channels_first"}); },
-                 .inputs = {U({1, 2, 4, 5}), U({3, 3, 2, 3})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv2d_backward_input", .name = "conv2d_backward_input same stride 2",
-                 .fn = [](const auto& x) {
-                   return conv2d_backward_input(x[0], x[1], {1, 5, 6, 2}, {.strides = {2, 2}, .padding = "same"});
-                 },
-                 .inputs = {U({1, 3, 3, 3}), U({3, 3, 2, 3})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv2d_backward_input", .name = "conv2d_backward_input large",
-                 .fn = [](const auto& x) { return conv2d_backward_input(x[0], x[1], {4, 12, 12, 16}, {.padding = "same"}); },
-                 .inputs = {U({4, 12, 12, 32}), U({3, 3, 16, 32})}, .tol32 = 1e-3, .large = true});
-    v.push_back({.op = "conv2d_backward_weight", .name = "conv2d_backward_weight valid",
-                 .fn = [](const auto& x) { return conv2d_backward_weight(x[0], x[1], {2, 2, 2, 3}); },
-                 .inputs = {U({2, 4, 4, 2}), U({2, 3, 3, 3})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv2d_backward_weight", .name = "conv2d_backward_weight large groups",
-                 .fn = [](const auto& x) { return conv2d_backward_weight(x[0], x[1], {3, 3, 8, 16}, {.padding = "same", .groups = 2}); },
-                 .inputs = {U({4, 10, 10, 16}), U({4, 10, 10, 16})}, .tol32 = 1e-3, .large = true});
-    v.push_back({.op = "conv1d", .name = "conv1d causal dilation 2",
-                 .fn = [](const auto& x) { return conv1d(x[0], x[1], {.padding = "causal", .dilation_rate = 2}); },
-                 .inputs = {U({2, 7, 3}), U({3, 3, 2})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv1d", .name = "conv1d same stride 2",
-                 .fn = [](const auto& x) { return conv1d(x[0], x[1], {.strides = 2, .padding = "same"}); },
-                 .inputs = {U({1, 8, 2}), U({3, 2, 4})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv2d_transpose", .name = "conv2d_transpose same stride 2",
-                 .fn = [](const auto& x) { return conv2d_transpose(x[0], x[1], {.strides = {2, 2}, .padding = "same"}); },
-                 .inputs = {U({1, 3, 2, 3}), U({3, 3, 2, 3})}, .tol32 = 1e-4});
-    v.push_back({.op = "conv2d_transpose", .name = "conv2d_transpose valid stride 2 kernel 3",
-                 .fn = [](const auto& x) { return conv2d_transpose(x[0], x[1], {.strides = {2, 2}}); },
-                 .inputs = {U({1, 2, 3, 2}), U({3, 3, 3, 2})}, .tol32 = 1e-4});
-    auto pool = [&](std::string op, std::string name, Pool2dOptions o, Shape xs, bool large = false) {
-      v.push_back({.op = op, .name = op + " " + name,
-                   .fn = [op, o](const auto& x) { return op == "max_pool2d" ? max_pool2d(x[0], o) : avg_pool2d(x[0], o); },
-                   .inputs = {op == "max_pool2d" ? Distinct(xs) : U(xs)}, .tol32 = 1e-5, .large = large});
+    conv("large stride 2 groups 4", {.strides = {2, 2}, .padding = "same", .groups = 4},
+         {4, 12, 12, 16}, {3, 3, 4, 16}, true, 1e-3);
+    v.push_back({.op = "conv2d",
+                 .name = "conv2d channels_first",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d(x[0], x[1],
+                                     {.padding = "same", .data_format = "channels_first"});
+                     },
+                 .inputs = {U({1, 2, 4, 5}), U({3, 3, 2, 3})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "conv2d_backward_input",
+                 .name = "conv2d_backward_input same stride 2",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d_backward_input(x[0], x[1], {1, 5, 6, 2},
+                                                    {.strides = {2, 2}, .padding = "same"});
+                     },
+                 .inputs = {U({1, 3, 3, 3}), U({3, 3, 2, 3})},
+                 .tol32 = 1e-4});
+    v.push_back(
+        {.op = "conv2d_backward_input",
+         .name = "conv2d_backward_input large",
+         .fn =
+             [](const auto& x) {
+               return conv2d_backward_input(x[0], x[1], {4, 12, 12, 16}, {.padding = "same"});
+             },
+         .inputs = {U({4, 12, 12, 32}), U({3, 3, 16, 32})},
+         .tol32 = 1e-3,
+         .large = true});
+    v.push_back({.op = "conv2d_backward_weight",
+                 .name = "conv2d_backward_weight valid",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d_backward_weight(x[0], x[1], {2, 2, 2, 3});
+                     },
+                 .inputs = {U({2, 4, 4, 2}), U({2, 3, 3, 3})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "conv2d_backward_weight",
+                 .name = "conv2d_backward_weight large groups",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d_backward_weight(x[0], x[1], {3, 3, 8, 16},
+                                                     {.padding = "same", .groups = 2});
+                     },
+                 .inputs = {U({4, 10, 10, 16}), U({4, 10, 10, 16})},
+                 .tol32 = 1e-3,
+                 .large = true});
+    v.push_back({.op = "conv1d",
+                 .name = "conv1d causal dilation 2",
+                 .fn =
+                     [](const auto& x) {
+                       return conv1d(x[0], x[1], {.padding = "causal", .dilation_rate = 2});
+                     },
+                 .inputs = {U({2, 7, 3}), U({3, 3, 2})},
+                 .tol32 = 1e-4});
+    v.push_back(
+        {.op = "conv1d",
+         .name = "conv1d same stride 2",
+         .fn = [](const auto& x) { return conv1d(x[0], x[1], {.strides = 2, .padding = "same"}); },
+         .inputs = {U({1, 8, 2}), U({3, 2, 4})},
+         .tol32 = 1e-4});
+    v.push_back({.op = "conv2d_transpose",
+                 .name = "conv2d_transpose same stride 2",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d_transpose(x[0], x[1], {.strides = {2, 2}, .padding = "same"});
+                     },
+                 .inputs = {U({1, 3, 2, 3}), U({3, 3, 2, 3})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "conv2d_transpose",
+                 .name = "conv2d_transpose valid stride 2 kernel 3",
+                 .fn =
+                     [](const auto& x) {
+                       return conv2d_transpose(x[0], x[1], {.strides = {2, 2}});
+                     },
+                 .inputs = {U({1, 2, 3, 2}), U({3, 3, 3, 2})},
+                 .tol32 = 1e-4});
+    auto pool = [&](std::string op, std::string name, Pool2dOptions o, Shape xs,
+                    bool large = false) {
+      v.push_back({.op = op,
+                   .name = op + " " + name,
+                   .fn =
+                       [op, o](const auto& x) {
+                         return op == "max_pool2d" ? max_pool2d(x[0], o) : avg_pool2d(x[0], o);
+                       },
+                   .inputs = {op == "max_pool2d" ? Distinct(xs) : U(xs)},
+                   .tol32 = 1e-5,
+                   .large = large});
     };
     for (std::string op : {"max_pool2d", "avg_pool2d"}) {
       pool(op, "2x2", {}, {2, 4, 4, 3});
-      pool(op, "3x3 stride 2 same", {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"}, {1, 5, 6, 2});
+      pool(op, "3x3 stride 2 same", {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"},
+           {1, 5, 6, 2});
       pool(op, "2x3 stride 1 valid", {.pool_size = {2, 3}, .strides = {1, 1}}, {1, 4, 5, 2});
       pool(op, "large 2x2", {}, {16, 28, 28, 32}, true);
     }
-    v.push_back({.op = "avg_pool2d_backward", .name = "avg_pool2d_backward via grad(create_graph)",
-                 .fn = [](const auto& x) {
-                   EnableGrad eg;
-                   Tensor base = zeros({1, 5, 5, 2}, {.dtype = x[0].dtype(), .requires_grad = true});
-                   Tensor y = avg_pool2d(base, {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"});
-                   return autograd::grad({y}, {base}, {x[0]}, {.create_graph = true})[0];
-                 },
-                 .inputs = {U({1, 3, 3, 2})}});
-    v.push_back({.op = "global_avg_pool2d", .name = "global_avg_pool2d",
-                 .fn = [](const auto& x) { return global_avg_pool2d(x[0]); }, .inputs = {U({2, 3, 4, 5})}});
-    v.push_back({.op = "global_max_pool2d", .name = "global_max_pool2d channels_first keepdims",
-                 .fn = [](const auto& x) { return global_max_pool2d(x[0], true, "channels_first"); },
-                 .inputs = {Distinct({2, 3, 4, 5})}});
+    v.push_back(
+        {.op = "avg_pool2d_backward",
+         .name = "avg_pool2d_backward via grad(create_graph)",
+         .fn =
+             [](const auto& x) {
+               EnableGrad eg;
+               Tensor base = zeros({1, 5, 5, 2}, {.dtype = x[0].dtype(), .requires_grad = true});
+               Tensor y =
+                   avg_pool2d(base, {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"});
+               return autograd::grad({y}, {base}, {x[0]}, {.create_graph = true})[0];
+             },
+         .inputs = {U({1, 3, 3, 2})}});
+    v.push_back({.op = "global_avg_pool2d",
+                 .name = "global_avg_pool2d",
+                 .fn = [](const auto& x) { return global_avg_pool2d(x[0]); },
+                 .inputs = {U({2, 3, 4, 5})}});
+    v.push_back(
+        {.op = "global_max_pool2d",
+         .name = "global_max_pool2d channels_first keepdims",
+         .fn = [](const auto& x) { return global_max_pool2d(x[0], true, "channels_first"); },
+         .inputs = {Distinct({2, 3, 4, 5})}});
 
     // ---- normalization and embedding ----
-    v.push_back({.op = "batch_norm", .name = "batch_norm training, channels last",
-                 .fn = [](const auto& x) {
-                   const TensorOptions o{.dtype = x[0].dtype(), .device = x[0].device()};
-                   Tensor rm = zeros({3}, o), rv = ones({3}, o);
-                   return batch_norm(x[0], x[1], x[2], rm, rv, true);
-                 },
-                 .inputs = {U({4, 2, 3}), U({3}, 0.5, 1.5), U({3})}, .tol32 = 1e-4});
-    v.push_back({.op = "batch_norm", .name = "batch_norm inference, axis 1",
-                 .fn = [](const auto& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.99, 1e-3, 1); },
-                 .inputs = {U({2, 3, 4}), U({3}, 0.5, 1.5), U({3}), U({3}), U({3}, 0.5, 2.0)}, .tol32 = 1e-4});
-    v.push_back({.op = "layer_norm", .name = "layer_norm last axis",
+    v.push_back({.op = "batch_norm",
+                 .name = "batch_norm training, channels last",
+                 .fn =
+                     [](const auto& x) {
+                       const TensorOptions o{.dtype = x[0].dtype(), .device = x[0].device()};
+                       Tensor rm = zeros({3}, o), rv = ones({3}, o);
+                       return batch_norm(x[0], x[1], x[2], rm, rv, true);
+                     },
+                 .inputs = {U({4, 2, 3}), U({3}, 0.5, 1.5), U({3})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "batch_norm",
+                 .name = "batch_norm inference, axis 1",
+                 .fn =
+                     [](const auto& x) {
+                       return batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.99, 1e-3, 1);
+                     },
+                 .inputs = {U({2, 3, 4}), U({3}, 0.5, 1.5), U({3}), U({3}), U({3}, 0.5, 2.0)},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "layer_norm",
+                 .name = "layer_norm last axis",
                  .fn = [](const auto& x) { return layer_norm(x[0], x[1], x[2]); },
-                 .inputs = {U({3, 5}), U({5}, 0.5, 1.5), U({5})}, .tol32 = 1e-4});
-    v.push_back({.op = "layer_norm", .name = "layer_norm two axes, no scale",
-                 .fn = [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor(), {1, 2}); },
-                 .inputs = {U({2, 3, 4})}, .tol32 = 1e-4});
-    v.push_back({.op = "unbind", .name = "unbind axis 1, two slices used",
-                 .fn = [](const auto& x) {
-                   auto parts = unbind(x[0], 1);
-                   return add(mul(parts[0], 2.0), parts[2]);
-                 },
+                 .inputs = {U({3, 5}), U({5}, 0.5, 1.5), U({5})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "layer_norm",
+                 .name = "layer_norm two axes, no scale",
+                 .fn =
+                     [](const auto& x) {
+                       return layer_norm(x[0], Tensor(), Tensor(), {1, 2});
+                     },
+                 .inputs = {U({2, 3, 4})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "unbind",
+                 .name = "unbind axis 1, two slices used",
+                 .fn =
+                     [](const auto& x) {
+                       auto parts = unbind(x[0], 1);
+                       return add(mul(parts[0], 2.0), parts[2]);
+                     },
                  .inputs = {U({2, 3, 4})}});
-    v.push_back({.op = "unbind", .name = "unbind axis 0 of transposed, restacked",
+    v.push_back({.op = "unbind",
+                 .name = "unbind axis 0 of transposed, restacked",
                  .fn = [](const auto& x) { return stack(unbind(x[0].t(), 0), 1); },
                  .inputs = {U({3, 4})}});
     // ---- recurrent ----
-    v.push_back({.op = "lstm", .name = "lstm sequences with initial state",
-                 .fn = [](const auto& x) {
-                   auto r = lstm(x[0], x[1], x[2], x[3], x[4], x[5], {.return_sequences = true});
-                   return concat({r[0].reshape({-1}), r[2].reshape({-1})});
-                 },
-                 .inputs = {U({2, 3, 3}), U({2, 2}), U({2, 2}), U({3, 8}, -0.7, 0.7), U({2, 8}, -0.7, 0.7), U({8})},
+    v.push_back({.op = "lstm",
+                 .name = "lstm sequences with initial state",
+                 .fn =
+                     [](const auto& x) {
+                       auto r =
+                           lstm(x[0], x[1], x[2], x[3], x[4], x[5], {.return_sequences = true});
+                       return concat({r[0].reshape({-1}), r[2].reshape({-1})});
+                     },
+                 .inputs = {U({2, 3, 3}), U({2, 2}), U({2, 2}), U({3, 8}, -0.7, 0.7),
+                            U({2, 8}, -0.7, 0.7), U({8})},
                  .tol32 = 1e-4});
-    v.push_back({.op = "lstm", .name = "lstm last output, backwards, no bias",
-                 .fn = [](const auto& x) {
-                   return lstm(x[0], Tensor(), Tensor(), x[1], x[2], Tensor(), {.go_backwards = true})[0];
-                 },
-                 .inputs = {U({2, 4, 2}), U({2, 12}, -0.7, 0.7), U({3, 12}, -0.7, 0.7)}, .tol32 = 1e-4});
-    v.push_back({.op = "gru", .name = "gru sequences with initial state",
-                 .fn = [](const auto& x) { return gru(x[0], x[1], x[2], x[3], x[4], {.return_sequences = true})[0]; },
-                 .inputs = {U({2, 3, 3}), U({2, 2}), U({3, 6}, -0.7, 0.7), U({2, 6}, -0.7, 0.7), U({2, 6})},
+    v.push_back({.op = "lstm",
+                 .name = "lstm last output, backwards, no bias",
+                 .fn =
+                     [](const auto& x) {
+                       return lstm(x[0], Tensor(), Tensor(), x[1], x[2], Tensor(),
+                                   {.go_backwards = true})[0];
+                     },
+                 .inputs = {U({2, 4, 2}), U({2, 12}, -0.7, 0.7), U({3, 12}, -0.7, 0.7)},
                  .tol32 = 1e-4});
-    v.push_back({.op = "simple_rnn", .name = "simple_rnn last output",
-                 .fn = [](const auto& x) { return simple_rnn(x[0], Tensor(), x[1], x[2], x[3])[0]; },
-                 .inputs = {U({2, 4, 3}), U({3, 2}, -0.7, 0.7), U({2, 2}, -0.7, 0.7), U({2})}, .tol32 = 1e-4});
-    v.push_back({.op = "lstm", .name = "lstm large",
-                 .fn = [](const auto& x) { return lstm(x[0], Tensor(), Tensor(), x[1], x[2], x[3], {.return_sequences = true})[0]; },
-                 .inputs = {U({16, 5, 32}), U({32, 256}, -0.2, 0.2), U({64, 256}, -0.2, 0.2), U({256})},
-                 .tol32 = 1e-4, .large = true});
-    v.push_back({.op = "embedding", .name = "embedding 2-d indices",
+    v.push_back(
+        {.op = "gru",
+         .name = "gru sequences with initial state",
+         .fn =
+             [](const auto& x) {
+               return gru(x[0], x[1], x[2], x[3], x[4], {.return_sequences = true})[0];
+             },
+         .inputs = {U({2, 3, 3}), U({2, 2}), U({3, 6}, -0.7, 0.7), U({2, 6}, -0.7, 0.7), U({2, 6})},
+         .tol32 = 1e-4});
+    v.push_back(
+        {.op = "simple_rnn",
+         .name = "simple_rnn last output",
+         .fn = [](const auto& x) { return simple_rnn(x[0], Tensor(), x[1], x[2], x[3])[0]; },
+         .inputs = {U({2, 4, 3}), U({3, 2}, -0.7, 0.7), U({2, 2}, -0.7, 0.7), U({2})},
+         .tol32 = 1e-4});
+    v.push_back(
+        {.op = "lstm",
+         .name = "lstm large",
+         .fn =
+             [](const auto& x) {
+               return lstm(x[0], Tensor(), Tensor(), x[1], x[2], x[3],
+                           {.return_sequences = true})[0];
+             },
+         .inputs = {U({16, 5, 32}), U({32, 256}, -0.2, 0.2), U({64, 256}, -0.2, 0.2), U({256})},
+         .tol32 = 1e-4,
+         .large = true});
+    v.push_back({.op = "embedding",
+                 .name = "embedding 2-d indices",
                  .fn = [](const auto& x) { return embedding(x[1], x[0]); },
                  .inputs = {U({6, 4}), Index({2, 3}, 6)}});
     return v;

@@ -328,8 +328,7 @@ TEST_CASE("a diamond graph accumulates both paths", "[engine]") {
   Tensor a = x * 2.0;
   Tensor b = exp(x);
   sum(a * b).backward();  // d/dx (2x e^x) = 2e^x + 2x e^x
-  TG_CHECK_VALUES(x.grad(),
-                  (V{2 * std::exp(0.5) * 1.5, 2 * std::exp(-1.0) * 0.0}), 1e-12, 1e-12);
+  TG_CHECK_VALUES(x.grad(), (V{2 * std::exp(0.5) * 1.5, 2 * std::exp(-1.0) * 0.0}), 1e-12, 1e-12);
 
   // x used twice by one op, and a shared intermediate used by two branches.
   Tensor y = f64({3.0}, {1});
@@ -380,13 +379,13 @@ TEST_CASE("a 100,000-op chain builds, back-propagates and is destroyed iterative
 
 TEST_CASE("in-place ops on a non-leaf keep history", "[engine]") {
   Tensor x = f64({1, 2, 3}, {3});
-  Tensor y = x * 2.0;   // 2x
-  y.add_(x);            // 3x
-  y.mul_(x);            // 3x²
-  y += 1.0;             // 3x² + 1
-  y *= 2.0;             // 6x² + 2
+  Tensor y = x * 2.0;  // 2x
+  y.add_(x);           // 3x
+  y.mul_(x);           // 3x²
+  y += 1.0;            // 3x² + 1
+  y *= 2.0;            // 6x² + 2
   TG_CHECK_VALUES(y, (V{8, 26, 56}), 0, 0);
-  sum(y).backward();    // 12x
+  sum(y).backward();  // 12x
   TG_CHECK_VALUES(x.grad(), (V{12, 24, 36}), 0, 0);
 
   // With an operand that does not require grad, and one that does.
@@ -420,9 +419,9 @@ TEST_CASE("an in-place op on a non-leaf that another op saved is caught", "[engi
   // Ops after the in-place write see the new values and differentiate correctly.
   Tensor x2 = f64({1, 2}, {2});
   Tensor y2 = x2 * 1.0;
-  y2.add_(1.0);           // x + 1
-  Tensor z2 = y2 * y2;    // (x + 1)²
-  sum(z2).backward();     // 2(x + 1)
+  y2.add_(1.0);         // x + 1
+  Tensor z2 = y2 * y2;  // (x + 1)²
+  sum(z2).backward();   // 2(x + 1)
   TG_CHECK_VALUES(x2.grad(), (V{4, 6}), 0, 0);
 }
 

@@ -6,9 +6,9 @@
 #include "test_util.hpp"
 
 using namespace tg;
+using Catch::Matchers::Contains;
 using tg::autograd::Context;
 using tg::autograd::Function;
-using Catch::Matchers::Contains;
 
 namespace {
 using V = std::vector<double>;

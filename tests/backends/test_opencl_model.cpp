@@ -13,7 +13,8 @@ nn::Sequential make_mlp() {
   nn::Sequential m;
   m.add(nn::Dense(16, {.activation = "tanh", .input_shape = {6}}));
   m.add(nn::Dense(3, {.activation = "softmax"}));
-  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "sparse_categorical_crossentropy",
+  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}),
+             .loss = "sparse_categorical_crossentropy",
              .metrics = {"accuracy"}});
   return m;
 }
@@ -66,5 +67,6 @@ TEST_CASE("a model on the device rejects CPU inputs naming both devices", "[open
   nn::Sequential m = make_mlp();
   m.to(kDev);
   REQUIRE_THROWS_AS(m.predict(ones({2, 6})), DeviceError);
-  REQUIRE_THROWS_WITH(m.predict(ones({2, 6})), Catch::Contains("cpu") && Catch::Contains("opencl:0"));
+  REQUIRE_THROWS_WITH(m.predict(ones({2, 6})),
+                      Catch::Contains("cpu") && Catch::Contains("opencl:0"));
 }

@@ -47,9 +47,10 @@ TEST_CASE("size_class rounds up to 64 bytes, powers of two and quarter steps", "
     const size_t c = CachingAllocator::size_class(b);
     INFO("bytes " << b << " -> class " << c);
     REQUIRE(c >= b);
-    REQUIRE(c >= prev);                                  // monotone
-    REQUIRE(CachingAllocator::size_class(c) == c);       // a class maps to itself
-    if (b > 256) REQUIRE(static_cast<double>(c - b) < 0.25 * static_cast<double>(b));  // waste < 25%
+    REQUIRE(c >= prev);                             // monotone
+    REQUIRE(CachingAllocator::size_class(c) == c);  // a class maps to itself
+    if (b > 256)
+      REQUIRE(static_cast<double>(c - b) < 0.25 * static_cast<double>(b));  // waste < 25%
     prev = c;
   }
 }
@@ -114,7 +115,7 @@ TEST_CASE("a private CachingAllocator reuses freed blocks of the same class", "[
 }
 
 TEST_CASE("freeing a tensor and allocating the same size hits the cache", "[allocator]") {
-  const Shape shape{1000};  // 4000 bytes, class 4096
+  const Shape shape{1000};                 // 4000 bytes, class 4096
   { Tensor warm = Tensor::empty(shape); }  // make sure one block of the class is cached
   const AllocatorStats s0 = allocator_stats();
   REQUIRE(s0.cached_bytes >= 4096);
@@ -168,7 +169,7 @@ TEST_CASE("a steady-state training loop maps no new memory after warm-up", "[all
   for (int i = 0; i < 25; ++i) last = step();
   const AllocatorStats s1 = allocator_stats();
   CHECK(s1.device_allocs == s0.device_allocs);
-  CHECK(s1.cache_hits > s0.cache_hits);      // the loop does allocate, from the cache
+  CHECK(s1.cache_hits > s0.cache_hits);             // the loop does allocate, from the cache
   CHECK(s1.allocated_bytes == s0.allocated_bytes);  // and leaks nothing
   CHECK(std::isfinite(last));
 }

@@ -14,21 +14,24 @@ TEST_CASE("every error type is a tg::Error and a std::runtime_error", "[errors]"
   REQUIRE_THROWS_AS(fail<ValueError>("op"), Error);
   REQUIRE_THROWS_AS(fail<IOError>("op"), Error);
   REQUIRE_THROWS_AS(fail<BackendError>("op"), std::runtime_error);
-  REQUIRE_THROWS_WITH(fail<ValueError>("op: bad: ", 3, " vs ", Shape{1, 2}), "op: bad: 3 vs [1, 2]");
+  REQUIRE_THROWS_WITH(fail<ValueError>("op: bad: ", 3, " vs ", Shape{1, 2}),
+                      "op: bad: 3 vs [1, 2]");
 }
 
 TEST_CASE("matmul inner-dimension mismatch names both shapes", "[errors]") {
   Tensor a = zeros({32, 784});
   Tensor b = zeros({100, 10});
   REQUIRE_THROWS_AS(matmul(a, b), ShapeError);
-  REQUIRE_THROWS_WITH(matmul(a, b), Equals("matmul: inner dimensions differ: [32, 784] @ [100, 10] (784 != 100)"));
+  REQUIRE_THROWS_WITH(
+      matmul(a, b), Equals("matmul: inner dimensions differ: [32, 784] @ [100, 10] (784 != 100)"));
   REQUIRE_THROWS_WITH(matmul(zeros({3}), zeros({4})),
                       Equals("matmul: inner dimensions differ: [3] @ [4] (3 != 4)"));
   REQUIRE_THROWS_AS(matmul(zeros({2, 3}), zeros({4})), ShapeError);
   REQUIRE_THROWS_AS(matmul(zeros({5}), zeros({4, 2})), ShapeError);
   REQUIRE_THROWS_AS(matmul(zeros({2, 2, 3}), zeros({4, 3, 2})), ShapeError);  // batch 2 vs 4
   REQUIRE_THROWS_AS(matmul(scalar_tensor(1.0), zeros({2})), ShapeError);
-  REQUIRE_THROWS_AS(matmul(zeros({2, 2}, {.dtype = kBool}), zeros({2, 2}, {.dtype = kBool})), DTypeError);
+  REQUIRE_THROWS_AS(matmul(zeros({2, 2}, {.dtype = kBool}), zeros({2, 2}, {.dtype = kBool})),
+                    DTypeError);
 }
 
 TEST_CASE("broadcast mismatch is a ShapeError naming the op and shapes", "[errors]") {
@@ -60,7 +63,8 @@ TEST_CASE("bad axes are IndexErrors", "[errors]") {
 TEST_CASE("reshape to the wrong size is a ShapeError", "[errors]") {
   Tensor x = zeros({2, 3});
   REQUIRE_THROWS_AS(x.reshape({4}), ShapeError);
-  REQUIRE_THROWS_WITH(x.reshape({4}), StartsWith("reshape:") && Contains("[2, 3]") && Contains("[4]"));
+  REQUIRE_THROWS_WITH(x.reshape({4}),
+                      StartsWith("reshape:") && Contains("[2, 3]") && Contains("[4]"));
   REQUIRE_THROWS_AS(x.reshape({-1, 4}), ShapeError);
   REQUIRE_THROWS_AS(x.reshape({-1, -1}), ShapeError);
   REQUIRE_THROWS_AS(x.reshape({-2, 3}), ShapeError);
@@ -99,7 +103,8 @@ TEST_CASE("dtype misuse is a DTypeError", "[errors]") {
   REQUIRE_THROWS_WITH(i.requires_grad_(), StartsWith("requires_grad_:") && Contains("int64"));
   REQUIRE_THROWS_AS(zeros({3}, {.dtype = kBool, .requires_grad = true}), DTypeError);
   REQUIRE_THROWS_AS(where(zeros({3}), ones({3}), zeros({3})), DTypeError);
-  REQUIRE_THROWS_WITH(where(zeros({3}), ones({3}), zeros({3})), StartsWith("where:") && Contains("float32"));
+  REQUIRE_THROWS_WITH(where(zeros({3}), ones({3}), zeros({3})),
+                      StartsWith("where:") && Contains("float32"));
   REQUIRE_THROWS_AS(where(i, ones({3}), zeros({3})), DTypeError);
   REQUIRE_THROWS_AS(i.div_(tensor({2.0f, 2.0f, 2.0f})), DTypeError);
   REQUIRE_THROWS_AS(ones({2}).data<int64_t>(), DTypeError);
@@ -147,8 +152,7 @@ TEST_CASE("an in-place write to a saved tensor is caught at backward", "[errors]
     Tensor b = a * a;  // mul saves a
     a.mul_(2.0);
     REQUIRE_THROWS_AS(sum(b).backward(), ValueError);
-    REQUIRE_THROWS_WITH(sum(b).backward(),
-                        StartsWith("mul:") && Contains("modified in place"));
+    REQUIRE_THROWS_WITH(sum(b).backward(), StartsWith("mul:") && Contains("modified in place"));
   }
   SECTION("a saved output modified under NoGrad") {
     Tensor x = tensor({0.5f}, {1}, {.requires_grad = true});
@@ -204,7 +208,7 @@ TEST_CASE("grad() misuse is a ValueError", "[errors]") {
   Tensor x = ones({2}, {.requires_grad = true});
   Tensor u = ones({2}, {.requires_grad = true});
   Tensor y = sum(x * 3.0);
-  REQUIRE_THROWS_AS(autograd::grad({y}, {zeros({2})}), ValueError);   // input does not require grad
+  REQUIRE_THROWS_AS(autograd::grad({y}, {zeros({2})}), ValueError);  // input does not require grad
   REQUIRE_THROWS_WITH(autograd::grad({y}, {u}, {}, {.retain_graph = true}),
                       Contains("allow_unused"));
   REQUIRE_THROWS_AS(autograd::grad({y}, {x}, {ones({1}), ones({1})}), ValueError);  // two grads

@@ -17,7 +17,8 @@ TEST_CASE("contiguous_strides are row-major", "[shape]") {
   CHECK(contiguous_strides(Shape{5}) == Strides{1});
   CHECK(contiguous_strides(Shape{2, 3, 4}) == Strides{12, 4, 1});
   CHECK(contiguous_strides(Shape{4, 1, 3}) == Strides{3, 3, 1});
-  CHECK(contiguous_strides(Shape{2, 3, 4, 5, 6, 7, 8}) == Strides{20160, 6720, 1680, 336, 56, 8, 1});
+  CHECK(contiguous_strides(Shape{2, 3, 4, 5, 6, 7, 8}) ==
+        Strides{20160, 6720, 1680, 336, 56, 8, 1});
 }
 
 TEST_CASE("broadcast_shapes follows NumPy rules", "[shape]") {

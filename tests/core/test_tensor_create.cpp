@@ -119,7 +119,7 @@ TEST_CASE("tensor<T> from vectors in all five dtypes", "[create]") {
 
   Tensor d = tensor(std::vector<double>{0.1, 0.2, 0.3});
   CHECK(d.dtype() == kFloat64);
-  CHECK(d.shape() == Shape{3});  // 1-D when no shape is given
+  CHECK(d.shape() == Shape{3});                                        // 1-D when no shape is given
   CHECK(d.to_vector<double>() == std::vector<double>{0.1, 0.2, 0.3});  // exact, no float32 trip
 
   Tensor i = tensor(std::vector<int32_t>{1, -2, 2147483647}, {3});
@@ -329,8 +329,8 @@ TEST_CASE("normal samples have the requested mean and standard deviation", "[cre
   CHECK(std::abs(sample_mean(z)) < 0.015);
   CHECK(std::abs(sample_std(z) - 1.0) < 0.01);
   // About 68.3% of the mass within one standard deviation.
-  const double within = static_cast<double>(std::count_if(z.begin(), z.end(),
-                                                          [](double v) { return std::abs(v) < 1.0; })) /
+  const double within = static_cast<double>(std::count_if(
+                            z.begin(), z.end(), [](double v) { return std::abs(v) < 1.0; })) /
                         static_cast<double>(z.size());
   CHECK(std::abs(within - 0.6827) < 0.01);
 

@@ -33,7 +33,8 @@ std::string error_of(F&& f) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("tg_nn_data_" + std::to_string(::getpid()) + "_" + name);
+  fs::path p =
+      fs::temp_directory_path() / ("tg_nn_data_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -45,8 +46,8 @@ void write_bytes(const fs::path& p, const std::string& b) {
 }
 
 std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
-          static_cast<char>(v & 0xff)};
+  return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
+          static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
 }
 /// An IDX header: two zero bytes, the type code, the rank, then each size big-endian.
 std::string idx_header(int type, const std::vector<uint32_t>& dims) {
@@ -96,7 +97,8 @@ std::string gzip_stored(const std::string& data) {
 }
 
 /// Concatenates every batch of one epoch along axis 0, for input 0 and target 0.
-void one_epoch(nn::Dataset& d, int64_t epoch, std::vector<int64_t>& sizes, V& xs, V& ys, V* ws = nullptr) {
+void one_epoch(nn::Dataset& d, int64_t epoch, std::vector<int64_t>& sizes, V& xs, V& ys,
+               V* ws = nullptr) {
   d.reset(epoch);
   sizes.clear();
   xs.clear();
@@ -195,7 +197,7 @@ TEST_CASE("read_idx refuses bad magic, truncated and missing files", "[data][idx
   CHECK_THAT(err("ab"), Contains("bad magic"));
   CHECK_THAT(err(""), Contains("bad.idx"));
   CHECK_THAT(err(idx_header(0x07, {1}) + "x"), Contains("unknown data type"));
-  CHECK_THAT(err(good.substr(0, 9)), Contains("truncated"));         // inside the sizes
+  CHECK_THAT(err(good.substr(0, 9)), Contains("truncated"));                 // inside the sizes
   CHECK_THAT(err(good.substr(0, good.size() - 1)), Contains("data bytes"));  // short data
   CHECK_THAT(err(good + "extra"), Contains("data bytes"));
   // Sizes far beyond the data are refused before anything that large is allocated.
@@ -207,8 +209,10 @@ TEST_CASE("read_idx refuses bad magic, truncated and missing files", "[data][idx
   std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   write_bytes(dir / "t.gz", gz.substr(0, gz.size() / 2));
   CHECK_THROWS_AS(nn::data::read_idx((dir / "t.gz").string()), IOError);
-  CHECK_THAT(error_of<IOError>([&] { nn::data::read_idx((dir / "nothing.idx").string()); }), Contains("does not exist"));
-  CHECK_THAT(error_of<IOError>([&] { nn::data::load_fashion_mnist(dir.string()); }), Contains("not found"));
+  CHECK_THAT(error_of<IOError>([&] { nn::data::read_idx((dir / "nothing.idx").string()); }),
+             Contains("does not exist"));
+  CHECK_THAT(error_of<IOError>([&] { nn::data::load_fashion_mnist(dir.string()); }),
+             Contains("not found"));
   fs::remove_all(dir);
 }
 
@@ -247,7 +251,8 @@ TEST_CASE("load_fashion_mnist reads the installed data set", "[data][fashion]") 
   CHECK_THROWS_AS(nn::data::fashion_mnist_class_name(10), IndexError);
 }
 
-TEST_CASE("TensorDataset batches in order, with a last partial batch or without it", "[data][dataset]") {
+TEST_CASE("TensorDataset batches in order, with a last partial batch or without it",
+          "[data][dataset]") {
   V xv, yv;
   for (int i = 0; i < 10; ++i) {
     xv.push_back(i);
@@ -290,7 +295,8 @@ TEST_CASE("TensorDataset batches in order, with a last partial batch or without 
   CHECK_THROWS_AS(nn::TensorDataset({}, {y}), ValueError);
 }
 
-TEST_CASE("seeded shuffling is a reproducible permutation that keeps pairs together", "[data][dataset]") {
+TEST_CASE("seeded shuffling is a reproducible permutation that keeps pairs together",
+          "[data][dataset]") {
   V xv, yv, wv;
   for (int i = 0; i < 50; ++i) {
     xv.push_back(i);

@@ -38,7 +38,8 @@ std::string error_of(F&& f) {
 struct MyLayer : nn::Layer {
   int64_t units;
   Tensor w, b, calls;
-  explicit MyLayer(int64_t u, std::string name = "") : Layer("MyLayer", std::move(name)), units(u) {}
+  explicit MyLayer(int64_t u, std::string name = "")
+      : Layer("MyLayer", std::move(name)), units(u) {}
   void build(const Shape& s) override {
     w = add_weight("w", {s.back(), units}, nn::initializers::random_normal(0.0, 0.3, 11));
     b = add_weight("b", {units}, nn::initializers::zeros());
@@ -108,7 +109,8 @@ TEST_CASE("Dense initializers given by name and by function", "[layers][dense]")
   CHECK_THROWS_AS(nn::Dense(0), ValueError);
 }
 
-TEST_CASE("shape inference: input_shape on the first layer, later layers inferred", "[layers][shapes]") {
+TEST_CASE("shape inference: input_shape on the first layer, later layers inferred",
+          "[layers][shapes]") {
   nn::Dense first(32, {.input_shape = {784}});
   nn::Dense second(10);
   REQUIRE(first->declared_input_shape().has_value());
@@ -209,7 +211,8 @@ TEST_CASE("automatic layer names are unique snake_case names", "[layers][names]"
   CHECK(nn::snake_case("GRU") == "gru");
 }
 
-TEST_CASE("trainable and non-trainable weights; set_trainable(false) freezes a layer", "[layers][trainable]") {
+TEST_CASE("trainable and non-trainable weights; set_trainable(false) freezes a layer",
+          "[layers][trainable]") {
   auto mine = std::make_shared<MyLayer>(2);
   (*mine)(ones({1, 3}));
   CHECK(mine->trainable_weights().size() == 2);
@@ -234,7 +237,8 @@ TEST_CASE("trainable and non-trainable weights; set_trainable(false) freezes a l
   CHECK(model.trainable_weights().size() == 2);
   CHECK(model->non_trainable_weights().size() == 2);
   model.compile({.optimizer = optim::SGD({.learning_rate = 0.1}), .loss = "mse"});
-  std::vector<double> k0 = tg::test::values(frozen->kernel()), h0 = tg::test::values(head->kernel());
+  std::vector<double> k0 = tg::test::values(frozen->kernel()),
+                      h0 = tg::test::values(head->kernel());
   Tensor x = rand({16, 3}), y = rand({16, 1});
   model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0});
   CHECK(tg::test::values(frozen->kernel()) == k0);
@@ -255,7 +259,8 @@ TEST_CASE("regularizers add their penalty to the loss", "[layers][regularizers]"
   CHECK(nn::regularizers::l2(0.1).name == "l2");
   CHECK_FALSE(static_cast<bool>(nn::Regularizer{}));
 
-  // In a model: loss = mse + penalties (kernel of ones, bias of twos, targets equal to predictions).
+  // In a model: loss = mse + penalties (kernel of ones, bias of twos, targets equal to
+  // predictions).
   nn::Dense d(2, {.kernel_initializer = "ones",
                   .bias_initializer = nn::initializers::constant(2.0),
                   .kernel_regularizer = nn::regularizers::l2(0.01),
@@ -268,7 +273,8 @@ TEST_CASE("regularizers add their penalty to the loss", "[layers][regularizers]"
   Tensor y_exact = f32({8, 8, 2, 2}, {2, 2});
   const double penalty = 0.01 * 6 + 0.5 * 4;  // l2 on six ones, l1 on two twos
   CHECK(model.test_on_batch(x, y_exact)["loss"] == Approx(penalty).epsilon(1e-6));
-  Tensor y_off = f32({9, 8, 2, 2}, {2, 2});  // one error of 1 among 4 values: mse 1/4 per sample mean
+  Tensor y_off =
+      f32({9, 8, 2, 2}, {2, 2});  // one error of 1 among 4 values: mse 1/4 per sample mean
   CHECK(model.test_on_batch(x, y_off)["loss"] == Approx(0.25 + penalty).epsilon(1e-6));
   // The penalty also drives training: with zero data error, SGD only shrinks the kernel.
   nn::Logs l = model.train_on_batch(x, y_exact);
@@ -329,7 +335,8 @@ TEST_CASE("Activation applies a named or user function", "[layers][activation]")
   Tensor x = f32({-2, -0.5, 0, 1.5}, {1, 4});
   TG_CHECK_VALUES(nn::Activation("relu")(x), (V{0, 0, 0, 1.5}), 0, 0);
   TG_CHECK_VALUES(nn::Activation("linear")(x), (V{-2, -0.5, 0, 1.5}), 0, 0);
-  TG_CHECK_VALUES(nn::Activation("tanh")(x), (V{std::tanh(-2), std::tanh(-0.5), 0, std::tanh(1.5)}), 1e-6, 0);
+  TG_CHECK_VALUES(nn::Activation("tanh")(x), (V{std::tanh(-2), std::tanh(-0.5), 0, std::tanh(1.5)}),
+                  1e-6, 0);
   V sig, soft;
   double z = 0;
   for (double t : {-2.0, -0.5, 0.0, 1.5}) {
@@ -341,10 +348,12 @@ TEST_CASE("Activation applies a named or user function", "[layers][activation]")
   TG_CHECK_VALUES(nn::Activation("softmax")(x), soft, 1e-6, 0);
   // Keras' gelu activation is the exact erf form.
   V gelu;
-  for (double t : {-2.0, -0.5, 0.0, 1.5}) gelu.push_back(0.5 * t * (1 + std::erf(t / std::sqrt(2.0))));
+  for (double t : {-2.0, -0.5, 0.0, 1.5})
+    gelu.push_back(0.5 * t * (1 + std::erf(t / std::sqrt(2.0))));
   TG_CHECK_VALUES(nn::Activation("gelu")(x), gelu, 1e-6, 0);
   TG_CHECK_VALUES(nn::Activation("relu6")(f32({-1, 3, 8}, {1, 3})), (V{0, 3, 6}), 0, 0);
-  TG_CHECK_VALUES(nn::Activation("hard_sigmoid")(f32({-4, 0, 1.5, 4}, {1, 4})), (V{0, 0.5, 0.75, 1}), 1e-6, 0);
+  TG_CHECK_VALUES(nn::Activation("hard_sigmoid")(f32({-4, 0, 1.5, 4}, {1, 4})),
+                  (V{0, 0.5, 0.75, 1}), 1e-6, 0);
 
   nn::ActivationFn twice([](const Tensor& t) { return t * 2.0; }, "twice");
   TG_CHECK_VALUES(nn::Activation(twice)(x), (V{-4, -1, 0, 3}), 0, 0);
@@ -352,7 +361,8 @@ TEST_CASE("Activation applies a named or user function", "[layers][activation]")
   CHECK_THROWS_AS(nn::Activation("no_such_activation"), ValueError);
 }
 
-TEST_CASE("Dropout: identity at inference, inverted dropout in training, seeded", "[layers][dropout]") {
+TEST_CASE("Dropout: identity at inference, inverted dropout in training, seeded",
+          "[layers][dropout]") {
   Tensor x = ones({200, 500});
   nn::Dropout d(0.3, {.seed = 7});
   // Inference: the identity.
@@ -361,8 +371,10 @@ TEST_CASE("Dropout: identity at inference, inverted dropout in training, seeded"
   auto y = tg::test::values(d(x, true));
   int64_t zeros_n = 0, scaled = 0;
   for (double v : y) {
-    if (v == 0) ++zeros_n;
-    else if (std::abs(v - 1.0 / 0.7) < 1e-5) ++scaled;
+    if (v == 0)
+      ++zeros_n;
+    else if (std::abs(v - 1.0 / 0.7) < 1e-5)
+      ++scaled;
   }
   CHECK(zeros_n + scaled == 100000);
   CHECK(static_cast<double>(zeros_n) / 100000.0 == Approx(0.3).margin(0.01));
@@ -402,7 +414,8 @@ TEST_CASE("Dropout: identity at inference, inverted dropout in training, seeded"
   TG_CHECK_VALUES(m.predict(ones({3, 10})), V(30, 1.0), 0, 0);
 }
 
-TEST_CASE("a user-written layer works in Sequential and functional models and trains", "[layers][custom]") {
+TEST_CASE("a user-written layer works in Sequential and functional models and trains",
+          "[layers][custom]") {
   manual_seed(5);
   // Targets from a fixed linear map.
   Tensor x = randn({64, 3});

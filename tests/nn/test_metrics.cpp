@@ -15,14 +15,20 @@ Tensor i64(const std::vector<int64_t>& v) { return tensor(v, {static_cast<int64_
 
 TEST_CASE("accuracy functions per sample", "[metrics][accuracy]") {
   // binary: prediction > threshold compared with the label, averaged over the last axis.
-  TG_CHECK_VALUES(binary_accuracy(f32({1, 0, 1, 0}, {4, 1}), f32({0.7, 0.4, 0.5, 0.9}, {4, 1})), (V{1, 1, 0, 0}), 0, 0);
-  TG_CHECK_VALUES(binary_accuracy(f32({1, 0, 1, 0}, {2, 2}), f32({0.7, 0.4, 0.5, 0.9}, {2, 2})), (V{1, 0}), 0, 0);
-  TG_CHECK_VALUES(binary_accuracy(f32({1, 0, 1, 0}, {4, 1}), f32({0.7, 0.4, 0.5, 0.9}, {4, 1}), 0.45), (V{1, 1, 1, 0}), 0, 0);
+  TG_CHECK_VALUES(binary_accuracy(f32({1, 0, 1, 0}, {4, 1}), f32({0.7, 0.4, 0.5, 0.9}, {4, 1})),
+                  (V{1, 1, 0, 0}), 0, 0);
+  TG_CHECK_VALUES(binary_accuracy(f32({1, 0, 1, 0}, {2, 2}), f32({0.7, 0.4, 0.5, 0.9}, {2, 2})),
+                  (V{1, 0}), 0, 0);
+  TG_CHECK_VALUES(
+      binary_accuracy(f32({1, 0, 1, 0}, {4, 1}), f32({0.7, 0.4, 0.5, 0.9}, {4, 1}), 0.45),
+      (V{1, 1, 1, 0}), 0, 0);
 
   Tensor p = f32({0.1, 0.6, 0.3, 0.5, 0.2, 0.3, 0.2, 0.2, 0.6}, {3, 3});
-  TG_CHECK_VALUES(categorical_accuracy(f32({0, 1, 0, 0, 0, 1, 0, 0, 1}, {3, 3}), p), (V{1, 0, 1}), 0, 0);
+  TG_CHECK_VALUES(categorical_accuracy(f32({0, 1, 0, 0, 0, 1, 0, 0, 1}, {3, 3}), p), (V{1, 0, 1}),
+                  0, 0);
   TG_CHECK_VALUES(sparse_categorical_accuracy(i64({1, 2, 2}), p), (V{1, 0, 1}), 0, 0);
-  TG_CHECK_VALUES(sparse_categorical_accuracy(tensor(std::vector<int64_t>{1, 2, 2}, {3, 1}), p), (V{1, 0, 1}), 0, 0);
+  TG_CHECK_VALUES(sparse_categorical_accuracy(tensor(std::vector<int64_t>{1, 2, 2}, {3, 1}), p),
+                  (V{1, 0, 1}), 0, 0);
   TG_CHECK_VALUES(sparse_categorical_accuracy(f32({1, 2, 2}, {3}), p), (V{1, 0, 1}), 0, 0);
   CHECK_THROWS_AS(categorical_accuracy(f32({1, 0}, {1, 2}), p), ShapeError);
 
@@ -31,13 +37,16 @@ TEST_CASE("accuracy functions per sample", "[metrics][accuracy]") {
   TG_CHECK_VALUES(sparse_top_k_categorical_accuracy(i64({2, 2, 0}), p, 1), (V{0, 0, 0}), 0, 0);
   TG_CHECK_VALUES(sparse_top_k_categorical_accuracy(i64({2, 2, 0}), p, 2), (V{1, 1, 1}), 0, 0);
   TG_CHECK_VALUES(sparse_top_k_categorical_accuracy(i64({0, 1, 1}), p, 2), (V{0, 0, 1}), 0, 0);
-  TG_CHECK_VALUES(top_k_categorical_accuracy(f32({0, 0, 1, 0, 0, 1, 1, 0, 0}, {3, 3}), p, 2), (V{1, 1, 1}), 0, 0);
-  TG_CHECK_VALUES(top_k_categorical_accuracy(f32({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3}), p, 1), (V{0, 0, 1}), 0, 0);
+  TG_CHECK_VALUES(top_k_categorical_accuracy(f32({0, 0, 1, 0, 0, 1, 1, 0, 0}, {3, 3}), p, 2),
+                  (V{1, 1, 1}), 0, 0);
+  TG_CHECK_VALUES(top_k_categorical_accuracy(f32({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3}), p, 1),
+                  (V{0, 0, 1}), 0, 0);
   // The default k is 5: everything is in the top 5 of 3 classes.
   TG_CHECK_VALUES(sparse_top_k_categorical_accuracy(i64({0, 1, 1}), p), (V{1, 1, 1}), 0, 0);
 }
 
-TEST_CASE("mean metrics accumulate over batches, with sample weights, until reset", "[metrics][mean]") {
+TEST_CASE("mean metrics accumulate over batches, with sample weights, until reset",
+          "[metrics][mean]") {
   auto acc = nn::get_metric("sparse_categorical_accuracy");
   CHECK(acc->name() == "sparse_categorical_accuracy");
   CHECK(acc->result() == 0.0);
@@ -157,7 +166,8 @@ TEST_CASE("metrics are reported by fit and evaluate under their names", "[metric
   m.add(d);
   // sigmoid(x) for x = 2, −1, 0.5, −3, 1 against labels 1, 1, 0, 0, 1.
   Tensor x = f32({2, -1, 0.5, -3, 1}, {5, 1}), y = f32({1, 1, 0, 0, 1}, {5, 1});
-  m.compile({.optimizer = optim::SGD({.learning_rate = 0.0}), .loss = "binary_crossentropy",
+  m.compile({.optimizer = optim::SGD({.learning_rate = 0.0}),
+             .loss = "binary_crossentropy",
              .metrics = {"accuracy", "precision", "recall", "auc",
                          std::shared_ptr<nn::Metric>(std::make_shared<nn::AUC>("my_auc", 5))}});
   nn::Logs l = m.evaluate(x, y, {.batch_size = 2, .verbose = 0});

@@ -32,7 +32,9 @@ std::string error_of(F&& f) {
 /// A user merge layer (there is no Concatenate layer yet): joins its inputs on the last axis.
 struct ConcatMerge : nn::Layer {
   explicit ConcatMerge(std::string name = "") : Layer("ConcatMerge", std::move(name)) {}
-  std::vector<Tensor> call_multi(const std::vector<Tensor>& xs, bool) override { return {tg::concat(xs, -1)}; }
+  std::vector<Tensor> call_multi(const std::vector<Tensor>& xs, bool) override {
+    return {tg::concat(xs, -1)};
+  }
 };
 nn::Symbol concat_sym(const std::vector<nn::Symbol>& xs) {
   nn::LayerHandle<ConcatMerge> merge(std::make_shared<ConcatMerge>());
@@ -40,7 +42,8 @@ nn::Symbol concat_sym(const std::vector<nn::Symbol>& xs) {
 }
 
 /// Row-major dense layer in double: x [n, in] · w [in, out] + b, then act.
-V dense_ref(const V& x, const V& w, const V& b, int64_t n, int64_t in, int64_t out, const std::string& act) {
+V dense_ref(const V& x, const V& w, const V& b, int64_t n, int64_t in, int64_t out,
+            const std::string& act) {
   V y(static_cast<size_t>(n * out));
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t j = 0; j < out; ++j) {
@@ -67,7 +70,8 @@ void quadrants(int64_t n, int64_t features, Tensor& x, Tensor& labels) {
 }
 }  // namespace
 
-TEST_CASE("Sequential with input_shape builds at add(); bad layers are refused there", "[models][sequential]") {
+TEST_CASE("Sequential with input_shape builds at add(); bad layers are refused there",
+          "[models][sequential]") {
   nn::Sequential m;
   nn::Dense d1(32, {.input_shape = {784}});
   m.add(d1);
@@ -164,7 +168,8 @@ TEST_CASE("the functional model of In[6] computes relu then softmax", "[models][
   Tensor xin = rand({4, 784});
   Tensor y = model.predict(xin);
   REQUIRE(y.shape() == Shape{4, 10});
-  V h = dense_ref(values(xin), values(hidden->kernel()), values(hidden->bias()), 4, 784, 32, "relu");
+  V h =
+      dense_ref(values(xin), values(hidden->kernel()), values(hidden->bias()), 4, 784, 32, "relu");
   V expect = dense_ref(h, values(top->kernel()), values(top->bias()), 4, 32, 10, "softmax");
   TG_CHECK_VALUES(y, expect, 1e-6, 1e-4);
   // Eager call and predict_on_batch agree with predict.
@@ -179,7 +184,8 @@ TEST_CASE("the functional model of In[6] computes relu then softmax", "[models][
 TEST_CASE("multi-input, multi-output models predict and train", "[models][functional]") {
   manual_seed(7);
   nn::Symbol a = nn::Input({3}, {.name = "a"}), b = nn::Input({2}, {.name = "b"});
-  nn::Symbol merged = concat_sym({nn::Dense(8, {.activation = "relu"})(a), nn::Dense(8, {.activation = "relu"})(b)});
+  nn::Symbol merged = concat_sym(
+      {nn::Dense(8, {.activation = "relu"})(a), nn::Dense(8, {.activation = "relu"})(b)});
   CHECK(merged.shape() == Shape{-1, 16});
   nn::Symbol reg = nn::Dense(1, {.name = "reg"})(merged);
   nn::Symbol cls = nn::Dense(3, {.activation = "softmax", .name = "cls"})(merged);
@@ -199,7 +205,8 @@ TEST_CASE("multi-input, multi-output models predict and train", "[models][functi
   m.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
              .loss = {"mse", "sparse_categorical_crossentropy"},
              .metrics = {"accuracy"}});
-  nn::History h = m.fit({xa, xb}, {y_reg, y_cls}, {.batch_size = 16, .epochs = 25, .verbose = 0, .seed = 2});
+  nn::History h =
+      m.fit({xa, xb}, {y_reg, y_cls}, {.batch_size = 16, .epochs = 25, .verbose = 0, .seed = 2});
   for (const char* k : {"loss", "reg_loss", "cls_loss", "cls_accuracy", "reg_accuracy"})
     CHECK(h.history.count(k) == 1);
   CHECK(h["reg_loss"].back() < 0.3 * h["reg_loss"].front());
@@ -213,7 +220,8 @@ TEST_CASE("multi-input, multi-output models predict and train", "[models][functi
   CHECK_THROWS_AS(m.predict(xa), ValueError);
 }
 
-TEST_CASE("a layer shared by two branches has one set of weights and both gradients", "[models][shared]") {
+TEST_CASE("a layer shared by two branches has one set of weights and both gradients",
+          "[models][shared]") {
   nn::Symbol a = nn::Input({3}), b = nn::Input({3});
   nn::Dense shared(2);
   nn::Symbol out = concat_sym({shared(a), shared(b)});
@@ -242,7 +250,8 @@ TEST_CASE("a layer shared by two branches has one set of weights and both gradie
     for (int j = 0; j < 2; ++j) {
       l += sa[r * 2 + j] * sa[r * 2 + j] + sb[r * 2 + j] * sb[r * 2 + j];
       gb[j] += 2 * (sa[r * 2 + j] + sb[r * 2 + j]);
-      for (int i = 0; i < 3; ++i) gw[i * 2 + j] += 2 * (xa[r * 3 + i] * sa[r * 2 + j] + xb[r * 3 + i] * sb[r * 2 + j]);
+      for (int i = 0; i < 3; ++i)
+        gw[i * 2 + j] += 2 * (xa[r * 3 + i] * sa[r * 2 + j] + xb[r * 3 + i] * sb[r * 2 + j]);
     }
   CHECK(L.item<double>() == Approx(l).epsilon(1e-6));
   TG_CHECK_VALUES(g[0], gw, 1e-5, 1e-5);
@@ -292,8 +301,11 @@ TEST_CASE("a model is a layer: nested functional and Sequential models", "[model
   inner->set_trainable(true);
 
   Tensor x = randn({5, 4});
-  V h = dense_ref(values(x), values(inner_dense->kernel()), values(inner_dense->bias()), 5, 4, 3, "tanh");
-  TG_CHECK_VALUES(outer.predict(x), dense_ref(h, values(head->kernel()), values(head->bias()), 5, 3, 2, ""), 1e-5, 1e-5);
+  V h = dense_ref(values(x), values(inner_dense->kernel()), values(inner_dense->bias()), 5, 4, 3,
+                  "tanh");
+  TG_CHECK_VALUES(outer.predict(x),
+                  dense_ref(h, values(head->kernel()), values(head->bias()), 5, 3, 2, ""), 1e-5,
+                  1e-5);
 
   // Training the outer model trains the inner one.
   V k0 = values(inner_dense->kernel());
@@ -318,7 +330,8 @@ TEST_CASE("a model is a layer: nested functional and Sequential models", "[model
   CHECK(wrap.predict(randn({3, 4})).shape() == Shape{3, 2});
 }
 
-TEST_CASE("two-branch, multi-head and Inception-style models build and train", "[models][topologies]") {
+TEST_CASE("two-branch, multi-head and Inception-style models build and train",
+          "[models][topologies]") {
   manual_seed(9);
   const int64_t n = 256;
 
@@ -330,7 +343,9 @@ TEST_CASE("two-branch, multi-head and Inception-style models build and train", "
     nn::Model m(in, out);
     Tensor x = randn({n, 8});
     Tensor y = gt(x.select(1, 0) + x.select(1, 1), 0.0).to(kFloat32).unsqueeze(1);
-    m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "binary_crossentropy", .metrics = {"accuracy"}});
+    m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}),
+               .loss = "binary_crossentropy",
+               .metrics = {"accuracy"}});
     nn::History h = m.fit(x, y, {.batch_size = 32, .epochs = 15, .verbose = 0, .seed = 3});
     CHECK(h["loss"].back() < 0.6 * h["loss"].front());
     CHECK(h["accuracy"].back() > 0.9);
@@ -352,7 +367,8 @@ TEST_CASE("two-branch, multi-head and Inception-style models build and train", "
     CHECK(h["sum_head_loss"].back() < 0.2 * h["sum_head_loss"].front());
     CHECK(h["class_head_loss"].back() < 0.6 * h["class_head_loss"].front());
     for (size_t e = 0; e < h["loss"].size(); ++e)
-      CHECK(h["loss"][e] == Approx(h["sum_head_loss"][e] + 0.5 * h["class_head_loss"][e]).epsilon(1e-5));
+      CHECK(h["loss"][e] ==
+            Approx(h["sum_head_loss"][e] + 0.5 * h["class_head_loss"][e]).epsilon(1e-5));
   }
 
   SECTION("an Inception-style block of parallel branches, concatenated") {
@@ -365,10 +381,12 @@ TEST_CASE("two-branch, multi-head and Inception-style models build and train", "
     nn::Symbol out = nn::Dense(4, {.activation = "softmax"})(block);
     nn::Model m(in, out);
     CHECK(m.layers().size() == 6);
-    CHECK(m.count_params() == (8 * 8 + 8) + (8 * 12 + 12) + (12 * 8 + 8) + (8 * 4 + 4) + (20 * 4 + 4));
+    CHECK(m.count_params() ==
+          (8 * 8 + 8) + (8 * 12 + 12) + (12 * 8 + 8) + (8 * 4 + 4) + (20 * 4 + 4));
     Tensor x, labels;
     quadrants(n, 8, x, labels);
-    m.compile({.optimizer = optim::Adam({.learning_rate = 0.02}), .loss = "sparse_categorical_crossentropy",
+    m.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
+               .loss = "sparse_categorical_crossentropy",
                .metrics = {"accuracy"}});
     nn::History h = m.fit(x, labels, {.batch_size = 32, .epochs = 25, .verbose = 0, .seed = 5});
     CHECK(h["loss"].back() < 0.5 * h["loss"].front());
@@ -382,14 +400,17 @@ TEST_CASE("a model refuses outputs that depend on inputs it was not given", "[mo
   const std::string msg = error_of<ValueError>([&] { nn::Model m(a, out); });
   CHECK_THAT(msg, Contains("depend on input 'forgotten'"));
   CHECK_THAT(error_of<ValueError>([&] { nn::Model m(a, b); }), Contains("'forgotten'"));
-  CHECK_THAT(error_of<ValueError>([&] { nn::Model m(std::vector<nn::Symbol>{out}, std::vector<nn::Symbol>{out}); }),
+  CHECK_THAT(error_of<ValueError>(
+                 [&] { nn::Model m(std::vector<nn::Symbol>{out}, std::vector<nn::Symbol>{out}); }),
              Contains("is not an nn::Input"));
   CHECK_THROWS_AS(nn::Model(std::vector<nn::Symbol>{}, std::vector<nn::Symbol>{out}), ValueError);
   // With both inputs it works.
   nn::Model ok({a, b}, {out});
   CHECK(ok.predict({zeros({1, 2}), zeros({1, 2})})[0].shape() == Shape{1, 4});
   // Training before compile is refused.
-  CHECK_THAT(error_of<ValueError>([&] { ok.fit({zeros({1, 2}), zeros({1, 2})}, {zeros({1, 4})}, {.verbose = 0}); }),
+  CHECK_THAT(error_of<ValueError>([&] {
+               ok.fit({zeros({1, 2}), zeros({1, 2})}, {zeros({1, 4})}, {.verbose = 0});
+             }),
              Contains("compile"));
 }
 
@@ -397,7 +418,8 @@ TEST_CASE("layer names must be unique within a model", "[models][errors]") {
   // Weights are saved and matched by layer name, so Keras refuses duplicates; so do we.
   nn::Sequential m;
   m.add(nn::Dense(4, {.input_shape = {4}, .name = "twin"}));
-  CHECK_THAT(error_of<ValueError>([&] { m.add(nn::Dense(4, {.name = "twin"})); }), Contains("'twin'"));
+  CHECK_THAT(error_of<ValueError>([&] { m.add(nn::Dense(4, {.name = "twin"})); }),
+             Contains("'twin'"));
   CHECK(m.layers().size() == 1);
   nn::Symbol in = nn::Input({4});
   nn::Symbol h = nn::Dense(4, {.name = "same"})(in);

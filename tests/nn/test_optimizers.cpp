@@ -36,7 +36,8 @@ G reference(const V& p0, const G& grads, size_t n_state, const Rule& rule, const
   std::vector<V> st(p0.size(), state0.empty() ? V(n_state, 0.0) : state0);
   G out;
   for (size_t s = 0; s < grads.size(); ++s) {
-    for (size_t i = 0; i < p.size(); ++i) p[i] = rule(p[i], grads[s][i], static_cast<int>(s) + 1, st[i]);
+    for (size_t i = 0; i < p.size(); ++i)
+      p[i] = rule(p[i], grads[s][i], static_cast<int>(s) + 1, st[i]);
     out.push_back(p);
   }
   return out;
@@ -59,7 +60,8 @@ constexpr double kE = 1e-7;  // Keras' epsilon
 
 TEST_CASE("SGD: plain, momentum and Nesterov", "[optimizers]") {
   optim::SGD plain({.learning_rate = 0.1});
-  check_same(run(plain, kP0, kGrads), reference(kP0, kGrads, 0, [](double p, double g, int, V&) { return p - 0.1 * g; }));
+  check_same(run(plain, kP0, kGrads),
+             reference(kP0, kGrads, 0, [](double p, double g, int, V&) { return p - 0.1 * g; }));
   CHECK(plain.iterations() == 3);
   CHECK(plain.name() == "SGD");
   optim::SGD dflt;
@@ -87,7 +89,8 @@ TEST_CASE("RMSprop: plain, centered and with momentum (ε inside the root)", "[o
                return p - 0.1 * g / std::sqrt(s[0] + kE);
              }));
   optim::RMSprop centered({.learning_rate = 0.1, .centered = true});
-  check_same(run(centered, kP0, kGrads), reference(kP0, kGrads, 2, [](double p, double g, int, V& s) {
+  check_same(run(centered, kP0, kGrads),
+             reference(kP0, kGrads, 2, [](double p, double g, int, V& s) {
                s[0] = 0.9 * s[0] + 0.1 * g * g;  // velocity
                s[1] = 0.9 * s[1] + 0.1 * g;      // average gradient
                return p - 0.1 * g / std::sqrt(s[0] - s[1] * s[1] + kE);
@@ -123,24 +126,31 @@ TEST_CASE("Adam, AMSGrad and AdamW", "[optimizers]") {
   // AdamW: p −= p·wd·lr, then the Adam step.
   optim::AdamW adamw({.learning_rate = 0.1});
   CHECK(adamw.name() == "AdamW");
-  check_same(run(adamw, kP0, kGrads), reference(kP0, kGrads, 3, [&](double p, double g, int t, V& s) {
-               return adam_rule(0.1, false)(p - p * 0.004 * 0.1, g, t, s);  // weight_decay defaults to 0.004
+  check_same(run(adamw, kP0, kGrads),
+             reference(kP0, kGrads, 3, [&](double p, double g, int t, V& s) {
+               return adam_rule(0.1, false)(p - p * 0.004 * 0.1, g, t,
+                                            s);  // weight_decay defaults to 0.004
              }));
   optim::AdamW adamw2({.learning_rate = 0.1, .weight_decay = 0.5, .amsgrad = true});
-  check_same(run(adamw2, kP0, shrink), reference(kP0, shrink, 3, [&](double p, double g, int t, V& s) {
+  check_same(run(adamw2, kP0, shrink),
+             reference(kP0, shrink, 3, [&](double p, double g, int t, V& s) {
                return adam_rule(0.1, true)(p - p * 0.5 * 0.1, g, t, s);
              }));
 }
 
 TEST_CASE("Adagrad, Adadelta, Adamax and Nadam", "[optimizers]") {
   optim::Adagrad adagrad({.learning_rate = 0.1});
-  check_same(run(adagrad, kP0, kGrads), reference(kP0, kGrads, 1, [](double p, double g, int, V& s) {
-               s[0] += g * g;  // the accumulator starts at 0.1
-               return p - 0.1 * g / std::sqrt(s[0] + kE);
-             }, V{0.1}));
+  check_same(run(adagrad, kP0, kGrads), reference(
+                                            kP0, kGrads, 1,
+                                            [](double p, double g, int, V& s) {
+                                              s[0] += g * g;  // the accumulator starts at 0.1
+                                              return p - 0.1 * g / std::sqrt(s[0] + kE);
+                                            },
+                                            V{0.1}));
 
   optim::Adadelta adadelta({.learning_rate = 0.5});
-  check_same(run(adadelta, kP0, kGrads), reference(kP0, kGrads, 2, [](double p, double g, int, V& s) {
+  check_same(run(adadelta, kP0, kGrads),
+             reference(kP0, kGrads, 2, [](double p, double g, int, V& s) {
                s[0] = 0.95 * s[0] + 0.05 * g * g;
                const double delta = std::sqrt(s[1] + kE) / std::sqrt(s[0] + kE) * g;
                s[1] = 0.95 * s[1] + 0.05 * delta * delta;
@@ -148,7 +158,8 @@ TEST_CASE("Adagrad, Adadelta, Adamax and Nadam", "[optimizers]") {
              }));
 
   optim::Adamax adamax({.learning_rate = 0.1});
-  check_same(run(adamax, kP0, kGrads), reference(kP0, kGrads, 2, [](double p, double g, int t, V& s) {
+  check_same(run(adamax, kP0, kGrads),
+             reference(kP0, kGrads, 2, [](double p, double g, int t, V& s) {
                s[0] = 0.9 * s[0] + 0.1 * g;
                s[1] = std::max(0.999 * s[1], std::abs(g));
                return p - 0.1 / (1 - std::pow(0.9, t)) * s[0] / (s[1] + kE);
@@ -158,20 +169,21 @@ TEST_CASE("Adagrad, Adadelta, Adamax and Nadam", "[optimizers]") {
   optim::Nadam nadam({.learning_rate = 0.1});
   double u_product = 1.0;
   int last_t = 0;
-  check_same(run(nadam, kP0, kGrads), reference(kP0, kGrads, 2, [&](double p, double g, int t, V& s) {
-               const double u_t = 0.9 * (1 - 0.5 * std::pow(0.96, t));
-               const double u_t1 = 0.9 * (1 - 0.5 * std::pow(0.96, t + 1));
-               if (t != last_t) {  // once per step, not per element
-                 u_product *= u_t;
-                 last_t = t;
-               }
-               const double u_product_t1 = u_product * u_t1;
-               s[0] = 0.9 * s[0] + 0.1 * g;
-               s[1] = 0.999 * s[1] + 0.001 * g * g;
-               const double m_hat = u_t1 * s[0] / (1 - u_product_t1) + (1 - u_t) * g / (1 - u_product);
-               const double v_hat = s[1] / (1 - std::pow(0.999, t));
-               return p - 0.1 * m_hat / (std::sqrt(v_hat) + kE);
-             }));
+  check_same(
+      run(nadam, kP0, kGrads), reference(kP0, kGrads, 2, [&](double p, double g, int t, V& s) {
+        const double u_t = 0.9 * (1 - 0.5 * std::pow(0.96, t));
+        const double u_t1 = 0.9 * (1 - 0.5 * std::pow(0.96, t + 1));
+        if (t != last_t) {  // once per step, not per element
+          u_product *= u_t;
+          last_t = t;
+        }
+        const double u_product_t1 = u_product * u_t1;
+        s[0] = 0.9 * s[0] + 0.1 * g;
+        s[1] = 0.999 * s[1] + 0.001 * g * g;
+        const double m_hat = u_t1 * s[0] / (1 - u_product_t1) + (1 - u_t) * g / (1 - u_product);
+        const double v_hat = s[1] / (1 - std::pow(0.999, t));
+        return p - 0.1 * m_hat / (std::sqrt(v_hat) + kE);
+      }));
 }
 
 TEST_CASE("clipnorm, clipvalue, global_clipnorm and weight_decay", "[optimizers]") {
@@ -192,7 +204,9 @@ TEST_CASE("clipnorm, clipvalue, global_clipnorm and weight_decay", "[optimizers]
   check_same({values(c), values(d)}, G{{-1, 0}, {0, -1}});
   // Decoupled weight decay: p −= p·wd·lr before the update, for any optimizer.
   optim::SGD wd({.learning_rate = 0.1, .weight_decay = 0.5});
-  check_same(run(wd, kP0, kGrads), reference(kP0, kGrads, 0, [](double p, double g, int, V&) { return p - p * 0.05 - 0.1 * g; }));
+  check_same(run(wd, kP0, kGrads), reference(kP0, kGrads, 0, [](double p, double g, int, V&) {
+               return p - p * 0.05 - 0.1 * g;
+             }));
   optim::RMSprop rwd({.learning_rate = 0.1, .weight_decay = 0.2});
   check_same(run(rwd, kP0, kGrads), reference(kP0, kGrads, 1, [](double p, double g, int, V& s) {
                p -= p * 0.2 * 0.1;
@@ -261,12 +275,23 @@ TEST_CASE("learning-rate schedules", "[optimizers][schedules]") {
 
 TEST_CASE("state() and load_state() continue a run identically", "[optimizers][state]") {
   const std::vector<std::function<std::shared_ptr<optim::Optimizer>()>> makers = {
-      [] { return std::make_shared<optim::SGD>(optim::SGDOptions{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}); },
-      [] { return std::make_shared<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = 0.1, .momentum = 0.5, .centered = true}); },
-      [] { return std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.1, .amsgrad = true}); },
+      [] {
+        return std::make_shared<optim::SGD>(
+            optim::SGDOptions{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true});
+      },
+      [] {
+        return std::make_shared<optim::RMSprop>(
+            optim::RMSpropOptions{.learning_rate = 0.1, .momentum = 0.5, .centered = true});
+      },
+      [] {
+        return std::make_shared<optim::Adam>(
+            optim::AdamOptions{.learning_rate = 0.1, .amsgrad = true});
+      },
       [] { return std::make_shared<optim::AdamW>(optim::AdamWOptions{.learning_rate = 0.1}); },
       [] { return std::make_shared<optim::Adagrad>(optim::AdagradOptions{.learning_rate = 0.1}); },
-      [] { return std::make_shared<optim::Adadelta>(optim::AdadeltaOptions{.learning_rate = 0.5}); },
+      [] {
+        return std::make_shared<optim::Adadelta>(optim::AdadeltaOptions{.learning_rate = 0.5});
+      },
       [] { return std::make_shared<optim::Adamax>(optim::AdamaxOptions{.learning_rate = 0.1}); },
       [] { return std::make_shared<optim::Nadam>(optim::NadamOptions{.learning_rate = 0.1}); },
   };
@@ -319,18 +344,60 @@ TEST_CASE("every optimizer solves a small least-squares problem", "[optimizers][
     double bar;
   };
   const std::vector<Case> cases = {
-      {"SGD", [] { return std::make_shared<optim::SGD>(optim::SGDOptions{.learning_rate = 0.1}); }, 300, 1e-8},
-      {"SGD momentum", [] { return std::make_shared<optim::SGD>(optim::SGDOptions{.learning_rate = 0.02, .momentum = 0.9}); }, 300, 1e-8},
-      {"SGD nesterov", [] { return std::make_shared<optim::SGD>(optim::SGDOptions{.learning_rate = 0.02, .momentum = 0.9, .nesterov = true}); }, 300, 1e-8},
-      {"RMSprop", [] { return std::make_shared<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = 0.01}); }, 600, 1e-3},
-      {"RMSprop centered", [] { return std::make_shared<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = 0.01, .centered = true}); }, 600, 1e-3},
-      {"Adam", [] { return std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.05}); }, 600, 1e-4},
-      {"AMSGrad", [] { return std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.05, .amsgrad = true}); }, 600, 1e-4},
-      {"AdamW", [] { return std::make_shared<optim::AdamW>(optim::AdamWOptions{.learning_rate = 0.05, .weight_decay = 0.001}); }, 600, 1e-3},
-      {"Adagrad", [] { return std::make_shared<optim::Adagrad>(optim::AdagradOptions{.learning_rate = 0.5}); }, 600, 1e-4},
-      {"Adadelta", [] { return std::make_shared<optim::Adadelta>(optim::AdadeltaOptions{.learning_rate = 1.0}); }, 2000, 1e-3},
-      {"Adamax", [] { return std::make_shared<optim::Adamax>(optim::AdamaxOptions{.learning_rate = 0.05}); }, 600, 1e-4},
-      {"Nadam", [] { return std::make_shared<optim::Nadam>(optim::NadamOptions{.learning_rate = 0.05}); }, 600, 1e-4},
+      {"SGD", [] { return std::make_shared<optim::SGD>(optim::SGDOptions{.learning_rate = 0.1}); },
+       300, 1e-8},
+      {"SGD momentum",
+       [] {
+         return std::make_shared<optim::SGD>(
+             optim::SGDOptions{.learning_rate = 0.02, .momentum = 0.9});
+       },
+       300, 1e-8},
+      {"SGD nesterov",
+       [] {
+         return std::make_shared<optim::SGD>(
+             optim::SGDOptions{.learning_rate = 0.02, .momentum = 0.9, .nesterov = true});
+       },
+       300, 1e-8},
+      {"RMSprop",
+       [] {
+         return std::make_shared<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = 0.01});
+       },
+       600, 1e-3},
+      {"RMSprop centered",
+       [] {
+         return std::make_shared<optim::RMSprop>(
+             optim::RMSpropOptions{.learning_rate = 0.01, .centered = true});
+       },
+       600, 1e-3},
+      {"Adam",
+       [] { return std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.05}); }, 600,
+       1e-4},
+      {"AMSGrad",
+       [] {
+         return std::make_shared<optim::Adam>(
+             optim::AdamOptions{.learning_rate = 0.05, .amsgrad = true});
+       },
+       600, 1e-4},
+      {"AdamW",
+       [] {
+         return std::make_shared<optim::AdamW>(
+             optim::AdamWOptions{.learning_rate = 0.05, .weight_decay = 0.001});
+       },
+       600, 1e-3},
+      {"Adagrad",
+       [] { return std::make_shared<optim::Adagrad>(optim::AdagradOptions{.learning_rate = 0.5}); },
+       600, 1e-4},
+      {"Adadelta",
+       [] {
+         return std::make_shared<optim::Adadelta>(optim::AdadeltaOptions{.learning_rate = 1.0});
+       },
+       2000, 1e-3},
+      {"Adamax",
+       [] { return std::make_shared<optim::Adamax>(optim::AdamaxOptions{.learning_rate = 0.05}); },
+       600, 1e-4},
+      {"Nadam",
+       [] { return std::make_shared<optim::Nadam>(optim::NadamOptions{.learning_rate = 0.05}); },
+       600, 1e-4},
   };
   for (const Case& c : cases) {
     auto opt = c.make();

@@ -30,7 +30,8 @@ std::string error_of(F&& f) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("tg_nn_saving_" + std::to_string(::getpid()) + "_" + name);
+  fs::path p =
+      fs::temp_directory_path() / ("tg_nn_saving_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -50,14 +51,18 @@ void write_bytes(const fs::path& p, const std::string& b) {
 /// A user merge layer (joins inputs on the last axis), registered for load_model below.
 struct ConcatMerge : nn::Layer {
   explicit ConcatMerge(std::string name = "") : Layer("TestConcatMerge", std::move(name)) {}
-  std::vector<Tensor> call_multi(const std::vector<Tensor>& xs, bool) override { return {tg::concat(xs, -1)}; }
+  std::vector<Tensor> call_multi(const std::vector<Tensor>& xs, bool) override {
+    return {tg::concat(xs, -1)};
+  }
 };
 /// A user layer with a weight and a constructor argument kept in its config.
 struct Scale : nn::Layer {
   double init;
   Tensor s;
   explicit Scale(double i, std::string name = "") : Layer("TestScale", std::move(name)), init(i) {}
-  void build(const Shape& in) override { s = add_weight("scale", {in.back()}, nn::initializers::constant(init)); }
+  void build(const Shape& in) override {
+    s = add_weight("scale", {in.back()}, nn::initializers::constant(init));
+  }
   Tensor call(const Tensor& x, bool) override { return x * s; }
   nn::Config config() const override {
     nn::Config c = Layer::config();
@@ -95,7 +100,8 @@ TEST_CASE("a Sequential model round trips and resumes training identically", "[s
   Tensor x = randn({48, 4});
   Tensor y = argmax(x.slice(1, 0, 3), 1);
   nn::Sequential m = small_sequential();
-  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "sparse_categorical_crossentropy",
+  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}),
+             .loss = "sparse_categorical_crossentropy",
              .metrics = {"accuracy"}});
   m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0, .seed = 5});
   nn::save_model(m, path);
@@ -104,7 +110,8 @@ TEST_CASE("a Sequential model round trips and resumes training identically", "[s
   CHECK(iters == 6);
 
   // The uninterrupted run continues.
-  const V continued = m.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .initial_epoch = 2, .seed = 5})["loss"];
+  const V continued = m.fit(
+      x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .initial_epoch = 2, .seed = 5})["loss"];
 
   nn::Model loaded = nn::load_model(path);
   CHECK(loaded->type() == "Sequential");
@@ -118,7 +125,8 @@ TEST_CASE("a Sequential model round trips and resumes training identically", "[s
   CHECK(loaded->optimizer()->name() == "Adam");
   CHECK(loaded->optimizer()->iterations() == iters);
   CHECK(loaded->optimizer()->learning_rate() == Approx(0.01));
-  const V resumed = loaded.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .initial_epoch = 2, .seed = 5})["loss"];
+  const V resumed = loaded.fit(
+      x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .initial_epoch = 2, .seed = 5})["loss"];
   REQUIRE(resumed.size() == 3);
   std::string msg = tg::test::compare_values(resumed, continued, 0, 1e-6);
   INFO(msg);
@@ -127,14 +135,16 @@ TEST_CASE("a Sequential model round trips and resumes training identically", "[s
   fs::remove_all(dir);
 }
 
-TEST_CASE("optimizer state follows its weights when layers were frozen or unfrozen", "[saving][model]") {
+TEST_CASE("optimizer state follows its weights when layers were frozen or unfrozen",
+          "[saving][model]") {
   // The optimizer numbers parameters in the order it first updated them; freezing or unfreezing
   // layers between steps makes that differ from trainable_weights() at save time.
   fs::path dir = temp_dir("freeze");
   manual_seed(74);
   Tensor x = randn({16, 4}), y = randn({16, 2});
   for (int scenario = 0; scenario < 2; ++scenario) {
-    INFO((scenario == 0 ? "head first, then the base unfrozen" : "everything, then the base frozen"));
+    INFO((scenario == 0 ? "head first, then the base unfrozen"
+                        : "everything, then the base frozen"));
     nn::Sequential m;
     nn::Dense base(8, {.activation = "tanh", .input_shape = {4}}), head(2);
     m.add(base);
@@ -153,7 +163,8 @@ TEST_CASE("optimizer state follows its weights when layers were frozen or unfroz
     CHECK(loaded.layers()[0]->trainable() == (scenario == 0));  // the frozen flag is saved too
     CHECK(loaded.trainable_weights().size() == m.trainable_weights().size());
     const V a = m.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false})["loss"];
-    const V b = loaded.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false})["loss"];
+    const V b =
+        loaded.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false})["loss"];
     std::string msg = tg::test::compare_values(b, a, 0, 1e-6);
     INFO(msg);
     CHECK(msg.empty());
@@ -190,7 +201,8 @@ TEST_CASE("reshaping, activation and dropout layers round trip their settings", 
   fs::remove_all(dir);
 }
 
-TEST_CASE("a functional multi-input, multi-output model with user layers round trips", "[saving][model]") {
+TEST_CASE("a functional multi-input, multi-output model with user layers round trips",
+          "[saving][model]") {
   register_test_layers();
   fs::path dir = temp_dir("func");
   const std::string path = (dir / "func.tg").string();
@@ -198,7 +210,8 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   nn::Symbol a = nn::Input({3}, {.name = "in_a"}), b = nn::Input({2}, {.name = "in_b"});
   nn::LayerHandle<ConcatMerge> merge(std::make_shared<ConcatMerge>());
   nn::LayerHandle<Scale> scale(std::make_shared<Scale>(0.5));
-  nn::Symbol h = merge(std::vector<nn::Symbol>{nn::Dense(6, {.activation = "relu"})(a), scale(nn::Dense(6, {.activation = "tanh"})(b))})[0];
+  nn::Symbol h = merge(std::vector<nn::Symbol>{nn::Dense(6, {.activation = "relu"})(a),
+                                               scale(nn::Dense(6, {.activation = "tanh"})(b))})[0];
   nn::Symbol reg = nn::Dense(1, {.name = "reg"})(h);
   nn::Symbol cls = nn::Dense(3, {.activation = "softmax", .name = "cls"})(h);
   nn::Model m({a, b}, {reg, cls});
@@ -211,7 +224,9 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   m.fit({xa, xb}, {yr, yc}, {.batch_size = 10, .epochs = 2, .verbose = 0, .seed = 3});
   nn::save_model(m, path);
   const std::vector<Tensor> before = m.predict({xa, xb});
-  nn::History cont = m.fit({xa, xb}, {yr, yc}, {.batch_size = 10, .epochs = 4, .verbose = 0, .initial_epoch = 2, .seed = 3});
+  nn::History cont =
+      m.fit({xa, xb}, {yr, yc},
+            {.batch_size = 10, .epochs = 4, .verbose = 0, .initial_epoch = 2, .seed = 3});
 
   nn::Model loaded = nn::load_model(path);
   CHECK(loaded->inputs().size() == 2);
@@ -224,7 +239,9 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   CHECK(values(after[1]) == values(before[1]));
   REQUIRE(loaded->compiled());
   CHECK(loaded->optimizer()->name() == "RMSprop");
-  nn::History res = loaded.fit({xa, xb}, {yr, yc}, {.batch_size = 10, .epochs = 4, .verbose = 0, .initial_epoch = 2, .seed = 3});
+  nn::History res =
+      loaded.fit({xa, xb}, {yr, yc},
+                 {.batch_size = 10, .epochs = 4, .verbose = 0, .initial_epoch = 2, .seed = 3});
   for (const char* k : {"loss", "reg_loss", "cls_loss", "cls_accuracy"}) {
     INFO(k);
     std::string msg = tg::test::compare_values(res[k], cont[k], 1e-7, 1e-5);
@@ -233,7 +250,8 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   }
 
   // A model with a user loss function is rebuilt but left uncompiled (a file cannot hold code).
-  m.compile({.optimizer = "sgd", .loss = [](const Tensor& t, const Tensor& p) { return mean(square(p - t), {-1}); }});
+  m.compile({.optimizer = "sgd",
+             .loss = [](const Tensor& t, const Tensor& p) { return mean(square(p - t), {-1}); }});
   nn::save_model(m, (dir / "user_loss.tg").string());
   nn::Model uncompiled = nn::load_model((dir / "user_loss.tg").string());
   CHECK_FALSE(uncompiled->compiled());
@@ -243,7 +261,8 @@ TEST_CASE("a functional multi-input, multi-output model with user layers round t
   nn::Symbol u = nn::Input({2});
   nn::Model with_unknown(u, nn::LayerHandle<Unregistered>(std::make_shared<Unregistered>())(u));
   nn::save_model(with_unknown, (dir / "unknown.tg").string());
-  CHECK_THAT(error_of<IOError>([&] { nn::load_model((dir / "unknown.tg").string()); }), Contains("TestUnregistered"));
+  CHECK_THAT(error_of<IOError>([&] { nn::load_model((dir / "unknown.tg").string()); }),
+             Contains("TestUnregistered"));
   fs::remove_all(dir);
 }
 
@@ -310,7 +329,8 @@ TEST_CASE("save_weights and load_weights match weights by layer name", "[saving]
   // A different name is reported; a different shape is a ShapeError and changes nothing.
   nn::Sequential other = build(4, "head");
   const V other_before = values(other.predict(x));
-  CHECK_THAT(error_of<IOError>([&] { nn::load_weights(other, path); }), Contains("has no weight 'head/kernel'"));
+  CHECK_THAT(error_of<IOError>([&] { nn::load_weights(other, path); }),
+             Contains("has no weight 'head/kernel'"));
   CHECK(values(other.predict(x)) == other_before);
   nn::Sequential wide = build(5);
   std::vector<V> wide_before;
@@ -367,9 +387,12 @@ TEST_CASE("damaged, truncated, foreign and missing files raise IOError", "[savin
   std::string foreign = bytes;
   foreign[0] = 'X';
   CHECK_THAT(load_error(foreign), Contains("not a tapegrad model file"));
-  CHECK_THAT(load_error("\x93NUMPY this is some other format"), Contains("not a tapegrad model file"));
-  CHECK_THAT(error_of<IOError>([&] { nn::load_model((dir / "missing.tg").string()); }), Contains("cannot open"));
-  CHECK_THAT(error_of<IOError>([&] { nn::load_weights(m, (dir / "missing.tg").string()); }), Contains("missing.tg"));
+  CHECK_THAT(load_error("\x93NUMPY this is some other format"),
+             Contains("not a tapegrad model file"));
+  CHECK_THAT(error_of<IOError>([&] { nn::load_model((dir / "missing.tg").string()); }),
+             Contains("cannot open"));
+  CHECK_THAT(error_of<IOError>([&] { nn::load_weights(m, (dir / "missing.tg").string()); }),
+             Contains("missing.tg"));
   // The model that failed to load weights is untouched and the good file still loads.
   CHECK(nn::load_model(good.string()).count_params() == m.count_params());
   fs::remove_all(dir);
@@ -421,7 +444,8 @@ TEST_CASE(".npy files round trip every dtype", "[saving][npy]") {
     const std::string b = read_bytes(p);
     REQUIRE(b.size() > 10);
     CHECK(b.compare(0, 8, std::string("\x93NUMPY\x01\x00", 8)) == 0);
-    const size_t hlen = static_cast<unsigned char>(b[8]) | (static_cast<size_t>(static_cast<unsigned char>(b[9])) << 8);
+    const size_t hlen = static_cast<unsigned char>(b[8]) |
+                        (static_cast<size_t>(static_cast<unsigned char>(b[9])) << 8);
     CHECK((10 + hlen) % 64 == 0);  // the data starts aligned
     const std::string header = b.substr(10, hlen);
     CHECK_THAT(header, Contains("'descr': '" + descr + "'"));
@@ -437,7 +461,8 @@ TEST_CASE(".npy files round trip every dtype", "[saving][npy]") {
   round_trip(f32({1.5, -2.25, 0, 3e-8, 1e30, -7}, {2, 3}), "<f4", "(2, 3)");
   round_trip(tensor(std::vector<double>{M_PI, -1e-300, 2.5}), "<f8", "(3,)");
   round_trip(tensor(std::vector<int32_t>{-5, 0, 7, 2147483647}, {2, 2}), "<i4", "(2, 2)");
-  round_trip(tensor(std::vector<int64_t>{int64_t{1} << 40, -3, 0, 9, 10, 11, 12, 13}, {2, 2, 2}), "<i8", "(2, 2, 2)");
+  round_trip(tensor(std::vector<int64_t>{int64_t{1} << 40, -3, 0, 9, 10, 11, 12, 13}, {2, 2, 2}),
+             "<i8", "(2, 2, 2)");
   round_trip(tensor(std::vector<bool>{true, false, true}), "|b1", "(3,)");
   round_trip(scalar_tensor(4.5, {.dtype = kFloat64}), "<f8", "()");
   // A non-contiguous view is written in logical order.
@@ -486,22 +511,26 @@ TEST_CASE(".npy files written by hand are read", "[saving][npy]") {
   CHECK(values(f) == V{1, 2, 3, 4, 5, 6});
 
   // Version 2.0 (four-byte header length), a scalar.
-  write_bytes(p, npy("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", le(int64_t{-42}), 2));
+  write_bytes(p,
+              npy("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", le(int64_t{-42}), 2));
   Tensor s = nn::load_npy(p);
   CHECK(s.dim() == 0);
   CHECK(s.item<int64_t>() == -42);
   // Booleans.
-  write_bytes(p, npy("{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }", std::string("\x01\x00\x00\x01", 4)));
+  write_bytes(p, npy("{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }",
+                     std::string("\x01\x00\x00\x01", 4)));
   CHECK(values(nn::load_npy(p)) == V{1, 0, 0, 1});
 
   // What cannot be read is an IOError naming the problem.
   write_bytes(p, npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", le(1.0f)));
   CHECK_THAT(error_of<IOError>([&] { nn::load_npy(p); }), Contains(">f4"));
-  write_bytes(p, npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", i4.substr(0, 10)));
+  write_bytes(p,
+              npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", i4.substr(0, 10)));
   CHECK_THAT(error_of<IOError>([&] { nn::load_npy(p); }), Contains("truncated"));
   write_bytes(p, "not a numpy file at all");
   CHECK_THAT(error_of<IOError>([&] { nn::load_npy(p); }), Contains("not a .npy file"));
-  write_bytes(p, npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", i4).substr(0, 30));
+  write_bytes(p,
+              npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", i4).substr(0, 30));
   CHECK_THROWS_AS(nn::load_npy(p), IOError);
   CHECK_THROWS_AS(nn::load_npy((dir / "missing.npy").string()), IOError);
   fs::remove_all(dir);

@@ -85,7 +85,8 @@ std::vector<std::string> lines_of(const std::string& s) {
 
 /// A fresh temporary folder for this test.
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("tg_nn_training_" + std::to_string(::getpid()) + "_" + name);
+  fs::path p =
+      fs::temp_directory_path() / ("tg_nn_training_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -125,12 +126,14 @@ struct SoftmaxCase {
   Tensor x = f32({1, 0, 0, 1, 1, 2}, {3, 2});
   Tensor y = f32({1, 0, 1, 0, 0, 1}, {3, 2});
   // Per-sample crossentropies: logits [1, 0], [0, 1], [1, 2].
-  double l1 = std::log(1 + std::exp(-1.0)), l2 = std::log(1 + std::exp(1.0)), l3 = std::log(1 + std::exp(-1.0));
+  double l1 = std::log(1 + std::exp(-1.0)), l2 = std::log(1 + std::exp(1.0)),
+         l3 = std::log(1 + std::exp(-1.0));
   SoftmaxCase() {
     model.add(dense);
     set_values(dense->kernel(), {1, 0, 0, 1});
     set_values(dense->bias(), {0, 0});
-    model.compile({.optimizer = optim::SGD({.learning_rate = 0.0}), .loss = "categorical_crossentropy",
+    model.compile({.optimizer = optim::SGD({.learning_rate = 0.0}),
+                   .loss = "categorical_crossentropy",
                    .metrics = {"accuracy"}});
   }
 };
@@ -139,9 +142,9 @@ struct SoftmaxCase {
 TEST_CASE("compile takes an optimizer by name or by object", "[training][compile]") {
   LinearCase c;
   const std::vector<std::pair<const char*, const char*>> names = {
-      {"rmsprop", "RMSprop"}, {"adam", "Adam"},         {"sgd", "SGD"},       {"adamw", "AdamW"},
-      {"adagrad", "Adagrad"}, {"adadelta", "Adadelta"}, {"adamax", "Adamax"}, {"nadam", "Nadam"},
-      {"Adam", "Adam"}};
+      {"rmsprop", "RMSprop"}, {"adam", "Adam"},       {"sgd", "SGD"},
+      {"adamw", "AdamW"},     {"adagrad", "Adagrad"}, {"adadelta", "Adadelta"},
+      {"adamax", "Adamax"},   {"nadam", "Nadam"},     {"Adam", "Adam"}};
   for (auto [n, cls] : names) {
     c.model.compile({.optimizer = n, .loss = "mse"});
     REQUIRE(c.model->optimizer());
@@ -158,7 +161,8 @@ TEST_CASE("compile takes an optimizer by name or by object", "[training][compile
   CHECK(c.model->optimizer()->name() == "SGD");
   CHECK(c.model->optimizer()->learning_rate() == Approx(0.5));
   CHECK(c.model->optimizer().get() != &sgd);
-  std::shared_ptr<optim::Optimizer> adam = std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.02});
+  std::shared_ptr<optim::Optimizer> adam =
+      std::make_shared<optim::Adam>(optim::AdamOptions{.learning_rate = 0.02});
   c.model.compile({.optimizer = adam, .loss = "mse"});
   CHECK(c.model->optimizer().get() == adam.get());
   c.model.train_on_batch(c.x, c.y);
@@ -167,8 +171,11 @@ TEST_CASE("compile takes an optimizer by name or by object", "[training][compile
   CHECK_THROWS_AS(c.model.compile({.optimizer = "no_such_optimizer", .loss = "mse"}), ValueError);
   CHECK_THROWS_AS(c.model.compile({.optimizer = "sgd"}), ValueError);  // no loss
   CHECK_THROWS_AS(c.model.compile({.optimizer = "sgd", .loss = "no_such_loss"}), ValueError);
-  CHECK_THROWS_AS(c.model.compile({.optimizer = "sgd", .loss = {"mse", "mae"}}), ValueError);  // one output
-  CHECK_THROWS_AS(c.model.compile({.optimizer = "sgd", .loss = "mse", .metrics = {"no_such_metric"}}), ValueError);
+  CHECK_THROWS_AS(c.model.compile({.optimizer = "sgd", .loss = {"mse", "mae"}}),
+                  ValueError);  // one output
+  CHECK_THROWS_AS(
+      c.model.compile({.optimizer = "sgd", .loss = "mse", .metrics = {"no_such_metric"}}),
+      ValueError);
 }
 
 TEST_CASE("compile takes a loss by name, by object or as a user function", "[training][compile]") {
@@ -183,15 +190,19 @@ TEST_CASE("compile takes a loss by name, by object or as a user function", "[tra
   c.model.compile({.optimizer = "sgd", .loss = "huber"});
   CHECK(c.model.test_on_batch(c.x, c.y)["loss"] == Approx((0.125 + 1.0) / 3));
   // Any function of (y_true, y_pred).
-  c.model.compile({.optimizer = "sgd", .loss = [](const Tensor& t, const Tensor& p) { return mean(abs(p - t) * 3.0, {-1}); }});
+  c.model.compile({.optimizer = "sgd", .loss = [](const Tensor& t, const Tensor& p) {
+                     return mean(abs(p - t) * 3.0, {-1});
+                   }});
   CHECK(c.model.test_on_batch(c.x, c.y)["loss"] == Approx(2.0));
   // A Loss object with another reduction.
   c.model.compile({.optimizer = "sgd",
-                   .loss = nn::Loss([](const Tensor& t, const Tensor& p) { return square(p - t); }, "sq", nn::Reduction::Sum)});
+                   .loss = nn::Loss([](const Tensor& t, const Tensor& p) { return square(p - t); },
+                                    "sq", nn::Reduction::Sum)});
   CHECK(c.model.test_on_batch(c.x, c.y)["loss"] == Approx(2.5));
   // The user loss trains: one SGD step on the mse lambda follows the hand gradient.
-  c.model.compile({.optimizer = optim::SGD({.learning_rate = 0.1}),
-                   .loss = [](const Tensor& t, const Tensor& p) { return mean(square(p - t), {-1}); }});
+  c.model.compile(
+      {.optimizer = optim::SGD({.learning_rate = 0.1}),
+       .loss = [](const Tensor& t, const Tensor& p) { return mean(square(p - t), {-1}); }});
   c.model.train_on_batch(c.x, c.y);
   TG_CHECK_VALUES(c.dense->kernel(), (V{1 - 0.1 / 3, 2 - 0.4 / 3}), 1e-6, 0);
 }
@@ -205,8 +216,8 @@ TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][
   set_values(d2->kernel(), {1, 0, 0, 1});
   set_values(d2->bias(), {0, 0});
   Tensor x = f32({1, 2, -1, 0}, {2, 2});
-  Tensor y1 = f32({2, 1}, {2, 1});         // predictions 3, −1: mse (1 + 4) / 2 = 2.5
-  Tensor y2 = f32({0, 0, 0, 0}, {2, 2});   // predictions [1, 2], [−1, 0]: mae (1.5 + 0.5) / 2 = 1
+  Tensor y1 = f32({2, 1}, {2, 1});        // predictions 3, −1: mse (1 + 4) / 2 = 2.5
+  Tensor y2 = f32({0, 0, 0, 0}, {2, 2});  // predictions [1, 2], [−1, 0]: mae (1.5 + 0.5) / 2 = 1
   m.compile({.optimizer = "sgd", .loss = {"mse", "mae"}, .loss_weights = {0.3, 2.0}});
   nn::Logs l = m->test_on_batch({x}, {y1, y2});
   CHECK(l["o1_loss"] == Approx(2.5));
@@ -218,13 +229,17 @@ TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][
   CHECK(l["o2_loss"] == Approx((2.5 + 0.5) / 2));
   CHECK(l["loss"] == Approx(2.5 + 1.5));
   // evaluate and train_on_batch agree with the weighted sum.
-  m.compile({.optimizer = optim::SGD({.learning_rate = 0.0}), .loss = {"mse", "mae"}, .loss_weights = {0.3, 2.0}});
+  m.compile({.optimizer = optim::SGD({.learning_rate = 0.0}),
+             .loss = {"mse", "mae"},
+             .loss_weights = {0.3, 2.0}});
   CHECK(m.evaluate({x}, {y1, y2}, {.verbose = 0})["loss"] == Approx(2.75));
   CHECK(m.train_on_batch({x}, {y1, y2})["loss"] == Approx(2.75));
-  CHECK_THROWS_AS(m.compile({.optimizer = "sgd", .loss = "mse", .loss_weights = {1.0}}), ValueError);
+  CHECK_THROWS_AS(m.compile({.optimizer = "sgd", .loss = "mse", .loss_weights = {1.0}}),
+                  ValueError);
 }
 
-TEST_CASE("\"accuracy\" resolves to binary, sparse or categorical accuracy", "[training][metrics]") {
+TEST_CASE("\"accuracy\" resolves to binary, sparse or categorical accuracy",
+          "[training][metrics]") {
   // Direct resolution.
   Tensor yb = f32({1, 1, 0}, {3, 1}), pb = f32({0.6, 0.3, 0.2}, {3, 1});
   for (const char* loss : {"binary_crossentropy", "mse"}) {
@@ -269,10 +284,13 @@ TEST_CASE("\"accuracy\" resolves to binary, sparse or categorical accuracy", "[t
     set_values(d->kernel(), {1, 0, 0, 0, 1, 0, 0, 0, 1});
     set_values(d->bias(), {0, 0, 0});
     Tensor xs = f32({0.1, 0.2, 0.7, 0.3, 0.4, 0.3, 2, 0, 0}, {3, 3});
-    m.compile({.optimizer = "sgd", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
-    CHECK(m.test_on_batch(xs, tensor(std::vector<int64_t>{2, 0, 0}))["accuracy"] == Approx(2.0 / 3));
+    m.compile(
+        {.optimizer = "sgd", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+    CHECK(m.test_on_batch(xs, tensor(std::vector<int64_t>{2, 0, 0}))["accuracy"] ==
+          Approx(2.0 / 3));
     m.compile({.optimizer = "sgd", .loss = "categorical_crossentropy", .metrics = {"accuracy"}});
-    CHECK(m.test_on_batch(xs, f32({0, 0, 1, 1, 0, 0, 1, 0, 0}, {3, 3}))["accuracy"] == Approx(2.0 / 3));
+    CHECK(m.test_on_batch(xs, f32({0, 0, 1, 1, 0, 0, 1, 0, 0}, {3, 3}))["accuracy"] ==
+          Approx(2.0 / 3));
   }
 }
 
@@ -281,11 +299,13 @@ TEST_CASE("fit returns a History of per-epoch values with val_ entries", "[train
   nn::Sequential m;
   m.add(nn::Dense(8, {.activation = "relu", .input_shape = {4}}));
   m.add(nn::Dense(3, {.activation = "softmax"}));
-  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "sparse_categorical_crossentropy",
+  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}),
+             .loss = "sparse_categorical_crossentropy",
              .metrics = {"accuracy"}});
   Tensor x = randn({40, 4}), y = argmax(x.slice(1, 0, 3), 1);
   Tensor vx = randn({12, 4}), vy = argmax(vx.slice(1, 0, 3), 1);
-  nn::History h = m.fit(x, y, {.batch_size = 8, .epochs = 3, .verbose = 0, .validation_data = {vx, vy}});
+  nn::History h =
+      m.fit(x, y, {.batch_size = 8, .epochs = 3, .verbose = 0, .validation_data = {vx, vy}});
   CHECK(h.epoch == std::vector<int>{0, 1, 2});
   CHECK(h.history.size() == 4);
   for (const char* k : {"loss", "accuracy", "val_loss", "val_accuracy"}) CHECK(h[k].size() == 3);
@@ -315,12 +335,18 @@ TEST_CASE("validation_split holds out the last fraction of the samples", "[train
   int batches = 0;
   auto counter = std::make_shared<nn::LambdaCallback>();
   counter->batch_end = [&](int64_t, const nn::Logs&) { ++batches; };
-  nn::History h = m.fit(x, y, {.batch_size = 3, .epochs = 1, .verbose = 0, .callbacks = {counter}, .validation_split = 0.2});
+  nn::History h = m.fit(x, y,
+                        {.batch_size = 3,
+                         .epochs = 1,
+                         .verbose = 0,
+                         .callbacks = {counter},
+                         .validation_split = 0.2});
   CHECK(h["loss"][0] == Approx(0.0).margin(1e-12));
   CHECK(h["val_loss"][0] == Approx(100.0));
   CHECK(batches == 3);  // 8 training samples in batches of 3
   CHECK_THROWS_AS(m.fit(x, y, {.verbose = 0, .validation_split = 1.0}), ValueError);
-  CHECK_THROWS_AS(m.fit(x, y, {.verbose = 0, .validation_split = 0.2, .validation_data = {x, y}}), ValueError);
+  CHECK_THROWS_AS(m.fit(x, y, {.verbose = 0, .validation_split = 0.2, .validation_data = {x, y}}),
+                  ValueError);
 }
 
 TEST_CASE("shuffling is seeded: the same seed gives the same losses", "[training][fit]") {
@@ -336,7 +362,9 @@ TEST_CASE("shuffling is seeded: the same seed gives the same losses", "[training
     m.add(nn::Dense(4, {.activation = "tanh", .input_shape = {3}}));
     m.add(nn::Dense(1));
     m.compile({.optimizer = optim::SGD({.learning_rate = 0.05}), .loss = "mse"});
-    return m.fit(x, y, {.batch_size = 8, .epochs = 4, .verbose = 0, .shuffle = shuffle, .seed = seed})["loss"];
+    return m.fit(
+        x, y,
+        {.batch_size = 8, .epochs = 4, .verbose = 0, .shuffle = shuffle, .seed = seed})["loss"];
   };
   const V a = run(1, true), b = run(1, true), c = run(2, true);
   CHECK(a == b);
@@ -374,10 +402,13 @@ TEST_CASE("class_weight and sample_weight weight the per-sample losses", "[train
   CHECK(both["loss"][0] == Approx((2 * 0.5 * l1 + 0.5 * l2) / 3));
 
   // evaluate takes sample weights as well; class weights also work with integer labels.
-  CHECK(c.model.evaluate(c.x, c.y, {.verbose = 0, .sample_weight = sw})["loss"] == Approx((2 * l1 + l2) / 3));
-  c.model.compile({.optimizer = optim::SGD({.learning_rate = 0.0}), .loss = "sparse_categorical_crossentropy"});
-  nn::History sparse = c.model.fit(c.x, tensor(std::vector<int64_t>{0, 0, 1}),
-                                   {.batch_size = 3, .verbose = 0, .shuffle = false, .class_weight = {{1, 3.0}}});
+  CHECK(c.model.evaluate(c.x, c.y, {.verbose = 0, .sample_weight = sw})["loss"] ==
+        Approx((2 * l1 + l2) / 3));
+  c.model.compile(
+      {.optimizer = optim::SGD({.learning_rate = 0.0}), .loss = "sparse_categorical_crossentropy"});
+  nn::History sparse =
+      c.model.fit(c.x, tensor(std::vector<int64_t>{0, 0, 1}),
+                  {.batch_size = 3, .verbose = 0, .shuffle = false, .class_weight = {{1, 3.0}}});
   CHECK(sparse["loss"][0] == Approx((l1 + l2 + 3 * l3) / 3));
 }
 
@@ -386,20 +417,24 @@ TEST_CASE("initial_epoch starts the epoch count later", "[training][fit]") {
   std::vector<int> begun;
   auto cb = std::make_shared<nn::LambdaCallback>();
   cb->epoch_begin = [&](int e, const nn::Logs&) { begun.push_back(e); };
-  nn::History h = c.model.fit(c.x, c.y, {.epochs = 5, .verbose = 0, .callbacks = {cb}, .initial_epoch = 3});
+  nn::History h =
+      c.model.fit(c.x, c.y, {.epochs = 5, .verbose = 0, .callbacks = {cb}, .initial_epoch = 3});
   CHECK(h.epoch == std::vector<int>{3, 4});
   CHECK(begun == std::vector<int>{3, 4});
   CHECK(h["loss"].size() == 2);
   CHECK(c.w() == Approx(0.25));  // two updates of w/2
 }
 
-TEST_CASE("fit prints per verbose: nothing, a plain progress line, one line per epoch", "[training][verbose]") {
+TEST_CASE("fit prints per verbose: nothing, a plain progress line, one line per epoch",
+          "[training][verbose]") {
   ScalarCase c(0.25);
   Tensor x = ones({40, 1}), y = zeros({40, 1});
-  const std::string quiet = capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0}); });
+  const std::string quiet =
+      capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0}); });
   CHECK(quiet.empty());
 
-  const std::string two = capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 2}); });
+  const std::string two =
+      capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 2}); });
   auto l2 = lines_of(two);
   REQUIRE(l2.size() == 4);
   CHECK(l2[0] == "Epoch 1/2");
@@ -410,7 +445,8 @@ TEST_CASE("fit prints per verbose: nothing, a plain progress line, one line per 
   CHECK(two.find('[') == std::string::npos);
 
   // verbose 1 on a file: plain lines (no carriage returns) with the bar, about every 10%.
-  const std::string one = capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 1}); });
+  const std::string one =
+      capture_stdout([&] { c.model.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 1}); });
   CHECK(one.find('\r') == std::string::npos);
   auto l1 = lines_of(one);
   REQUIRE(l1.size() == 11);  // "Epoch 1/1", steps 1..9, the final line
@@ -424,7 +460,8 @@ TEST_CASE("fit prints per verbose: nothing, a plain progress line, one line per 
   c.model.compile({.optimizer = "sgd", .loss = "mse"});
   CHECK(capture_stdout([&] { c.model.evaluate(x, y, {.verbose = 0}); }).empty());
   CHECK(capture_stdout([&] { c.model.predict(x); }).empty());
-  CHECK_THAT(capture_stdout([&] { c.model.evaluate(x, y, {.batch_size = 40, .verbose = 1}); }), Contains("1/1 ["));
+  CHECK_THAT(capture_stdout([&] { c.model.evaluate(x, y, {.batch_size = 40, .verbose = 1}); }),
+             Contains("1/1 ["));
 }
 
 TEST_CASE("ProgressBar writes Keras-style lines to any FILE*", "[training][verbose]") {
@@ -477,7 +514,8 @@ TEST_CASE("ProgressBar writes Keras-style lines to any FILE*", "[training][verbo
 
 TEST_CASE("evaluate, predict and the batch methods agree with hand values", "[training][batch]") {
   LinearCase c;
-  c.model.compile({.optimizer = optim::SGD({.learning_rate = 0.1}), .loss = "mse", .metrics = {"mae"}});
+  c.model.compile(
+      {.optimizer = optim::SGD({.learning_rate = 0.1}), .loss = "mse", .metrics = {"mae"}});
   const double mse = (0.25 + 2.25) / 3;
   TG_CHECK_VALUES(c.model.predict(c.x), (V{3.5, -1.5, 2.5}), 1e-6, 0);
   TG_CHECK_VALUES(c.model.predict(c.x, {.batch_size = 2}), (V{3.5, -1.5, 2.5}), 1e-6, 0);
@@ -506,7 +544,8 @@ TEST_CASE("evaluate, predict and the batch methods agree with hand values", "[tr
   CHECK_THROWS_AS(fresh.train_on_batch(c.x, c.y), ValueError);
 }
 
-TEST_CASE("EarlyStopping stops after patience epochs and restores the best weights", "[training][callbacks]") {
+TEST_CASE("EarlyStopping stops after patience epochs and restores the best weights",
+          "[training][callbacks]") {
   // Losses 1, 4, 16, ...: only epoch 0 improves; after it w = −2.
   SECTION("restore_best_weights") {
     ScalarCase c(1.5);
@@ -527,7 +566,8 @@ TEST_CASE("EarlyStopping stops after patience epochs and restores the best weigh
   }
   SECTION("an improving run is not stopped") {
     ScalarCase c(0.25);
-    auto es = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions{.monitor = "loss", .patience = 1});
+    auto es = std::make_shared<nn::EarlyStopping>(
+        nn::EarlyStoppingOptions{.monitor = "loss", .patience = 1});
     nn::History h = c.model.fit(c.x, c.y, {.epochs = 5, .verbose = 0, .callbacks = {es}});
     CHECK(h["loss"].size() == 5);
     CHECK(es->stopped_epoch() == -1);
@@ -541,14 +581,17 @@ TEST_CASE("EarlyStopping stops after patience epochs and restores the best weigh
   }
 }
 
-TEST_CASE("ModelCheckpoint with save_best_only writes only on improvement", "[training][callbacks]") {
+TEST_CASE("ModelCheckpoint with save_best_only writes only on improvement",
+          "[training][callbacks]") {
   fs::path dir = temp_dir("ckpt");
   SECTION("a worsening loss: only the first epoch is saved") {
     ScalarCase c(1.5);
-    auto ck = std::make_shared<nn::ModelCheckpoint>((dir / "ckpt_{epoch}.tg").string(),
-                                                    nn::ModelCheckpointOptions{.monitor = "loss", .save_best_only = true});
-    auto best = std::make_shared<nn::ModelCheckpoint>((dir / "best.tg").string(),
-                                                      nn::ModelCheckpointOptions{.monitor = "loss", .save_best_only = true});
+    auto ck = std::make_shared<nn::ModelCheckpoint>(
+        (dir / "ckpt_{epoch}.tg").string(),
+        nn::ModelCheckpointOptions{.monitor = "loss", .save_best_only = true});
+    auto best = std::make_shared<nn::ModelCheckpoint>(
+        (dir / "best.tg").string(),
+        nn::ModelCheckpointOptions{.monitor = "loss", .save_best_only = true});
     c.model.fit(c.x, c.y, {.epochs = 3, .verbose = 0, .callbacks = {ck, best}});
     CHECK(fs::exists(dir / "ckpt_1.tg"));
     CHECK_FALSE(fs::exists(dir / "ckpt_2.tg"));
@@ -559,13 +602,14 @@ TEST_CASE("ModelCheckpoint with save_best_only writes only on improvement", "[tr
   }
   SECTION("an improving loss: every epoch is saved; weights only when asked") {
     ScalarCase c(0.25);
-    auto ck = std::make_shared<nn::ModelCheckpoint>((dir / "w_{epoch}.tg").string(),
-                                                    nn::ModelCheckpointOptions{.monitor = "loss", .save_best_only = true,
-                                                                               .save_weights_only = true});
+    auto ck = std::make_shared<nn::ModelCheckpoint>(
+        (dir / "w_{epoch}.tg").string(),
+        nn::ModelCheckpointOptions{
+            .monitor = "loss", .save_best_only = true, .save_weights_only = true});
     c.model.fit(c.x, c.y, {.epochs = 3, .verbose = 0, .callbacks = {ck}});
     for (int e = 1; e <= 3; ++e) CHECK(fs::exists(dir / ("w_" + std::to_string(e) + ".tg")));
     nn::load_weights(c.model, (dir / "w_2.tg").string());
-    CHECK(c.w() == 0.25);  // 1 → 0.5 → 0.25
+    CHECK(c.w() == 0.25);                                                 // 1 → 0.5 → 0.25
     CHECK_THROWS_AS(nn::load_model((dir / "w_2.tg").string()), IOError);  // weights, not a model
   }
   fs::remove_all(dir);
@@ -574,9 +618,12 @@ TEST_CASE("ModelCheckpoint with save_best_only writes only on improvement", "[tr
 TEST_CASE("LearningRateScheduler sets the learning rate each epoch", "[training][callbacks]") {
   ScalarCase c(0.1);
   std::vector<double> seen;
-  auto sched = std::make_shared<nn::LearningRateScheduler>([](int epoch, double) { return 0.1 / (epoch + 1); });
+  auto sched = std::make_shared<nn::LearningRateScheduler>(
+      [](int epoch, double) { return 0.1 / (epoch + 1); });
   auto rec = std::make_shared<nn::LambdaCallback>();
-  rec->epoch_begin = [&](int, const nn::Logs&) { seen.push_back(c.model->optimizer()->learning_rate()); };
+  rec->epoch_begin = [&](int, const nn::Logs&) {
+    seen.push_back(c.model->optimizer()->learning_rate());
+  };
   c.model.fit(c.x, c.y, {.epochs = 3, .verbose = 0, .callbacks = {sched, rec}});
   REQUIRE(seen.size() == 3);
   CHECK(seen[0] == Approx(0.1));
@@ -591,14 +638,17 @@ TEST_CASE("LearningRateScheduler sets the learning rate each epoch", "[training]
   CHECK(d.model->optimizer()->learning_rate() == Approx(0.025));
 }
 
-TEST_CASE("ReduceLROnPlateau lowers the rate on a plateau, down to min_lr, with cooldown", "[training][callbacks]") {
+TEST_CASE("ReduceLROnPlateau lowers the rate on a plateau, down to min_lr, with cooldown",
+          "[training][callbacks]") {
   // A learning rate of 1e-12 keeps the loss at 1 (within min_delta): a plateau.
   auto run = [](nn::ReduceLROnPlateauOptions o, int epochs) {
     ScalarCase c(1e-12);
     std::vector<double> seen;
     auto rl = std::make_shared<nn::ReduceLROnPlateau>(o);
     auto rec = std::make_shared<nn::LambdaCallback>();
-    rec->epoch_begin = [&](int, const nn::Logs&) { seen.push_back(c.model->optimizer()->learning_rate()); };
+    rec->epoch_begin = [&](int, const nn::Logs&) {
+      seen.push_back(c.model->optimizer()->learning_rate());
+    };
     c.model.fit(c.x, c.y, {.epochs = epochs, .verbose = 0, .callbacks = {rl, rec}});
     return seen;
   };
@@ -623,9 +673,14 @@ TEST_CASE("CSVLogger writes one row per epoch", "[training][callbacks]") {
   manual_seed(40);
   nn::Sequential m;
   m.add(nn::Dense(3, {.activation = "softmax", .input_shape = {2}}));
-  m.compile({.optimizer = "adam", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  m.compile(
+      {.optimizer = "adam", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   Tensor x = randn({12, 2}), y = tensor(std::vector<int64_t>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2});
-  nn::History h = m.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(path)}});
+  nn::History h = m.fit(x, y,
+                        {.batch_size = 4,
+                         .epochs = 2,
+                         .verbose = 0,
+                         .callbacks = {std::make_shared<nn::CSVLogger>(path)}});
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -643,7 +698,11 @@ TEST_CASE("CSVLogger writes one row per epoch", "[training][callbacks]") {
     CHECK(std::stod(f2) == h["loss"][e]);
   }
   // Appending to an existing log adds rows under the same header (written once, as Keras).
-  m.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(path, ',', true)}});
+  m.fit(x, y,
+        {.batch_size = 4,
+         .epochs = 1,
+         .verbose = 0,
+         .callbacks = {std::make_shared<nn::CSVLogger>(path, ',', true)}});
   std::ifstream in2(path);
   std::stringstream ss2;
   ss2 << in2.rdbuf();
@@ -653,7 +712,11 @@ TEST_CASE("CSVLogger writes one row per epoch", "[training][callbacks]") {
   CHECK_THAT(rows2[3], StartsWith("0,"));
   // Another separator.
   const std::string path2 = (dir / "log2.csv").string();
-  m.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(path2, ';')}});
+  m.fit(x, y,
+        {.batch_size = 4,
+         .epochs = 1,
+         .verbose = 0,
+         .callbacks = {std::make_shared<nn::CSVLogger>(path2, ';')}});
   std::ifstream in3(path2);
   std::string header;
   std::getline(in3, header);
@@ -678,8 +741,12 @@ TEST_CASE("TerminateOnNaN stops at the first non-finite loss", "[training][callb
   counter->batch_end = [&](int64_t, const nn::Logs&) { ++batches; };
   nn::History h;
   const std::string out = capture_stdout([&] {
-    h = m.fit(x, zeros({8, 1}), {.batch_size = 2, .epochs = 3, .verbose = 0,
-                                 .callbacks = {std::make_shared<nn::TerminateOnNaN>(), counter}, .shuffle = false});
+    h = m.fit(x, zeros({8, 1}),
+              {.batch_size = 2,
+               .epochs = 3,
+               .verbose = 0,
+               .callbacks = {std::make_shared<nn::TerminateOnNaN>(), counter},
+               .shuffle = false});
   });
   CHECK(batches == 1);
   CHECK(h["loss"].size() == 1);
@@ -708,7 +775,9 @@ TEST_CASE("LambdaCallback sees every batch and epoch, with logs", "[training][ca
     batch_ids.push_back(b);
     batch_logs_have_loss = batch_logs_have_loss && l.count("loss");
   };
-  nn::History h = c.model.fit(x, y, {.batch_size = 4, .epochs = 3, .verbose = 0, .callbacks = {cb}, .validation_data = {x, y}});
+  nn::History h = c.model.fit(
+      x, y,
+      {.batch_size = 4, .epochs = 3, .verbose = 0, .callbacks = {cb}, .validation_data = {x, y}});
   CHECK(train_begin == 1);
   CHECK(train_end == 1);
   CHECK(epoch_begin == 3);
@@ -723,7 +792,9 @@ TEST_CASE("LambdaCallback sees every batch and epoch, with logs", "[training][ca
   stopper->epoch_end = [&](int e, const nn::Logs&) {
     if (e == 1) d.model->stop_training = true;
   };
-  CHECK(d.model.fit(d.x, d.y, {.epochs = 10, .verbose = 0, .callbacks = {stopper}})["loss"].size() == 2);
+  CHECK(
+      d.model.fit(d.x, d.y, {.epochs = 10, .verbose = 0, .callbacks = {stopper}})["loss"].size() ==
+      2);
 }
 
 TEST_CASE("a two-class problem is learned to at least 90% test accuracy", "[training][accuracy]") {
@@ -741,7 +812,9 @@ TEST_CASE("a two-class problem is learned to at least 90% test accuracy", "[trai
   nn::Sequential m;
   m.add(nn::Dense(8, {.activation = "relu", .input_shape = {2}}));
   m.add(nn::Dense(1, {.activation = "sigmoid"}));
-  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}), .loss = "binary_crossentropy", .metrics = {"accuracy"}});
+  m.compile({.optimizer = optim::Adam({.learning_rate = 0.01}),
+             .loss = "binary_crossentropy",
+             .metrics = {"accuracy"}});
   nn::History h = m.fit(x, y, {.batch_size = 32, .epochs = 20, .verbose = 0, .seed = 1});
   CHECK(h["loss"].back() < h["loss"].front());
   nn::Logs test = m.evaluate(xt, yt, {.verbose = 0});
@@ -768,7 +841,9 @@ TEST_CASE("a four-class problem is learned to at least 90% test accuracy", "[tra
   nn::Sequential m;
   m.add(nn::Dense(32, {.activation = "relu", .input_shape = {2}}));
   m.add(nn::Dense(4, {.activation = "softmax"}));
-  m.compile({.optimizer = optim::Adam({.learning_rate = 0.02}), .loss = "categorical_crossentropy", .metrics = {"accuracy"}});
+  m.compile({.optimizer = optim::Adam({.learning_rate = 0.02}),
+             .loss = "categorical_crossentropy",
+             .metrics = {"accuracy"}});
   nn::TensorDataset data({x}, {y}, {.batch_size = 32, .shuffle = true, .seed = 3});
   nn::History h = m.fit(data, {.epochs = 25, .verbose = 0});
   CHECK(h["loss"].back() < 0.5 * h["loss"].front());
