@@ -64,64 +64,48 @@ Window window(int64_t oy, int64_t ox, int64_t h, int64_t w, const Pool2dParams& 
 }
 }  // namespace
 
-void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y,
-                              const Conv2dParams& p) {
-  dispatch_dtype(x.dtype(), [&](auto tag) {
+namespace {
+/// The three convolution kernels share one loop: the multiply-adds of the convolution of x
+/// with w into y. Out names the tensor that is computed (0: x, 1: w, 2: y) from the two others,
+/// accumulating in double.
+template <int Out>
+void conv_kernel(const char* what, const Tensor& x, const Tensor& w, const Tensor& y,
+                 const Conv2dParams& p) {
+  const Tensor& out = Out == 0 ? x : (Out == 1 ? w : y);
+  dispatch_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
-      ConvDims d(x, wt, y, p);
-      std::vector<double> acc(static_cast<size_t>(y.numel()), 0.0);
+      std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
       const T* xs = base<T>(x);
-      const T* ws = base<T>(wt);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
-        acc[yi] += double(xs[xi]) * double(ws[wi]);
+      const T* ws = base<T>(w);
+      const T* ys = base<T>(y);
+      for_each_tap(ConvDims(x, w, y, p), p, [&](int64_t xi, int64_t wi, int64_t yi) {
+        if constexpr (Out == 0) acc[xi] += double(ys[yi]) * double(ws[wi]);
+        else if constexpr (Out == 1) acc[wi] += double(xs[xi]) * double(ys[yi]);
+        else acc[yi] += double(xs[xi]) * double(ws[wi]);
       });
-      T* ys = base<T>(y);
-      for (size_t i = 0; i < acc.size(); ++i) ys[i] = static_cast<T>(acc[i]);
+      T* o = base<T>(out);
+      for (size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
     } else {
-      fail<BackendError>("reference conv2d: needs a floating dtype");
+      fail<BackendError>("reference ", what, ": needs a floating dtype");
     }
   });
+}
+}  // namespace
+
+void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y,
+                              const Conv2dParams& p) {
+  conv_kernel<2>("conv2d", x, wt, y, p);
 }
 
 void ReferenceBackend::conv2d_backward_input(const Tensor& gy, const Tensor& wt, const Tensor& gx,
                                              const Conv2dParams& p) {
-  dispatch_dtype(gy.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T>) {
-      ConvDims d(gx, wt, gy, p);
-      std::vector<double> acc(static_cast<size_t>(gx.numel()), 0.0);
-      const T* gys = base<T>(gy);
-      const T* ws = base<T>(wt);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
-        acc[xi] += double(gys[yi]) * double(ws[wi]);
-      });
-      T* gxs = base<T>(gx);
-      for (size_t i = 0; i < acc.size(); ++i) gxs[i] = static_cast<T>(acc[i]);
-    } else {
-      fail<BackendError>("reference conv2d_backward_input: needs a floating dtype");
-    }
-  });
+  conv_kernel<0>("conv2d_backward_input", gx, wt, gy, p);
 }
 
 void ReferenceBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                               const Conv2dParams& p) {
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T>) {
-      ConvDims d(x, gw, gy, p);
-      std::vector<double> acc(static_cast<size_t>(gw.numel()), 0.0);
-      const T* xs = base<T>(x);
-      const T* gys = base<T>(gy);
-      for_each_tap(d, p, [&](int64_t xi, int64_t wi, int64_t yi) {
-        acc[wi] += double(xs[xi]) * double(gys[yi]);
-      });
-      T* gws = base<T>(gw);
-      for (size_t i = 0; i < acc.size(); ++i) gws[i] = static_cast<T>(acc[i]);
-    } else {
-      fail<BackendError>("reference conv2d_backward_weight: needs a floating dtype");
-    }
-  });
+  conv_kernel<1>("conv2d_backward_weight", x, gw, gy, p);
 }
 
 void ReferenceBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indices,
