@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tapegrad needs, when they are missing.
 set -euo pipefail
-pkgs=(meson ninja-build g++ pkg-config libdnnl-dev libboost-dev catch2 libbenchmark-dev
+pkgs=(meson ninja-build g++ pkg-config cmake python3 libdnnl-dev libboost-dev catch2 libbenchmark-dev
       zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev
       clinfo dataset-fashion-mnist)
 missing=()
