@@ -252,6 +252,14 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& kernel,
 std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& kernel,
                                const Tensor& recurrent_kernel, const Tensor& bias,
                                const RnnOptions& opts = {});
+/// One LSTM step's gate arithmetic (gate order i, f, c, o): z (N, 4H) is the pre-activation
+/// x·W + h·U + b, c_prev (N, H); c = σ(f)·c_prev + σ(i)·tanh(c̃), h = σ(o)·tanh(c), through one
+/// fused kernel each way. Returns {h, c}.
+std::vector<Tensor> lstm_cell(const Tensor& z, const Tensor& c_prev);
+/// One GRU step's gate arithmetic, Keras 3 reset_after (gate order z, r, h): xz (N, 3H) is the
+/// input projection with the input bias, hz (N, 3H) the recurrent projection with the recurrent
+/// bias, h_prev (N, H). Returns h = z·h_prev + (1 − z)·tanh(xz_h + r·hz_h) (N, H).
+Tensor gru_cell(const Tensor& xz, const Tensor& hz, const Tensor& h_prev);
 
 // ---- regularization ----
 /// Inverted dropout: zeroes each element with probability rate and scales the rest by

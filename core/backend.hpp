@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/allocator.hpp"
 #include "core/tensor.hpp"
@@ -83,6 +84,40 @@ struct Pool2dParams {
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
 };
 
+/// Update rules of Backend::optimizer_update (Keras 3 formulas, as nn/optimizer.cpp states
+/// them). Slots, in order: SgdMomentum/SgdNesterov: momentum; RMSprop: velocity;
+/// RMSpropMomentum: velocity, momentum; RMSpropCentered: velocity, average_gradient;
+/// RMSpropCenteredMomentum: velocity, average_gradient, momentum; Adam, Nadam: m, v;
+/// AdamAmsgrad: m, v, vhat; Adagrad: accumulator; Adadelta: accumulated_grad,
+/// accumulated_delta_var; Adamax: m, u.
+enum class OptimizerKind : uint8_t {
+  Sgd,
+  SgdMomentum,
+  SgdNesterov,
+  RMSprop,
+  RMSpropMomentum,
+  RMSpropCentered,
+  RMSpropCenteredMomentum,
+  Adam,
+  AdamAmsgrad,
+  Adagrad,
+  Adadelta,
+  Adamax,
+  Nadam,
+};
+/// Scalars of one optimizer update (those a rule does not use are ignored).
+struct OptimizerUpdate {
+  double lr = 0;
+  double beta_1 = 0, beta_2 = 0;  ///< Adam, Adamax, Nadam
+  double rho = 0;                 ///< RMSprop, Adadelta
+  double momentum = 0;            ///< SGD, RMSprop
+  double epsilon = 0;
+  double step_size = 0;     ///< Adam: lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ); Adamax: lr/(1−β₁ᵗ)
+  double m_coef = 0;        ///< Nadam: u_{t+1} / (1 − Π u up to t+1)
+  double g_coef = 0;        ///< Nadam: (1 − u_t) / (1 − Π u up to t)
+  double v_correction = 1;  ///< Nadam: 1 − β₂ᵗ
+};
+
 /// Kernels of one device kind. Inputs may have any strides (broadcast inputs come as views with
 /// stride 0 on broadcast axes); outputs are preallocated with the result's shape and dtype.
 class Backend {
@@ -153,6 +188,28 @@ class Backend {
   virtual void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
                         const Tensor& input_lengths, int64_t blank, const Tensor& loss,
                         const Tensor& grad) = 0;
+  /// LSTM gate arithmetic of one step (gate order i, f, c, o; sigmoid and tanh): from the
+  /// pre-activation z (N, 4H) (x·W + h·U + b) and c_prev (N, H), writes c = σ(f)·c_prev +
+  /// σ(i)·tanh(c̃), h = σ(o)·tanh(c) and gates (N, 4H), the activated gates kept for backward.
+  /// All contiguous, one floating dtype.
+  virtual void lstm_cell(const Tensor& z, const Tensor& c_prev, const Tensor& h, const Tensor& c,
+                         const Tensor& gates) = 0;
+  /// Backward of lstm_cell: from grad_h, grad_c (N, H), the saved gates, c_prev and c, writes
+  /// grad_z (N, 4H) and grad_c_prev (N, H).
+  virtual void lstm_cell_backward(const Tensor& grad_h, const Tensor& grad_c, const Tensor& gates,
+                                  const Tensor& c_prev, const Tensor& c, const Tensor& grad_z,
+                                  const Tensor& grad_c_prev) = 0;
+  /// GRU gate arithmetic of one step, Keras 3 reset_after (gate order z, r, h): from the input
+  /// projection xz (N, 3H) and the recurrent projection hz (N, 3H) (each with its bias) and
+  /// h_prev (N, H): z = σ(xz_z + hz_z), r = σ(xz_r + hz_r), hh = tanh(xz_h + r·hz_h),
+  /// h = z·h_prev + (1 − z)·hh; gates (N, 3H) gets z, r, hh. All contiguous.
+  virtual void gru_cell(const Tensor& xz, const Tensor& hz, const Tensor& h_prev, const Tensor& h,
+                        const Tensor& gates) = 0;
+  /// Backward of gru_cell: from grad_h (N, H), the saved gates, hz and h_prev, writes grad_xz,
+  /// grad_hz (N, 3H) and grad_h_prev (N, H) (the direct term z·grad_h).
+  virtual void gru_cell_backward(const Tensor& grad_h, const Tensor& gates, const Tensor& hz,
+                                 const Tensor& h_prev, const Tensor& grad_xz, const Tensor& grad_hz,
+                                 const Tensor& grad_h_prev) = 0;
   /// Batch normalization of x viewed as rows (M, C) (contiguous, channels last):
   /// y = (x − mean) / sqrt(var + eps) · gamma + beta. training: writes the batch mean and biased
   /// variance into mean and var; otherwise reads them.
@@ -164,6 +221,10 @@ class Backend {
                                    const Tensor& mean, const Tensor& var, double eps,
                                    const Tensor& grad_x, const Tensor& grad_gamma,
                                    const Tensor& grad_beta) = 0;
+  /// One optimizer step of param from grad, updating param and slots in place (all contiguous,
+  /// same floating dtype and device; slots as listed at OptimizerKind). Scalars in double.
+  virtual void optimizer_update(OptimizerKind kind, const Tensor& param, const Tensor& grad,
+                                const std::vector<Tensor>& slots, const OptimizerUpdate& u) = 0;
 };
 
 }  // namespace tg

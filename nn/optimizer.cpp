@@ -5,6 +5,8 @@
 
 #include "autograd/grad_mode.hpp"
 #include "autograd/ops.hpp"
+#include "core/backend.hpp"
+#include "core/registry.hpp"
 
 namespace tg::optim {
 
@@ -160,6 +162,27 @@ void Optimizer::load_state(const std::vector<Tensor>& params,
 }
 
 namespace {
+/// Runs the fused update kernel of p's backend: p and slots in place (made contiguous on p's
+/// device first), the gradient converted to p's dtype and device; bumps the versions as an
+/// in-place op would.
+void fused_update(OptimizerKind kind, Tensor& p, const Tensor& g, std::vector<Tensor> slots,
+                  const OptimizerUpdate& u) {
+  Tensor gc = g;
+  if (gc.dtype() != p.dtype()) gc = gc.to(p.dtype());
+  if (gc.device() != p.device()) gc = gc.to(p.device());
+  gc = gc.contiguous();
+  for (Tensor& s : slots)
+    if (s.device() != p.device() || s.dtype() != p.dtype() || !s.is_contiguous())
+      s.set_data(s.to(p.device()).to(p.dtype()).contiguous());
+  Tensor pc = p.is_contiguous() ? p : p.contiguous();
+  backend_for(p.device()).optimizer_update(kind, pc, gc, slots, u);
+  for (Tensor& s : slots) s.storage()->bump_version();
+  if (pc.is_same(p))
+    p.storage()->bump_version();
+  else
+    p.copy_(pc);
+}
+
 template <class O>
 Common common_of(const O& o) {
   return {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm};
@@ -172,16 +195,16 @@ SGD::SGD(SGDOptions o) : Optimizer("SGD", common_of(o)), o_(o) {
     fail<ValueError>("SGD: momentum must be in [0, 1], got ", o.momentum);
 }
 void SGD::update(size_t i, Tensor& p, const Tensor& g, double lr) {
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.momentum = o_.momentum;
   if (o_.momentum == 0.0) {
-    p.sub_(mul(g, lr));
+    fused_update(OptimizerKind::Sgd, p, g, {}, u);
     return;
   }
-  Tensor m = slot(i, "momentum", p);
-  m.mul_(o_.momentum).sub_(mul(g, lr));  // m = μm − lr·g
-  if (o_.nesterov)
-    p.add_(sub(mul(m, o_.momentum), mul(g, lr)));
-  else
-    p.add_(m);
+  // m = μm − lr·g; p += m (Nesterov: p += μm − lr·g).
+  fused_update(o_.nesterov ? OptimizerKind::SgdNesterov : OptimizerKind::SgdMomentum, p, g,
+               {slot(i, "momentum", p)}, u);
 }
 nn::Config SGD::config() const {
   nn::Config c = common_config();
@@ -193,22 +216,22 @@ nn::Config SGD::config() const {
 // ---- RMSprop ----
 RMSprop::RMSprop(RMSpropOptions o) : Optimizer("RMSprop", common_of(o)), o_(o) {}
 void RMSprop::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor v = slot(i, "velocity", p);
-  v.mul_(o_.rho).add_(mul(square(g), 1.0 - o_.rho));
-  Tensor denom = v;
-  if (o_.centered) {
-    Tensor mg = slot(i, "average_gradient", p);
-    mg.mul_(o_.rho).add_(mul(g, 1.0 - o_.rho));
-    denom = sub(v, square(mg));
-  }
-  Tensor inc = div(mul(g, lr), sqrt(add(denom, o_.epsilon)));
-  if (o_.momentum > 0) {
-    Tensor m = slot(i, "momentum", p);
-    m.mul_(o_.momentum).add_(inc);
-    p.sub_(m);
-  } else {
-    p.sub_(inc);
-  }
+  // v = ρv + (1−ρ)g²; centered: mg = ρmg + (1−ρ)g, denom = v − mg²; inc = lr·g / sqrt(denom + ε);
+  // momentum: m = μm + inc, p −= m; else p −= inc.
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.rho = o_.rho;
+  u.momentum = o_.momentum;
+  u.epsilon = o_.epsilon;
+  std::vector<Tensor> slots{slot(i, "velocity", p)};
+  if (o_.centered) slots.push_back(slot(i, "average_gradient", p));
+  const bool momentum = o_.momentum > 0;
+  if (momentum) slots.push_back(slot(i, "momentum", p));
+  const OptimizerKind kind =
+      o_.centered
+          ? (momentum ? OptimizerKind::RMSpropCenteredMomentum : OptimizerKind::RMSpropCentered)
+          : (momentum ? OptimizerKind::RMSpropMomentum : OptimizerKind::RMSprop);
+  fused_update(kind, p, g, std::move(slots), u);
 }
 nn::Config RMSprop::config() const {
   nn::Config c = common_config();
@@ -223,18 +246,18 @@ nn::Config RMSprop::config() const {
 Adam::Adam(AdamOptions o) : Adam("Adam", o) {}
 Adam::Adam(std::string name, AdamOptions o) : Optimizer(std::move(name), common_of(o)), o_(o) {}
 void Adam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor m = slot(i, "m", p), v = slot(i, "v", p);
-  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
-  v.mul_(o_.beta_2).add_(mul(square(g), 1.0 - o_.beta_2));
-  const double alpha =
-      lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
-  Tensor vv = v;
-  if (o_.amsgrad) {
-    Tensor vhat = slot(i, "vhat", p);
-    vhat.copy_(maximum(vhat, v));
-    vv = vhat;
-  }
-  p.sub_(div(mul(m, alpha), add(sqrt(vv), o_.epsilon)));
+  // m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; amsgrad: vhat = max(vhat, v) replaces v below;
+  // p −= α·m / (sqrt(v) + ε) with α = lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ).
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.beta_1 = o_.beta_1;
+  u.beta_2 = o_.beta_2;
+  u.epsilon = o_.epsilon;
+  u.step_size = lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
+  std::vector<Tensor> slots{slot(i, "m", p), slot(i, "v", p)};
+  if (o_.amsgrad) slots.push_back(slot(i, "vhat", p));
+  fused_update(o_.amsgrad ? OptimizerKind::AdamAmsgrad : OptimizerKind::Adam, p, g,
+               std::move(slots), u);
 }
 nn::Config Adam::config() const {
   nn::Config c = common_config();
@@ -256,9 +279,12 @@ std::shared_ptr<Optimizer> AdamW::clone() const {
 // ---- Adagrad ----
 Adagrad::Adagrad(AdagradOptions o) : Optimizer("Adagrad", common_of(o)), o_(o) {}
 void Adagrad::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor acc = slot(i, "accumulator", p, o_.initial_accumulator_value);
-  acc.add_(square(g));
-  p.sub_(div(mul(g, lr), sqrt(add(acc, o_.epsilon))));
+  // acc += g²; p −= lr·g / sqrt(acc + ε).
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.epsilon = o_.epsilon;
+  fused_update(OptimizerKind::Adagrad, p, g,
+               {slot(i, "accumulator", p, o_.initial_accumulator_value)}, u);
 }
 nn::Config Adagrad::config() const {
   nn::Config c = common_config();
@@ -270,11 +296,13 @@ nn::Config Adagrad::config() const {
 // ---- Adadelta ----
 Adadelta::Adadelta(AdadeltaOptions o) : Optimizer("Adadelta", common_of(o)), o_(o) {}
 void Adadelta::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor ag = slot(i, "accumulated_grad", p), ad = slot(i, "accumulated_delta_var", p);
-  ag.mul_(o_.rho).add_(mul(square(g), 1.0 - o_.rho));
-  Tensor delta = mul(div(sqrt(add(ad, o_.epsilon)), sqrt(add(ag, o_.epsilon))), g);
-  ad.mul_(o_.rho).add_(mul(square(delta), 1.0 - o_.rho));
-  p.sub_(mul(delta, lr));
+  // ag = ρag + (1−ρ)g²; δ = sqrt(ad + ε)/sqrt(ag + ε)·g; ad = ρad + (1−ρ)δ²; p −= lr·δ.
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.rho = o_.rho;
+  u.epsilon = o_.epsilon;
+  fused_update(OptimizerKind::Adadelta, p, g,
+               {slot(i, "accumulated_grad", p), slot(i, "accumulated_delta_var", p)}, u);
 }
 nn::Config Adadelta::config() const {
   nn::Config c = common_config();
@@ -286,10 +314,14 @@ nn::Config Adadelta::config() const {
 // ---- Adamax ----
 Adamax::Adamax(AdamaxOptions o) : Optimizer("Adamax", common_of(o)), o_(o) {}
 void Adamax::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor m = slot(i, "m", p), u = slot(i, "u", p);
-  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
-  u.copy_(maximum(mul(u, o_.beta_2), abs(g)));
-  p.sub_(div(mul(m, lr / (1.0 - std::pow(o_.beta_1, t()))), add(u, o_.epsilon)));
+  // m = β₁m + (1−β₁)g; u = max(β₂u, |g|); p −= lr/(1−β₁ᵗ) · m/(u + ε).
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.beta_1 = o_.beta_1;
+  u.beta_2 = o_.beta_2;
+  u.epsilon = o_.epsilon;
+  u.step_size = lr / (1.0 - std::pow(o_.beta_1, t()));
+  fused_update(OptimizerKind::Adamax, p, g, {slot(i, "m", p), slot(i, "u", p)}, u);
 }
 nn::Config Adamax::config() const {
   nn::Config c = common_config();
@@ -316,12 +348,17 @@ void Nadam::on_state_loaded() {
     u_product_ *= o_.beta_1 * (1.0 - 0.5 * std::pow(0.96, static_cast<double>(s)));
 }
 void Nadam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  Tensor m = slot(i, "m", p), v = slot(i, "v", p);
-  m.mul_(o_.beta_1).add_(mul(g, 1.0 - o_.beta_1));
-  v.mul_(o_.beta_2).add_(mul(square(g), 1.0 - o_.beta_2));
-  Tensor m_hat = add(mul(m, u_t1_ / (1.0 - u_prod_t1_)), mul(g, (1.0 - u_t_) / (1.0 - u_prod_t_)));
-  Tensor v_hat = div(v, 1.0 - std::pow(o_.beta_2, t()));
-  p.sub_(div(mul(m_hat, lr), add(sqrt(v_hat), o_.epsilon)));
+  // m, v as Adam; m̂ = m·u_{t+1}/(1−Π_{t+1}) + g·(1−u_t)/(1−Π_t); v̂ = v/(1−β₂ᵗ);
+  // p −= lr·m̂ / (sqrt(v̂) + ε).
+  OptimizerUpdate u;
+  u.lr = lr;
+  u.beta_1 = o_.beta_1;
+  u.beta_2 = o_.beta_2;
+  u.epsilon = o_.epsilon;
+  u.m_coef = u_t1_ / (1.0 - u_prod_t1_);
+  u.g_coef = (1.0 - u_t_) / (1.0 - u_prod_t_);
+  u.v_correction = 1.0 - std::pow(o_.beta_2, t());
+  fused_update(OptimizerKind::Nadam, p, g, {slot(i, "m", p), slot(i, "v", p)}, u);
 }
 nn::Config Nadam::config() const {
   nn::Config c = common_config();

@@ -78,6 +78,18 @@ class OpenClBackend : public Backend {
   void ctc_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& label_lengths,
                 const Tensor& input_lengths, int64_t blank, const Tensor& loss,
                 const Tensor& grad) override;
+  void lstm_cell(const Tensor& z, const Tensor& c_prev, const Tensor& h, const Tensor& c,
+                 const Tensor& gates) override;
+  void lstm_cell_backward(const Tensor& grad_h, const Tensor& grad_c, const Tensor& gates,
+                          const Tensor& c_prev, const Tensor& c, const Tensor& grad_z,
+                          const Tensor& grad_c_prev) override;
+  void gru_cell(const Tensor& xz, const Tensor& hz, const Tensor& h_prev, const Tensor& h,
+                const Tensor& gates) override;
+  void gru_cell_backward(const Tensor& grad_h, const Tensor& gates, const Tensor& hz,
+                         const Tensor& h_prev, const Tensor& grad_xz, const Tensor& grad_hz,
+                         const Tensor& grad_h_prev) override;
+  void optimizer_update(OptimizerKind kind, const Tensor& param, const Tensor& grad,
+                        const std::vector<Tensor>& slots, const OptimizerUpdate& u) override;
 
   /// The device's description.
   const OpenClDeviceInfo& device_info() const;

@@ -340,4 +340,56 @@ void OpenClBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
                q);
 }
 
+// LSTM/GRU gate kernels: one work item per (row, unit); all tensors contiguous, passed with
+// their offsets.
+void OpenClBackend::lstm_cell(const Tensor& z, const Tensor& c_prev, const Tensor& h,
+                              const Tensor& c, const Tensor& gates) {
+  require_floating("lstm_cell", z.dtype());
+  ctx_->require_dtype("lstm_cell", z.dtype());
+  const auto H = static_cast<cl_long>(c.shape().back());
+  ctx_->launch(kname("lstm_cell", z.dtype()), c.numel(), mem(z), mem(c_prev), mem(h), mem(c),
+               mem(gates), static_cast<cl_long>(z.offset()), static_cast<cl_long>(c_prev.offset()),
+               static_cast<cl_long>(h.offset()), static_cast<cl_long>(c.offset()),
+               static_cast<cl_long>(gates.offset()), H, static_cast<cl_long>(c.numel()));
+}
+
+void OpenClBackend::lstm_cell_backward(const Tensor& grad_h, const Tensor& grad_c,
+                                       const Tensor& gates, const Tensor& c_prev, const Tensor& c,
+                                       const Tensor& grad_z, const Tensor& grad_c_prev) {
+  require_floating("lstm_cell_backward", gates.dtype());
+  ctx_->require_dtype("lstm_cell_backward", gates.dtype());
+  const auto H = static_cast<cl_long>(c.shape().back());
+  ctx_->launch(kname("lstm_cell_backward", gates.dtype()), c.numel(), mem(grad_h), mem(grad_c),
+               mem(gates), mem(c_prev), mem(c), mem(grad_z), mem(grad_c_prev),
+               static_cast<cl_long>(grad_h.offset()), static_cast<cl_long>(grad_c.offset()),
+               static_cast<cl_long>(gates.offset()), static_cast<cl_long>(c_prev.offset()),
+               static_cast<cl_long>(c.offset()), static_cast<cl_long>(grad_z.offset()),
+               static_cast<cl_long>(grad_c_prev.offset()), H, static_cast<cl_long>(c.numel()));
+}
+
+void OpenClBackend::gru_cell(const Tensor& xz, const Tensor& hz, const Tensor& h_prev,
+                             const Tensor& h, const Tensor& gates) {
+  require_floating("gru_cell", xz.dtype());
+  ctx_->require_dtype("gru_cell", xz.dtype());
+  const auto H = static_cast<cl_long>(h.shape().back());
+  ctx_->launch(kname("gru_cell", xz.dtype()), h.numel(), mem(xz), mem(hz), mem(h_prev), mem(h),
+               mem(gates), static_cast<cl_long>(xz.offset()), static_cast<cl_long>(hz.offset()),
+               static_cast<cl_long>(h_prev.offset()), static_cast<cl_long>(h.offset()),
+               static_cast<cl_long>(gates.offset()), H, static_cast<cl_long>(h.numel()));
+}
+
+void OpenClBackend::gru_cell_backward(const Tensor& grad_h, const Tensor& gates, const Tensor& hz,
+                                      const Tensor& h_prev, const Tensor& grad_xz,
+                                      const Tensor& grad_hz, const Tensor& grad_h_prev) {
+  require_floating("gru_cell_backward", gates.dtype());
+  ctx_->require_dtype("gru_cell_backward", gates.dtype());
+  const auto H = static_cast<cl_long>(h_prev.shape().back());
+  ctx_->launch(kname("gru_cell_backward", gates.dtype()), h_prev.numel(), mem(grad_h), mem(gates),
+               mem(hz), mem(h_prev), mem(grad_xz), mem(grad_hz), mem(grad_h_prev),
+               static_cast<cl_long>(grad_h.offset()), static_cast<cl_long>(gates.offset()),
+               static_cast<cl_long>(hz.offset()), static_cast<cl_long>(h_prev.offset()),
+               static_cast<cl_long>(grad_xz.offset()), static_cast<cl_long>(grad_hz.offset()),
+               static_cast<cl_long>(grad_h_prev.offset()), H, static_cast<cl_long>(h_prev.numel()));
+}
+
 }  // namespace tg

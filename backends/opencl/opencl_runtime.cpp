@@ -256,6 +256,7 @@ std::string program_source(bool fp64) {
          std::to_string(t.kind) + "\n#define ACC " + t.acc + "\n#define REAL " + t.real +
          "\n#define T_LOWEST " + t.lowest + "\n#define TO_T(v) " + to_expr(t, "v") + "\n";
     s += source::kTyped;
+    if (t.kind == 0) s += source::kOptimizer;
     s += "\n#undef T\n#undef SUF\n#undef TG_KIND\n#undef ACC\n#undef REAL\n#undef T_LOWEST\n#undef "
          "TO_T\n";
   }

@@ -1206,6 +1206,25 @@ inline const std::vector<OpCase>& op_cases() {
          .fn = [](const auto& x) { return simple_rnn(x[0], Tensor(), x[1], x[2], x[3])[0]; },
          .inputs = {U({2, 4, 3}), U({3, 2}, -0.7, 0.7), U({2, 2}, -0.7, 0.7), U({2})},
          .tol32 = 1e-4});
+    v.push_back({.op = "lstm_cell",
+                 .name = "lstm_cell h and c",
+                 .fn =
+                     [](const auto& x) {
+                       auto r = lstm_cell(x[0], x[1]);
+                       return concat({r[0].reshape({-1}), mul(r[1], 0.5).reshape({-1})});
+                     },
+                 .inputs = {U({2, 12}, -2, 2), U({2, 3})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "lstm_cell",
+                 .name = "lstm_cell c only, strided z",
+                 .fn = [](const auto& x) { return lstm_cell(x[0].transpose(0, 1), x[1])[1]; },
+                 .inputs = {U({8, 3}, -2, 2), U({3, 2})},
+                 .tol32 = 1e-4});
+    v.push_back({.op = "gru_cell",
+                 .name = "gru_cell",
+                 .fn = [](const auto& x) { return gru_cell(x[0], x[1], x[2]); },
+                 .inputs = {U({2, 9}, -2, 2), U({2, 9}, -2, 2), U({2, 3})},
+                 .tol32 = 1e-4});
     v.push_back(
         {.op = "lstm",
          .name = "lstm large",

@@ -107,7 +107,8 @@ TEST_CASE("gradgradcheck: convolution, pooling, normalization, embedding", "[sec
   for (const char* op :
        {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv1d", "conv2d_transpose",
         "max_pool2d", "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
-        "batch_norm", "layer_norm", "embedding", "lstm", "gru", "simple_rnn", "unbind"}) {
+        "batch_norm", "layer_norm", "embedding", "lstm", "gru", "simple_rnn", "unbind", "lstm_cell",
+        "gru_cell"}) {
     INFO(op);
     CHECK(gradgrad_entries(op) >= 1);
   }
@@ -202,6 +203,8 @@ TEST_CASE("every differentiable op is covered by a second-order check", "[second
                                          "lstm",
                                          "gru",
                                          "simple_rnn",
+                                         "lstm_cell",
+                                         "gru_cell",
                                          "unbind"};
   for (const auto& info : autograd::registered_ops()) {
     INFO(info.name);

@@ -652,6 +652,95 @@ __kernel void TG_CAT2(batch_norm_backward, SUF)(__global const T* x, __global co
   }
 }
 
+// ---- LSTM / GRU gate arithmetic (one work item per (row, unit); contiguous tensors) ----
+
+inline T TG_CAT2(sigm, SUF)(T x) { return (T)1 / ((T)1 + exp(-x)); }
+
+// LSTM, gate order i, f, c, o: c = sig(f) c_prev + sig(i) tanh(cc), h = sig(o) tanh(c).
+__kernel void TG_CAT2(lstm_cell, SUF)(__global const T* z, __global const T* cp, __global T* h,
+                                      __global T* c, __global T* g, long z_off, long cp_off,
+                                      long h_off, long c_off, long g_off, long H, long n) {
+  const long e = get_global_id(0);
+  if (e >= n) return;
+  const long r = e / H, j = e - r * H;
+  __global const T* zr = z + z_off + r * 4 * H;
+  __global T* gr = g + g_off + r * 4 * H;
+  const T i = TG_CAT2(sigm, SUF)(zr[j]), f = TG_CAT2(sigm, SUF)(zr[H + j]);
+  const T cc = tanh(zr[2 * H + j]), o = TG_CAT2(sigm, SUF)(zr[3 * H + j]);
+  const T cn = f * cp[cp_off + e] + i * cc;
+  gr[j] = i;
+  gr[H + j] = f;
+  gr[2 * H + j] = cc;
+  gr[3 * H + j] = o;
+  c[c_off + e] = cn;
+  h[h_off + e] = o * tanh(cn);
+}
+
+__kernel void TG_CAT2(lstm_cell_backward, SUF)(
+    __global const T* dh, __global const T* dc, __global const T* g, __global const T* cp,
+    __global const T* c, __global T* dz, __global T* dcp, long dh_off, long dc_off, long g_off,
+    long cp_off, long c_off, long dz_off, long dcp_off, long H, long n) {
+  const long e = get_global_id(0);
+  if (e >= n) return;
+  const long r = e / H, j = e - r * H;
+  __global const T* gr = g + g_off + r * 4 * H;
+  __global T* dzr = dz + dz_off + r * 4 * H;
+  const T i = gr[j], f = gr[H + j], cc = gr[2 * H + j], o = gr[3 * H + j];
+  const T tc = tanh(c[c_off + e]);
+  const T gh = dh[dh_off + e];
+  const T dct = dc[dc_off + e] + gh * o * ((T)1 - tc * tc);
+  dzr[j] = dct * cc * i * ((T)1 - i);
+  dzr[H + j] = dct * cp[cp_off + e] * f * ((T)1 - f);
+  dzr[2 * H + j] = dct * i * ((T)1 - cc * cc);
+  dzr[3 * H + j] = gh * tc * o * ((T)1 - o);
+  dcp[dcp_off + e] = dct * f;
+}
+
+// GRU (Keras 3 reset_after), gate order z, r, h.
+__kernel void TG_CAT2(gru_cell, SUF)(__global const T* xz, __global const T* hz,
+                                     __global const T* hp, __global T* h, __global T* g,
+                                     long xz_off, long hz_off, long hp_off, long h_off,
+                                     long g_off, long H, long n) {
+  const long e = get_global_id(0);
+  if (e >= n) return;
+  const long r = e / H, j = e - r * H;
+  __global const T* x = xz + xz_off + r * 3 * H;
+  __global const T* u = hz + hz_off + r * 3 * H;
+  __global T* gr = g + g_off + r * 3 * H;
+  const T zg = TG_CAT2(sigm, SUF)(x[j] + u[j]);
+  const T rg = TG_CAT2(sigm, SUF)(x[H + j] + u[H + j]);
+  const T hh = tanh(x[2 * H + j] + rg * u[2 * H + j]);
+  gr[j] = zg;
+  gr[H + j] = rg;
+  gr[2 * H + j] = hh;
+  h[h_off + e] = zg * hp[hp_off + e] + ((T)1 - zg) * hh;
+}
+
+__kernel void TG_CAT2(gru_cell_backward, SUF)(
+    __global const T* dh, __global const T* g, __global const T* hz, __global const T* hp,
+    __global T* dxz, __global T* dhz, __global T* dhp, long dh_off, long g_off, long hz_off,
+    long hp_off, long dxz_off, long dhz_off, long dhp_off, long H, long n) {
+  const long e = get_global_id(0);
+  if (e >= n) return;
+  const long r = e / H, j = e - r * H;
+  __global const T* gr = g + g_off + r * 3 * H;
+  __global const T* u = hz + hz_off + r * 3 * H;
+  __global T* dx = dxz + dxz_off + r * 3 * H;
+  __global T* du = dhz + dhz_off + r * 3 * H;
+  const T zg = gr[j], rg = gr[H + j], hh = gr[2 * H + j];
+  const T gh = dh[dh_off + e];
+  const T dpz = gh * (hp[hp_off + e] - hh) * zg * ((T)1 - zg);
+  const T dph = gh * ((T)1 - zg) * ((T)1 - hh * hh);
+  const T dpr = dph * u[2 * H + j] * rg * ((T)1 - rg);
+  dx[j] = dpz;
+  du[j] = dpz;
+  dx[H + j] = dpr;
+  du[H + j] = dpr;
+  dx[2 * H + j] = dph;
+  du[2 * H + j] = dph * rg;
+  dhp[dhp_off + e] = gh * zg;
+}
+
 #endif  // TG_KIND == 0
 
 #undef TG_NAN
