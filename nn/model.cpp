@@ -479,7 +479,7 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
     }
     epoch_logs = metric_logs(means.mean(), means.output_means());
     if (val) {
-      Logs v = run_evaluation(*val, 0, {});
+      Logs v = run_evaluation(*val, 0, o.callbacks);  // validation fires on_test_* as in Keras
       for (const auto& [k, x] : v) epoch_logs["val_" + k] = x;
     }
     bar.update(step, as_list(epoch_logs), true);
