@@ -104,7 +104,9 @@ Tensor take_along_axis(const Tensor& x, const Tensor& index, int64_t axis_in) {
   Shape bx = b, bi = b;
   bx[axis] = x.shape()[axis];
   bi[axis] = index.shape()[axis];
-  return gather(x.expand(bx), axis, index.expand(bi));
+  // Validate the index before broadcasting it (fewer elements to scan).
+  Tensor ix = checked_index("take_along_axis", index, x.shape()[axis], axis);
+  return ops::gather_valid(x.expand(bx), axis, expand_raw(ix, bi));
 }
 
 TG_REGISTER_OP("index_select", "gather", true);
@@ -118,7 +120,10 @@ Tensor index_select(const Tensor& x, int64_t axis_in, const Tensor& index) {
   is[axis] = index.shape()[0];
   Shape os = x.shape();
   os[axis] = index.shape()[0];
-  return gather(x, axis, index.reshape(is).expand(os));
+  // Validate the 1-D index before broadcasting it over the other axes.
+  Tensor ix = checked_index("index_select", index, x.shape()[axis], axis);
+  ix = contiguous_raw(ix);
+  return ops::gather_valid(x, axis, expand_raw(view_raw(ix, is, contiguous_strides(is), ix.offset()), os));
 }
 
 TG_REGISTER_OP("one_hot", "binary", false);

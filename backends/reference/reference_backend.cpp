@@ -345,6 +345,19 @@ void ReferenceBackend::gather(const Tensor& x, int64_t axis, const Tensor& index
     const T* s = ptr<T>(x);
     const int64_t* ix = ptr<int64_t>(index);
     T* d = ptr<T>(out);
+    // Whole rows picked along axis 0 (index_select of samples, a shuffled batch): row copies.
+    bool rows = axis == 0 && x.dim() > 0 && x.is_contiguous() && out.is_contiguous();
+    for (int64_t k = 1; rows && k < index.dim(); ++k) rows = index.strides()[k] == 0 || index.shape()[k] == 1;
+    if (rows) {
+      const int64_t row = out.dim() > 0 ? out.numel() / std::max<int64_t>(out.shape()[0], 1) : 1;
+      const int64_t xrow = x.numel() / std::max<int64_t>(x.shape()[0], 1);
+      if (row == xrow) {
+        for (int64_t r = 0; r < out.shape()[0]; ++r)
+          std::memcpy(d + out.offset() + r * row, s + x.offset() + ix[index.offset() + r * index.strides()[0]] * row,
+                      static_cast<size_t>(row) * sizeof(T));
+        return;
+      }
+    }
     Strides xs = x.strides();
     const int64_t step = xs[axis];
     xs[axis] = 0;
