@@ -1,7 +1,10 @@
 // Helpers shared by the tests: value comparison and gradcheck assertions.
 #pragma once
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,38 @@ inline std::string compare_values(const std::vector<double>& a, const std::vecto
 
 /// Values of t as doubles (any dtype, any device).
 inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+/// A float32 tensor holding the values v with shape s.
+inline Tensor f32(const std::vector<double>& v, const Shape& s) {
+  return tensor(v, s, {.dtype = kFloat32});
+}
+
+/// Overwrites a weight's values (under NoGrad, as an optimizer does).
+inline void set_values(const Tensor& w, const std::vector<double>& v) {
+  NoGrad ng;
+  Tensor dst = w;
+  dst.copy_(tensor(v, w.shape(), {.dtype = kFloat64}));
+}
+
+/// The message of the exception of type E thrown by f ("<no exception>" if none).
+template <class E, class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
+/// A fresh, empty temporary folder unique to this process: <tmp>/tg_<prefix>_<pid>_<name>.
+inline std::filesystem::path temp_dir(const std::string& prefix, const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path p = fs::temp_directory_path() / ("tg_" + prefix + "_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
 
 }  // namespace tg::test
 

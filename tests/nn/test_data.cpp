@@ -16,29 +16,15 @@ using namespace tg;
 using Catch::Matchers::Contains;
 
 namespace {
+using tg::test::f32;
+using tg::test::error_of;
 using V = std::vector<double>;
 namespace fs = std::filesystem;
 using tg::test::values;
 
-Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
-fs::path temp_dir(const std::string& name) {
-  fs::path p =
-      fs::temp_directory_path() / ("tg_nn_data_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return test::temp_dir("nn_data", name); }
 
 void write_bytes(const fs::path& p, const std::string& b) {
   std::ofstream f(p, std::ios::binary);

@@ -12,27 +12,13 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
+using tg::test::f32;
+using tg::test::set_values;
+using tg::test::error_of;
 using V = std::vector<double>;
 
-Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
 
-/// Overwrites a weight's values (under NoGrad, as an optimizer does).
-void set_values(const Tensor& w, const V& v) {
-  NoGrad ng;
-  Tensor dst = w;
-  dst.copy_(tensor(v, w.shape(), {.dtype = kFloat64}));
-}
 
-/// The message of the exception of type E thrown by f ("<no exception>" if none).
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 /// A user layer: y = x·w + b with its own weights, and a non-trainable counter weight.
 struct MyLayer : nn::Layer {

@@ -16,31 +16,17 @@ using namespace tg;
 using Catch::Matchers::Contains;
 
 namespace {
+using tg::test::f32;
+using tg::test::set_values;
+using tg::test::error_of;
 using V = std::vector<double>;
 
-Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
 Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   return uniform(s, lo, hi, seed);
 }
 V vals(const Tensor& t) { return t.to_vector<double>(); }
 
-/// Overwrites a weight's values (under NoGrad, as an optimizer does).
-void set_values(const Tensor& w, const V& v) {
-  NoGrad ng;
-  Tensor dst = w;
-  dst.copy_(tensor(v, w.shape(), {.dtype = kFloat64}));
-}
 
-/// The message of the exception of type E thrown by f ("<no exception>" if none).
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 /// The weight named name of layer l (own weights and sublayers').
 Tensor weight_of(nn::Layer& l, const std::string& name) {

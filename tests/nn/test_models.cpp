@@ -9,25 +9,13 @@ using namespace tg;
 using Catch::Matchers::Contains;
 
 namespace {
+using tg::test::f32;
+using tg::test::set_values;
+using tg::test::error_of;
 using V = std::vector<double>;
 
-Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
 
-void set_values(const Tensor& w, const V& v) {
-  NoGrad ng;
-  Tensor dst = w;
-  dst.copy_(tensor(v, w.shape(), {.dtype = kFloat64}));
-}
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 /// A user merge layer (there is no Concatenate layer yet): joins its inputs on the last axis.
 struct ConcatMerge : nn::Layer {

@@ -16,26 +16,14 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
+using tg::test::f32;
+using tg::test::set_values;
+using tg::test::error_of;
 using V = std::vector<double>;
 namespace fs = std::filesystem;
 
-Tensor f32(const V& v, const Shape& s) { return tensor(v, s, {.dtype = kFloat32}); }
 
-void set_values(const Tensor& w, const V& v) {
-  NoGrad ng;
-  Tensor dst = w;
-  dst.copy_(tensor(v, w.shape(), {.dtype = kFloat64}));
-}
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 /// Everything f writes to stdout (fd 1), which is a plain file meanwhile (not a terminal).
 std::string capture_stdout(const std::function<void()>& f) {
@@ -83,14 +71,7 @@ std::vector<std::string> lines_of(const std::string& s) {
   return out;
 }
 
-/// A fresh temporary folder for this test.
-fs::path temp_dir(const std::string& name) {
-  fs::path p =
-      fs::temp_directory_path() / ("tg_nn_training_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return test::temp_dir("nn_training", name); }
 
 /// y = x·[1, 2] + 0.5 on three samples; predictions 3.5, −1.5, 2.5 against targets 3, 0, 2.5.
 struct LinearCase {
