@@ -19,6 +19,10 @@ class Config {
   /// The value under key as T; throws ValueError when missing or of another type.
   template <class T>
   T get(const std::string& key) const;
+  /// The integer list under key (a shape, e.g. "input_shape"), or an empty list when missing.
+  std::vector<int64_t> list_or_empty(const std::string& key) const {
+    return has(key) ? get<std::vector<int64_t>>(key) : std::vector<int64_t>{};
+  }
   /// The value under key, or fallback when missing.
   template <class T>
   T get_or(const std::string& key, T fallback) const {

@@ -160,9 +160,7 @@ std::unordered_map<std::string, LayerFactory>& registry() {
   return r;
 }
 
-Shape shape_of(const Config& c, const char* key) {
-  return c.has(key) ? Shape(c.get<std::vector<int64_t>>(key)) : Shape{};
-}
+Shape shape_of(const Config& c, const char* key) { return Shape(c.list_or_empty(key)); }
 std::string init_name(const Config& c, const char* key, const char* fallback) {
   std::string n = c.get_or<std::string>(key, fallback);
   return n == "custom" ? std::string(fallback) : n;  // the saved weights replace the values

@@ -20,6 +20,20 @@ Tensor add_bias(const Tensor& y, const Tensor& b, const std::string& fmt) {
   }
   return add(y, b);
 }
+
+/// The config entries Conv2D and Conv2DTranspose share.
+template <class O>
+Config conv_config(Config c, int64_t filters, const std::vector<int64_t>& kernel_size, const O& o) {
+  c.set("filters", filters);
+  c.set("kernel_size", kernel_size);
+  c.set("strides", o.strides);
+  c.set("padding", o.padding.mode);
+  c.set("data_format", o.data_format);
+  c.set("dilation_rate", o.dilation_rate);
+  c.set("activation", o.activation.name());
+  c.set("use_bias", o.use_bias);
+  return c;
+}
 }  // namespace
 
 Padding padding_from_config(const Config& c) {
@@ -67,16 +81,8 @@ Tensor Conv2DLayer::call(const Tensor& x, bool) {
   return o_.activation(y);
 }
 Config Conv2DLayer::config() const {
-  Config c = Layer::config();
-  c.set("filters", filters_);
-  c.set("kernel_size", kernel_size_);
-  c.set("strides", o_.strides);
-  c.set("padding", o_.padding.mode);
-  c.set("data_format", o_.data_format);
-  c.set("dilation_rate", o_.dilation_rate);
+  Config c = conv_config(Layer::config(), filters_, kernel_size_, o_);
   c.set("groups", o_.groups);
-  c.set("activation", o_.activation.name());
-  c.set("use_bias", o_.use_bias);
   return c;
 }
 std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
@@ -89,9 +95,7 @@ std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
                     .groups = c.get<int64_t>("groups"),
                     .activation = ActivationFn(c.get<std::string>("activation")),
                     .use_bias = c.get<bool>("use_bias"),
-                    .input_shape = c.has("input_shape")
-                                       ? Shape(c.get<std::vector<int64_t>>("input_shape"))
-                                       : Shape{},
+                    .input_shape = Shape(c.list_or_empty("input_shape")),
                     .name = c.get<std::string>("name")});
 }
 
@@ -150,9 +154,7 @@ std::shared_ptr<Layer> Conv1DLayer::from_config(const Config& c) {
                     .groups = c.get<int64_t>("groups"),
                     .activation = ActivationFn(c.get<std::string>("activation")),
                     .use_bias = c.get<bool>("use_bias"),
-                    .input_shape = c.has("input_shape")
-                                       ? Shape(c.get<std::vector<int64_t>>("input_shape"))
-                                       : Shape{},
+                    .input_shape = Shape(c.list_or_empty("input_shape")),
                     .name = c.get<std::string>("name")});
 }
 
@@ -186,16 +188,7 @@ Tensor Conv2DTransposeLayer::call(const Tensor& x, bool) {
   return o_.activation(add_bias(y, bias_, o_.data_format));
 }
 Config Conv2DTransposeLayer::config() const {
-  Config c = Layer::config();
-  c.set("filters", filters_);
-  c.set("kernel_size", kernel_size_);
-  c.set("strides", o_.strides);
-  c.set("padding", o_.padding.mode);
-  c.set("data_format", o_.data_format);
-  c.set("dilation_rate", o_.dilation_rate);
-  c.set("activation", o_.activation.name());
-  c.set("use_bias", o_.use_bias);
-  return c;
+  return conv_config(Layer::config(), filters_, kernel_size_, o_);
 }
 std::shared_ptr<Layer> Conv2DTransposeLayer::from_config(const Config& c) {
   return std::make_shared<Conv2DTransposeLayer>(
@@ -206,9 +199,7 @@ std::shared_ptr<Layer> Conv2DTransposeLayer::from_config(const Config& c) {
                              .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"),
                              .activation = ActivationFn(c.get<std::string>("activation")),
                              .use_bias = c.get<bool>("use_bias"),
-                             .input_shape = c.has("input_shape")
-                                                ? Shape(c.get<std::vector<int64_t>>("input_shape"))
-                                                : Shape{},
+                             .input_shape = Shape(c.list_or_empty("input_shape")),
                              .name = c.get<std::string>("name")});
 }
 

@@ -6,12 +6,6 @@
 
 namespace tg::nn {
 
-namespace {
-Shape shape_or_empty(const Config& c) {
-  return c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{};
-}
-}  // namespace
-
 BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions o)
     : Layer("BatchNormalization", o.name), o_(std::move(o)) {
   if (!o_.input_shape.empty()) set_declared_input_shape(o_.input_shape.vec());
@@ -56,7 +50,7 @@ std::shared_ptr<Layer> BatchNormalizationLayer::from_config(const Config& c) {
                                 .epsilon = c.get<double>("epsilon"),
                                 .center = c.get<bool>("center"),
                                 .scale = c.get<bool>("scale"),
-                                .input_shape = shape_or_empty(c),
+                                .input_shape = Shape(c.list_or_empty("input_shape")),
                                 .name = c.get<std::string>("name")});
 }
 
@@ -92,7 +86,7 @@ std::shared_ptr<Layer> LayerNormalizationLayer::from_config(const Config& c) {
                                 .epsilon = c.get<double>("epsilon"),
                                 .center = c.get<bool>("center"),
                                 .scale = c.get<bool>("scale"),
-                                .input_shape = shape_or_empty(c),
+                                .input_shape = Shape(c.list_or_empty("input_shape")),
                                 .name = c.get<std::string>("name")});
 }
 
@@ -131,7 +125,8 @@ Config EmbeddingLayer::config() const {
 std::shared_ptr<Layer> EmbeddingLayer::from_config(const Config& c) {
   return std::make_shared<EmbeddingLayer>(
       c.get<int64_t>("input_dim"), c.get<int64_t>("output_dim"),
-      EmbeddingOptions{.input_shape = shape_or_empty(c), .name = c.get<std::string>("name")});
+      EmbeddingOptions{.input_shape = Shape(c.list_or_empty("input_shape")),
+                       .name = c.get<std::string>("name")});
 }
 
 }  // namespace tg::nn

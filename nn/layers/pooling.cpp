@@ -5,12 +5,6 @@
 
 namespace tg::nn {
 
-namespace {
-Shape shape_or_empty(const Config& c) {
-  return c.has("input_shape") ? Shape(c.get<std::vector<int64_t>>("input_shape")) : Shape{};
-}
-}  // namespace
-
 Pooling2DLayer::Pooling2DLayer(bool max, std::vector<int64_t> ps, Pooling2DOptions o)
     : Layer(max ? "MaxPooling2D" : "AveragePooling2D", o.name),
       max_(max),
@@ -41,7 +35,7 @@ std::shared_ptr<Layer> Pooling2DLayer::from_config(const Config& c, bool max) {
       Pooling2DOptions{.strides = c.get<std::vector<int64_t>>("strides"),
                        .padding = padding_from_config(c),
                        .data_format = c.get<std::string>("data_format"),
-                       .input_shape = shape_or_empty(c),
+                       .input_shape = Shape(c.list_or_empty("input_shape")),
                        .name = c.get<std::string>("name")});
 }
 
@@ -67,7 +61,7 @@ std::shared_ptr<Layer> GlobalPooling2DLayer::from_config(const Config& c, bool m
   return std::make_shared<GlobalPooling2DLayer>(
       max, GlobalPooling2DOptions{.data_format = c.get<std::string>("data_format"),
                                   .keepdims = c.get<bool>("keepdims"),
-                                  .input_shape = shape_or_empty(c),
+                                  .input_shape = Shape(c.list_or_empty("input_shape")),
                                   .name = c.get<std::string>("name")});
 }
 

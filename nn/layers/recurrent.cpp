@@ -112,9 +112,7 @@ std::shared_ptr<Layer> RNNLayer::from_config(Cell cell, const Config& c) {
                  .go_backwards = c.get<bool>("go_backwards"),
                  .use_bias = c.get<bool>("use_bias"),
                  .unit_forget_bias = c.get_or<bool>("unit_forget_bias", true),
-                 .input_shape = c.has("input_shape")
-                                    ? Shape(c.get<std::vector<int64_t>>("input_shape"))
-                                    : Shape{},
+                 .input_shape = Shape(c.list_or_empty("input_shape")),
                  .name = c.get<std::string>("name")});
 }
 
