@@ -2,6 +2,7 @@
 // validation happens in the ops (autograd/ops) before a kernel is called.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -118,6 +119,27 @@ struct OptimizerUpdate {
   double v_correction = 1;  ///< Nadam: 1 − β₂ᵗ
 };
 
+/// The cell of a whole-sequence recurrent kernel (Backend::rnn_forward).
+enum class RnnCell : uint8_t {
+  Lstm,  ///< gates i, f, c, o (4); lstm_cell's formulas
+  Gru,   ///< gates z, r, h (3); gru_cell's formulas (Keras 3 reset_after)
+};
+
+/// Operands of a whole-sequence recurrent kernel, all contiguous, one floating dtype, one
+/// device: x (N, T, F); h0 and, for the LSTM, c0 (N, H); kernel (F, G·H); recurrent_kernel
+/// (H, G·H); bias (G·H) for the LSTM, (2, G·H) (input row, recurrent row) for the GRU. Every
+/// operand is defined (zeros where the user gave none; c0 undefined for the GRU). Gradients
+/// come back in the same struct (same shapes).
+struct RnnOperands {
+  Tensor x, h0, c0, kernel, recurrent_kernel, bias;
+};
+
+/// What a backend's whole-sequence forward keeps for its backward; opaque to the ops.
+class RnnWorkspace {
+ public:
+  virtual ~RnnWorkspace() = default;
+};
+
 /// Kernels of one device kind. Inputs may have any strides (broadcast inputs come as views with
 /// stride 0 on broadcast axes); outputs are preallocated with the result's shape and dtype.
 class Backend {
@@ -210,6 +232,25 @@ class Backend {
   virtual void gru_cell_backward(const Tensor& grad_h, const Tensor& gates, const Tensor& hz,
                                  const Tensor& h_prev, const Tensor& grad_xz, const Tensor& grad_hz,
                                  const Tensor& grad_h_prev) = 0;
+  /// Whole-sequence LSTM or GRU forward: writes y (N, T, H), the state after each step in
+  /// processing order (go_backwards: step i consumes x[:, T − 1 − i]), h_last and, for the LSTM,
+  /// c_last (N, H). training: keep in the workspace what rnn_backward needs. Returns the
+  /// workspace (non-null), or nullptr when this backend has no whole-sequence kernel for these
+  /// operands: the op then runs the steps one by one (matmul + lstm_cell / gru_cell), which is
+  /// what the default does.
+  virtual std::shared_ptr<RnnWorkspace> rnn_forward(RnnCell cell, bool go_backwards,
+                                                    bool training, const RnnOperands& in,
+                                                    const Tensor& y, const Tensor& h_last,
+                                                    const Tensor& c_last);
+  /// Backward of an rnn_forward run with training = true, from its operands, outputs and
+  /// workspace: from grad_y (N, T, H), grad_h_last and (LSTM) grad_c_last (N, H), all
+  /// contiguous, writes the gradient of every operand into grads (defined, contiguous, the
+  /// operands' shapes; overwritten, not accumulated).
+  virtual void rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands& in,
+                            const Tensor& y, const Tensor& h_last, const Tensor& c_last,
+                            RnnWorkspace& workspace, const Tensor& grad_y,
+                            const Tensor& grad_h_last, const Tensor& grad_c_last,
+                            const RnnOperands& grads);
   /// Batch normalization of x viewed as rows (M, C) (contiguous, channels last):
   /// y = (x − mean) / sqrt(var + eps) · gamma + beta. training: writes the batch mean and biased
   /// variance into mean and var; otherwise reads them.

@@ -46,6 +46,19 @@ void register_backend(DeviceType type, Backend* (*factory)(int)) {
 UseReferenceBackend::UseReferenceBackend() : prev_(t_use_reference) { t_use_reference = true; }
 UseReferenceBackend::~UseReferenceBackend() { t_use_reference = prev_; }
 
+std::shared_ptr<RnnWorkspace> Backend::rnn_forward(RnnCell, bool, bool, const RnnOperands&,
+                                                  const Tensor&, const Tensor&, const Tensor&) {
+  return nullptr;  // no whole-sequence kernel: the op runs the steps one by one
+}
+
+void Backend::rnn_backward(RnnCell, bool, const RnnOperands&, const Tensor&, const Tensor&,
+                           const Tensor&, RnnWorkspace&, const Tensor&, const Tensor&,
+                           const Tensor&, const RnnOperands&) {
+  // Reached only if a backend returns a workspace from rnn_forward without overriding this.
+  fail<BackendError>("rnn_backward: backend '", name(),
+                     "' returned a workspace from rnn_forward but has no rnn_backward");
+}
+
 std::string_view unary_op_name(UnaryOp op) {
   static constexpr std::string_view names[] = {
       "neg",      "abs",        "sign",   "exp",  "log",         "log1p",     "expm1",

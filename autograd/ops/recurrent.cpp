@@ -1,6 +1,10 @@
-// Recurrent ops (LSTM, GRU, simple RNN): the input projection for all steps in one matmul,
-// then per step one matmul with the recurrent kernel and the gate arithmetic (LSTM and GRU:
-// the fused lstm_cell / gru_cell ops, whose backward is a kernel of its own).
+// Recurrent ops (LSTM, GRU, simple RNN). LSTM and GRU first ask the backend for a whole-sequence
+// kernel (Backend::rnn_forward: oneDNN's RNN primitives for float32 on the CPU), recorded as one
+// node; otherwise, and for the simple RNN, the input projection of all steps is one matmul,
+// then per step one matmul with the recurrent kernel and the gate arithmetic (the fused
+// lstm_cell / gru_cell ops, whose backward is a kernel of its own).
+#include <optional>
+
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/op_util.hpp"
 
@@ -68,6 +72,36 @@ void check_cell(std::string_view op, const Tensor& gates_in, const char* gname, 
 }
 }  // namespace
 
+namespace {
+/// lstm_cell's gradient {grad_z, grad_c_prev} in differentiable ops (for create_graph), the gates
+/// recomputed from z so that they are differentiated too.
+std::vector<Tensor> lstm_cell_grad_graph(const Tensor& z, const Tensor& c_prev, const Tensor& dh,
+                                         const Tensor& dc, int64_t H) {
+  std::vector<Tensor> s = split(sigmoid(z), {H, H, H, H}, -1);
+  Tensor i = s[0], f = s[1], o = s[3];
+  Tensor cc = tanh(z.slice(-1, 2 * H, 3 * H));
+  Tensor tc = tanh(add(mul(f, c_prev), mul(i, cc)));
+  Tensor dct = add(dc, mul(mul(dh, o), sub(1.0, square(tc))));
+  Tensor dz = concat(
+      {mul(mul(dct, cc), mul(i, sub(1.0, i))), mul(mul(dct, c_prev), mul(f, sub(1.0, f))),
+       mul(mul(dct, i), sub(1.0, square(cc))), mul(mul(dh, tc), mul(o, sub(1.0, o)))},
+      -1);
+  return {dz, mul(dct, f)};
+}
+
+/// gru_cell's gradient {grad_xz, grad_hz, grad_h_prev (direct term)} in differentiable ops.
+std::vector<Tensor> gru_cell_grad_graph(const Tensor& xz, const Tensor& hz, const Tensor& h_prev,
+                                        const Tensor& g, int64_t H) {
+  std::vector<Tensor> xg = split(xz, {H, H, H}, -1), hg = split(hz, {H, H, H}, -1);
+  Tensor zg = sigmoid(add(xg[0], hg[0])), r = sigmoid(add(xg[1], hg[1]));
+  Tensor hh = tanh(add(xg[2], mul(r, hg[2])));
+  Tensor dpz = mul(mul(g, sub(h_prev, hh)), mul(zg, sub(1.0, zg)));
+  Tensor dph = mul(mul(g, sub(1.0, zg)), sub(1.0, square(hh)));
+  Tensor dpr = mul(mul(dph, hg[2]), mul(r, sub(1.0, r)));
+  return {concat({dpz, dpr, dph}, -1), concat({dpz, dpr, mul(dph, r)}, -1), mul(g, zg)};
+}
+}  // namespace
+
 TG_REGISTER_OP("lstm_cell", "lstm_cell", true);
 std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
   check_cell("lstm_cell", z_in, "z", c_in, "c_prev", 4);
@@ -84,21 +118,8 @@ std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
         [sz = autograd::SavedTensor(z_in), scp = autograd::SavedTensor(c_in),
          sc = autograd::SavedTensor(c, true, 1), gates, H](std::vector<Tensor>& g) {
           Tensor dh = g[0], dc = g[1];
-          if (autograd::grad_enabled()) {
-            // create_graph: the same gradient in differentiable ops, with the gates recomputed
-            // from z so that they are differentiated too.
-            Tensor zs = sz.unpack(), cpv = scp.unpack();
-            std::vector<Tensor> s = split(sigmoid(zs), {H, H, H, H}, -1);
-            Tensor i = s[0], f = s[1], o = s[3];
-            Tensor cc = tanh(zs.slice(-1, 2 * H, 3 * H));
-            Tensor tc = tanh(add(mul(f, cpv), mul(i, cc)));
-            Tensor dct = add(dc, mul(mul(dh, o), sub(1.0, square(tc))));
-            Tensor dz = concat(
-                {mul(mul(dct, cc), mul(i, sub(1.0, i))), mul(mul(dct, cpv), mul(f, sub(1.0, f))),
-                 mul(mul(dct, i), sub(1.0, square(cc))), mul(mul(dh, tc), mul(o, sub(1.0, o)))},
-                -1);
-            return std::vector<Tensor>{dz, mul(dct, f)};
-          }
+          if (autograd::grad_enabled())  // create_graph
+            return lstm_cell_grad_graph(sz.unpack(), scp.unpack(), dh, dc, H);
           Tensor cpv = contiguous_raw(scp.unpack()), cv = sc.unpack();
           Tensor dz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
           Tensor dcp = Tensor::empty(cpv.shape(), cpv.dtype(), cpv.device());
@@ -126,17 +147,8 @@ Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
         "gru_cell", {&xz_in, &hz_in, &h_in}, {&h},
         [sx = autograd::SavedTensor(xz_in), su = autograd::SavedTensor(hz_in),
          shp = autograd::SavedTensor(h_in), gates, H](const Tensor& g) {
-          if (autograd::grad_enabled()) {
-            Tensor xzs = sx.unpack(), hzs = su.unpack(), hpv = shp.unpack();
-            std::vector<Tensor> xg = split(xzs, {H, H, H}, -1), hg = split(hzs, {H, H, H}, -1);
-            Tensor zg = sigmoid(add(xg[0], hg[0])), r = sigmoid(add(xg[1], hg[1]));
-            Tensor hh = tanh(add(xg[2], mul(r, hg[2])));
-            Tensor dpz = mul(mul(g, sub(hpv, hh)), mul(zg, sub(1.0, zg)));
-            Tensor dph = mul(mul(g, sub(1.0, zg)), sub(1.0, square(hh)));
-            Tensor dpr = mul(mul(dph, hg[2]), mul(r, sub(1.0, r)));
-            return std::vector<Tensor>{concat({dpz, dpr, dph}, -1),
-                                       concat({dpz, dpr, mul(dph, r)}, -1), mul(g, zg)};
-          }
+          if (autograd::grad_enabled())  // create_graph
+            return gru_cell_grad_graph(sx.unpack(), su.unpack(), shp.unpack(), g, H);
           Tensor hzv = contiguous_raw(su.unpack()), hpv = contiguous_raw(shp.unpack());
           Tensor dxz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
           Tensor dhz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
@@ -149,13 +161,178 @@ Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
   return h;
 }
 
-TG_REGISTER_OP("lstm", "composite", true);
+namespace {
+/// One recurrent sequence as the ops see it: the user's tensors (h0, c0, bias may be undefined).
+struct Sequence {
+  RnnCell cell;
+  Tensor x, h0, c0, k, rk, b;
+  RnnOptions o;
+  int64_t H;
+  bool lstm() const { return cell == RnnCell::Lstm; }
+};
+
+/// The backend's operands for s: contiguous, zeros where the user gave none.
+RnnOperands operands(const Sequence& s) {
+  const int64_t N = s.x.shape()[0], G = s.lstm() ? 4 : 3;
+  const TensorOptions opt{.dtype = s.x.dtype(), .device = s.x.device()};
+  auto or_zeros = [&](const Tensor& t, const Shape& shape) {
+    return t.defined() ? contiguous_raw(t) : zeros(shape, opt);
+  };
+  return {contiguous_raw(s.x),
+          or_zeros(s.h0, {N, s.H}),
+          s.lstm() ? or_zeros(s.c0, {N, s.H}) : Tensor(),
+          contiguous_raw(s.k),
+          contiguous_raw(s.rk),
+          or_zeros(s.b, s.lstm() ? Shape{G * s.H} : Shape{2, G * s.H})};
+}
+
+/// The gradient of a sequence in differentiable ops, for create_graph through the whole-sequence
+/// kernel: replays the steps with lstm_cell / gru_cell (recorded, so that the result is
+/// differentiable in the inputs) and runs backpropagation through time with their closed-form
+/// derivatives. dy (N, T, H) in processing order (undefined without return_sequences), dh and
+/// dc (LSTM) the gradients of the last state. Returns one gradient per input of the op.
+std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Tensor dh,
+                                        Tensor dc) {
+  const int64_t N = s.x.shape()[0], T = s.x.shape()[1], F = s.x.shape()[2];
+  const int64_t GH = s.rk.shape()[1];
+  const TensorOptions opt{.dtype = s.x.dtype(), .device = s.x.device()};
+  Tensor h = s.h0.defined() ? s.h0 : zeros({N, s.H}, opt);
+  Tensor c = s.c0.defined() ? s.c0 : zeros({N, s.H}, opt);
+  Tensor xw = matmul(s.x, s.k);
+  if (s.b.defined()) xw = add(xw, s.lstm() ? s.b : s.b.select(0, 0));
+  Tensor rb = s.b.defined() && !s.lstm() ? s.b.select(0, 1) : Tensor();
+  Steps steps{T, s.o.go_backwards};
+  std::vector<Tensor> xs = unbind(xw, 1);
+  // Forward replay: per step the cell's inputs and the previous states.
+  std::vector<Tensor> pre(T), hz(T), hprev(T), cprev(T);
+  for (int64_t i = 0; i < T; ++i) {
+    hprev[i] = h;
+    Tensor hu = matmul(h, s.rk);
+    if (s.lstm()) {
+      cprev[i] = c;
+      pre[i] = add(xs[steps.at(i)], hu);
+      std::vector<Tensor> hc = lstm_cell(pre[i], c);
+      h = hc[0];
+      c = hc[1];
+    } else {
+      if (rb.defined()) hu = add(hu, rb);
+      pre[i] = xs[steps.at(i)];
+      hz[i] = hu;
+      h = gru_cell(pre[i], hu, h);
+    }
+  }
+  // Backpropagation through time.
+  std::vector<Tensor> dxw(T);
+  Tensor drk, drb;
+  auto acc = [](const Tensor& a, const Tensor& b) { return a.defined() ? add(a, b) : b; };
+  for (int64_t i = T - 1; i >= 0; --i) {
+    if (dy.defined()) dh = add(dh, dy.select(1, i));
+    Tensor dpre, drec;  // gradients of the step's input projection and recurrent projection
+    if (s.lstm()) {
+      std::vector<Tensor> g = lstm_cell_grad_graph(pre[i], cprev[i], dh, dc, s.H);
+      dpre = drec = g[0];
+      dc = g[1];
+      dh = matmul(drec, s.rk.t());
+    } else {
+      std::vector<Tensor> g = gru_cell_grad_graph(pre[i], hz[i], hprev[i], dh, s.H);
+      dpre = g[0];
+      drec = g[1];
+      drb = acc(drb, sum(drec, {0}));
+      dh = add(g[2], matmul(drec, s.rk.t()));
+    }
+    drk = acc(drk, matmul(hprev[i].t(), drec));
+    dxw[steps.at(i)] = dpre;
+  }
+  Tensor dXW = stack(dxw, 1);  // (N, T, G·H), input order
+  Tensor dx = matmul(dXW, s.k.t());
+  Tensor dk = matmul(s.x.reshape({N * T, F}).t(), dXW.reshape({N * T, GH}));
+  Tensor db;
+  if (s.b.defined()) {
+    db = sum(dXW, {0, 1});
+    if (!s.lstm()) db = stack({db, drb}, 0);
+  }
+  std::vector<Tensor> r = {dx, s.h0.defined() ? dh : Tensor()};
+  if (s.lstm()) r.push_back(s.c0.defined() ? dc : Tensor());
+  for (const Tensor& t : {dk, drk, db}) r.push_back(t);
+  return r;
+}
+
+/// Runs s on the backend's whole-sequence kernel, recorded as one node; nullopt when the backend
+/// has none for these operands (or they mix dtypes or devices, which the step-by-step form
+/// reports). Returns {output, h_T} and, for the LSTM, c_T.
+std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
+  const Tensor& x = s.x;
+  for (const Tensor* t : {&s.h0, &s.c0, &s.k, &s.rk, &s.b})
+    if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device()))
+      return std::nullopt;
+  const int64_t N = x.shape()[0], T = x.shape()[1];
+  if (T == 0 || N == 0) return std::nullopt;
+  const bool training = autograd::needs_grad(x, s.h0, s.c0, s.k, s.rk, s.b);
+  RnnOperands in = operands(s);
+  Tensor y = Tensor::empty({N, T, s.H}, x.dtype(), x.device());
+  Tensor hT = Tensor::empty({N, s.H}, x.dtype(), x.device());
+  Tensor cT = s.lstm() ? Tensor::empty({N, s.H}, x.dtype(), x.device()) : Tensor();
+  std::shared_ptr<RnnWorkspace> ws =
+      backend_of(x).rnn_forward(s.cell, s.o.go_backwards, training, in, y, hT, cT);
+  if (!ws) return std::nullopt;
+  // Without return_sequences the output is the last state; a copy of its own, so that the
+  // node's outputs are distinct tensors.
+  Tensor out = s.o.return_sequences ? y : contiguous_raw(y.select(1, T - 1));
+  if (training) {
+    using autograd::SavedTensor;
+    auto backward = [sx = SavedTensor(x), sh0 = SavedTensor(s.h0), sc0 = SavedTensor(s.c0),
+                     sk = SavedTensor(s.k), srk = SavedTensor(s.rk), sb = SavedTensor(s.b),
+                     sy = SavedTensor(y, s.o.return_sequences, 0), shT = SavedTensor(hT, true, 1),
+                     scT = SavedTensor(cT, true, 2), ws, cell = s.cell, o = s.o,
+                     H = s.H](std::vector<Tensor>& g) {
+      Sequence q{cell, sx.unpack(), sh0.unpack(), sc0.unpack(), sk.unpack(), srk.unpack(),
+                 sb.unpack(), o, H};
+      const bool lstm = q.lstm();
+      // Without return_sequences output 0 is h_T: its gradient joins h_T's.
+      Tensor dy = o.return_sequences ? g[0] : Tensor();
+      Tensor dh = o.return_sequences ? g[1] : add(g[0], g[1]);
+      Tensor dc = lstm ? g[2] : Tensor();
+      if (autograd::grad_enabled()) return sequence_grad_graph(q, dy, dh, dc);
+      const DType dt = q.x.dtype();
+      auto raw = [&](const Tensor& t) { return contiguous_raw(cast_raw(t, dt)); };
+      RnnOperands in = operands(q);
+      const int64_t n = q.x.shape()[0], t = q.x.shape()[1];
+      if (!dy.defined()) dy = zeros({n, t, H}, {.dtype = dt, .device = q.x.device()});
+      auto like = [](const Tensor& t) {
+        return t.defined() ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor();
+      };
+      RnnOperands gr{like(in.x), like(in.h0), like(in.c0), like(in.kernel),
+                     like(in.recurrent_kernel), like(in.bias)};
+      backend_of(q.x).rnn_backward(cell, o.go_backwards, in, sy.unpack(), shT.unpack(),
+                                   lstm ? scT.unpack() : Tensor(), *ws, raw(dy), raw(dh),
+                                   lstm ? raw(dc) : Tensor(), gr);
+      std::vector<Tensor> r = {gr.x, q.h0.defined() ? gr.h0 : Tensor()};
+      if (lstm) r.push_back(q.c0.defined() ? gr.c0 : Tensor());
+      r.push_back(gr.kernel);
+      r.push_back(gr.recurrent_kernel);
+      r.push_back(q.b.defined() ? gr.bias : Tensor());
+      return r;
+    };
+    if (s.lstm())
+      autograd::record("lstm", {&x, &s.h0, &s.c0, &s.k, &s.rk, &s.b}, {&out, &hT, &cT},
+                       std::move(backward));
+    else
+      autograd::record("gru", {&x, &s.h0, &s.k, &s.rk, &s.b}, {&out, &hT}, std::move(backward));
+  }
+  std::vector<Tensor> r = {out, hT};
+  if (s.lstm()) r.push_back(cT);
+  return r;
+}
+}  // namespace
+
+TG_REGISTER_OP("lstm", "rnn_forward", true);  // or matmul + lstm_cell per step
 std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& k,
                          const Tensor& rk, const Tensor& b, const RnnOptions& o) {
   const int64_t H = check_rnn("lstm", x, k, rk, 4);
   if (b.defined() && b.shape() != Shape{4 * H})
     fail<ShapeError>("lstm: bias must be (", 4 * H, "), got ", b.shape());
   Tensor h = initial_state("lstm", h0, x, H, "h"), c = initial_state("lstm", c0, x, H, "c");
+  if (auto r = whole_sequence({RnnCell::Lstm, x, h0, c0, k, rk, b, o, H})) return *r;
   Tensor xw = matmul(x, k);  // (N, T, 4H): the input projection of every step at once
   if (b.defined()) xw = add(xw, b);
   Steps steps{x.shape()[1], o.go_backwards};
@@ -171,13 +348,14 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
   return {assemble(hs, h, o.return_sequences), h, c};
 }
 
-TG_REGISTER_OP("gru", "composite", true);
+TG_REGISTER_OP("gru", "rnn_forward", true);  // or matmul + gru_cell per step
 std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
                         const Tensor& b, const RnnOptions& o) {
   const int64_t H = check_rnn("gru", x, k, rk, 3);
   if (b.defined() && b.shape() != Shape{2, 3 * H})
     fail<ShapeError>("gru: bias must be (2, ", 3 * H, "), got ", b.shape());
   Tensor h = initial_state("gru", h0, x, H, "h");
+  if (auto r = whole_sequence({RnnCell::Gru, x, h0, Tensor(), k, rk, b, o, H})) return *r;
   Tensor xw = matmul(x, k);
   if (b.defined()) xw = add(xw, b.select(0, 0));
   Tensor rb = b.defined() ? b.select(0, 1) : Tensor();

@@ -14,7 +14,8 @@ struct PrimitiveCacheStats {
 };
 
 /// Runs float32 matmul, eltwise, binary, reduction, softmax, convolution (forward, backward data,
-/// backward weights), pooling and batch normalization on oneDNN primitives (created once per
+/// backward weights), pooling, batch normalization and whole LSTM / GRU sequences (RNN
+/// primitives) on oneDNN primitives (created once per
 /// descriptor and cached); tensors below a size threshold and other dtypes use the reference loops,
 /// so that small ops pay no primitive launch.
 class CpuBackend : public ReferenceBackend {
@@ -42,6 +43,13 @@ class CpuBackend : public ReferenceBackend {
   void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
                            const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_x,
                            const Tensor& grad_gamma, const Tensor& grad_beta) override;
+  std::shared_ptr<RnnWorkspace> rnn_forward(RnnCell cell, bool go_backwards, bool training,
+                                            const RnnOperands& in, const Tensor& y,
+                                            const Tensor& h_last, const Tensor& c_last) override;
+  void rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands& in, const Tensor& y,
+                    const Tensor& h_last, const Tensor& c_last, RnnWorkspace& workspace,
+                    const Tensor& grad_y, const Tensor& grad_h_last, const Tensor& grad_c_last,
+                    const RnnOperands& grads) override;
 
   /// Counters of the primitive cache.
   PrimitiveCacheStats cache_stats() const;

@@ -18,6 +18,18 @@ struct ConvEntry {
   bool same_layout = true;
 };
 
+/// Cached oneDNN RNN primitives of one whole-sequence problem: the forward and, for training,
+/// the backward, with reorders between the Keras weight layout (ldigo) and the layouts they want
+/// (a reorder is empty when the layouts agree).
+struct RnnEntry {
+  dnnl::primitive fwd, bwd;
+  dnnl::memory::desc user_wl, user_wi;       // Keras kernel / recurrent kernel (ldigo)
+  dnnl::memory::desc fwd_wl, fwd_wi, ws;     // forward weights, workspace
+  dnnl::memory::desc bwd_wl, bwd_wi;         // backward weights
+  dnnl::memory::desc bwd_dwl, bwd_dwi;       // backward weight gradients
+  dnnl::reorder to_fwd_wl, to_fwd_wi, to_bwd_wl, to_bwd_wi, from_dwl, from_dwi;
+};
+
 struct CpuBackend::Impl {
   static void* data_ptr(const Tensor& t) {
     return static_cast<char*>(t.storage()->data()) + t.offset() * dtype_size(t.dtype());
@@ -68,6 +80,7 @@ struct CpuBackend::Impl {
   }
 
   std::unordered_map<std::string, ConvEntry> conv_cache;
+  std::unordered_map<std::string, RnnEntry> rnn_cache;
 
   /// The cached convolution entry for key, built by make() (and its reorders) on first use.
   template <class Make>
@@ -94,6 +107,25 @@ struct CpuBackend::Impl {
     }
     ++created;
     return conv_cache.emplace(key, std::move(e)).first->second;
+  }
+
+  /// The cached RNN entry for key, built by make() on first use.
+  template <class Make>
+  RnnEntry& rnn_entry(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = rnn_cache.find(key);
+    if (it != rnn_cache.end()) {
+      ++hits;
+      return it->second;
+    }
+    RnnEntry e;
+    try {
+      e = make();
+    } catch (const dnnl::error& err) {
+      fail<BackendError>("oneDNN: creating primitive '", key, "' failed: ", err.what());
+    }
+    ++created;
+    return rnn_cache.emplace(key, std::move(e)).first->second;
   }
 
   /// Executes a convolution entry; the weights tensor w (Keras layout) is read, or written

@@ -1236,6 +1236,17 @@ inline const std::vector<OpCase>& op_cases() {
          .inputs = {U({16, 5, 32}), U({32, 256}, -0.2, 0.2), U({64, 256}, -0.2, 0.2), U({256})},
          .tol32 = 1e-4,
          .large = true});
+    v.push_back({.op = "gru",
+                 .name = "gru large, backwards, last output",
+                 .fn =
+                     [](const auto& x) {
+                       auto r = gru(x[0], x[1], x[2], x[3], x[4], {.go_backwards = true});
+                       return concat({r[0].reshape({-1}), mul(r[1], 0.5).reshape({-1})});
+                     },
+                 .inputs = {U({8, 6, 24}), U({8, 48}), U({24, 144}, -0.2, 0.2),
+                            U({48, 144}, -0.2, 0.2), U({2, 144})},
+                 .tol32 = 1e-4,
+                 .large = true});
     v.push_back({.op = "embedding",
                  .name = "embedding 2-d indices",
                  .fn = [](const auto& x) { return embedding(x[1], x[0]); },

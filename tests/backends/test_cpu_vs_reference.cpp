@@ -98,7 +98,8 @@ TEST_CASE("large op entries reach oneDNN primitives", "[cpu_vs_reference]") {
       "tanh",       "sigmoid",   "relu", "leaky_relu", "elu",     "gelu",        "softplus",
       "pow_scalar", "clip",      "add",  "sub",        "mul",     "div",         "maximum",
       "minimum",    "sum",       "mean", "max",        "min",     "prod",        "var",
-      "std",        "logsumexp", "norm", "matmul",     "softmax", "log_softmax", "dropout"};
+      "std",        "logsumexp", "norm", "matmul",     "softmax", "log_softmax", "dropout",
+      "lstm",       "gru"};
   std::set<std::string> reached;
   const auto& cases = test::op_cases();
   for (size_t k = 0; k < cases.size(); ++k) {
@@ -173,4 +174,70 @@ TEST_CASE("matmul backward with a broadcast upstream gradient on the oneDNN path
   }
   TG_CHECK_VALUES(a.grad(), ga, 1e-4, 1e-4);
   TG_CHECK_VALUES(b.grad(), gb, 1e-4, 1e-4);
+}
+
+namespace {
+/// One recurrent problem run on the CPU backend (oneDNN's RNN primitives in float32) or the
+/// reference backend (matmul + lstm_cell / gru_cell per step).
+struct RnnRun {
+  std::vector<Tensor> outputs;  // output, h_T (, c_T)
+  std::vector<Tensor> second;   // d/d(inputs) of |∂L/∂kernel|² + |∂L/∂x|² (create_graph)
+};
+
+RnnRun run_rnn(bool lstm, const RnnOptions& o, bool reference, bool with_grad) {
+  std::optional<UseReferenceBackend> guard;
+  if (reference) guard.emplace();
+  const int64_t N = 3, T = 4, F = 5, H = 6, G = lstm ? 4 : 3;
+  std::vector<Tensor> in = {uniform({N, T, F}, -1, 1, 31),
+                            uniform({N, H}, -1, 1, 32),
+                            uniform({N, H}, -1, 1, 33),
+                            uniform({F, G * H}, -0.6, 0.6, 34),
+                            uniform({H, G * H}, -0.6, 0.6, 35),
+                            uniform(lstm ? Shape{G * H} : Shape{2, G * H}, -0.5, 0.5, 36)};
+  if (!lstm) in.erase(in.begin() + 2);  // no c0
+  if (with_grad)
+    for (Tensor& t : in) t.requires_grad_(true);
+  RnnRun r;
+  r.outputs = lstm ? tg::lstm(in[0], in[1], in[2], in[3], in[4], in[5], o)
+                   : tg::gru(in[0], in[1], in[2], in[3], in[4], o);
+  if (!with_grad) return r;
+  Tensor w = uniform(r.outputs[0].shape(), -1, 1, 37);
+  Tensor loss = add(sum(mul(r.outputs[0], w)), sum(mul(r.outputs[1], r.outputs[1])));
+  const Tensor& kernel = in[lstm ? 3 : 2];
+  std::vector<Tensor> g = autograd::grad({loss}, {kernel, in[0]}, {}, {.create_graph = true});
+  Tensor loss2 = add(sum(square(g[0])), sum(square(g[1])));
+  r.second = autograd::grad({loss2}, in, {}, {.allow_unused = true});
+  return r;
+}
+}  // namespace
+
+TEST_CASE("LSTM and GRU on oneDNN's RNN primitives: inference, and second order through "
+          "create_graph, match the reference",
+          "[cpu_vs_reference]") {
+  for (bool lstm : {true, false})
+    for (RnnOptions o : {RnnOptions{.return_sequences = true}, RnnOptions{.go_backwards = true},
+                         RnnOptions{.return_sequences = true, .go_backwards = true}}) {
+      INFO((lstm ? "lstm" : "gru") << " return_sequences " << o.return_sequences
+                                   << " go_backwards " << o.go_backwards);
+      {
+        INFO("inference (no grad): forward_inference primitive");
+        NoGrad no_grad;
+        const uint64_t before = primitive_uses();
+        RnnRun cpu = run_rnn(lstm, o, false, false);
+        CHECK(primitive_uses() > before);
+        RnnRun ref = run_rnn(lstm, o, true, false);
+        REQUIRE(cpu.outputs.size() == (lstm ? 3u : 2u));
+        for (size_t i = 0; i < cpu.outputs.size(); ++i) {
+          CHECK(!cpu.outputs[i].requires_grad());
+          TG_CHECK_VALUES(cpu.outputs[i], test::values(ref.outputs[i]), 1e-5, 1e-5);
+        }
+      }
+      RnnRun cpu = run_rnn(lstm, o, false, true), ref = run_rnn(lstm, o, true, true);
+      REQUIRE(cpu.second.size() == ref.second.size());
+      for (size_t i = 0; i < cpu.second.size(); ++i) {
+        INFO("second-order gradient of input " << i);
+        REQUIRE(cpu.second[i].defined());
+        TG_CHECK_VALUES(cpu.second[i], test::values(ref.second[i]), 1e-4, 1e-4);
+      }
+    }
 }
