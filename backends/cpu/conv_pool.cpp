@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <vector>
 
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/cpu_backend_impl.hpp"
@@ -134,46 +135,60 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
   if (!use_onednn(x)) return ReferenceBackend::max_pool2d(x, y, indices, p);
   if (indices.defined()) {
     // Training: a loop that records the winners as flat offsets (oneDNN's workspace is opaque),
-    // vectorised over the channels.
+    // vectorised over the channels and parallel over output rows.
     const int64_t n = x.shape()[0], h = x.shape()[1], w = x.shape()[2], c = x.shape()[3];
     const int64_t oh = y.shape()[1], ow = y.shape()[2];
     const float* xs = static_cast<const float*>(x.storage()->data()) + x.offset();
     float* ys = static_cast<float*>(y.storage()->data()) + y.offset();
     int64_t* ix = static_cast<int64_t*>(indices.storage()->data()) + indices.offset();
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t oy = 0; oy < oh; ++oy)
+    const int64_t rows = n * oh;
+#pragma omp parallel if (y.numel() >= kEltwiseThreshold)
+    {
+      // Per channel the winning cell's number within the window (branch-free, 32-bit lanes,
+      // so the channel loop vectorises), turned into flat offsets once per window.
+      std::vector<int32_t> pos_buf(static_cast<size_t>(c));
+      std::vector<int64_t> cell_at(static_cast<size_t>(p.kernel_h * p.kernel_w));
+      int32_t* __restrict pos = pos_buf.data();
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t b = r / oh, oy = r % oh;
+        const int64_t y0 = std::max<int64_t>(oy * p.stride_h - p.pad_top, 0);
+        const int64_t y1 = std::min(oy * p.stride_h - p.pad_top + p.kernel_h, h);
         for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t y0 = std::max<int64_t>(oy * p.stride_h - p.pad_top, 0);
-          const int64_t y1 = std::min(oy * p.stride_h - p.pad_top + p.kernel_h, h);
           const int64_t x0 = std::max<int64_t>(ox * p.stride_w - p.pad_left, 0);
           const int64_t x1 = std::min(ox * p.stride_w - p.pad_left + p.kernel_w, w);
-          float* best = ys + ((b * oh + oy) * ow + ox) * c;
-          int64_t* arg = ix + ((b * oh + oy) * ow + ox) * c;
-          bool first = true;
+          float* __restrict best = ys + (r * ow + ox) * c;
+          int64_t* __restrict arg = ix + (r * ow + ox) * c;
+          if (y0 >= y1 || x0 >= x1) {  // a window entirely in the padding
+            std::fill(best, best + c, 0.f);
+            std::fill(arg, arg + c, int64_t{0});
+            continue;
+          }
+          int32_t k = 0;
           for (int64_t yy = y0; yy < y1; ++yy)
-            for (int64_t xx = x0; xx < x1; ++xx) {
+            for (int64_t xx = x0; xx < x1; ++xx, ++k) {
               const int64_t at = ((b * h + yy) * w + xx) * c;
-              const float* v = xs + at;
-              if (first) {
+              cell_at[static_cast<size_t>(k)] = at;
+              const float* __restrict v = xs + at;
+              if (k == 0) {
                 for (int64_t ch = 0; ch < c; ++ch) {
                   best[ch] = v[ch];
-                  arg[ch] = at + ch;
+                  pos[ch] = 0;
                 }
-                first = false;
                 continue;
               }
               for (int64_t ch = 0; ch < c; ++ch) {
-                const bool take = v[ch] > best[ch] || (v[ch] != v[ch] && best[ch] == best[ch]);
-                best[ch] = take ? v[ch] : best[ch];
-                arg[ch] = take ? at + ch : arg[ch];
+                // NaN wins (and stays), as in the reference backend.
+                const float vv = v[ch], bv = best[ch];
+                const bool take = (vv > bv) | ((vv != vv) & (bv == bv));
+                best[ch] = take ? vv : bv;
+                pos[ch] = take ? k : pos[ch];
               }
             }
-          if (first)
-            for (int64_t ch = 0; ch < c; ++ch) {
-              best[ch] = 0.f;
-              arg[ch] = 0;
-            }
+          for (int64_t ch = 0; ch < c; ++ch) arg[ch] = cell_at[static_cast<size_t>(pos[ch])] + ch;
         }
+      }
+    }
     return;
   }
   PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);

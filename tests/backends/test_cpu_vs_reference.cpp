@@ -241,3 +241,29 @@ TEST_CASE("LSTM and GRU on oneDNN's RNN primitives: inference, and second order 
       }
     }
 }
+
+TEST_CASE("per-channel broadcast arithmetic over NHWC (the CPU backend's row loop) is exact",
+          "[cpu_vs_reference]") {
+  Tensor x = uniform({16, 9, 9, 32}, -1, 1, 41);  // 41,472 elements: the oneDNN size range
+  Tensor c = uniform({32}, 0.5, 1.5, 42);
+  std::vector<double> xv = test::values(x), cv = test::values(c);
+  auto expect = [&](auto f) {
+    std::vector<double> r(xv.size());
+    for (size_t i = 0; i < xv.size(); ++i)
+      r[i] = static_cast<float>(f(static_cast<float>(xv[i]), static_cast<float>(cv[i % 32])));
+    return r;
+  };
+  TG_CHECK_VALUES(add(x, c), expect([](float a, float b) { return a + b; }), 0, 0);
+  TG_CHECK_VALUES(add(c, x), expect([](float a, float b) { return a + b; }), 0, 0);
+  TG_CHECK_VALUES(sub(x, c), expect([](float a, float b) { return a - b; }), 0, 0);
+  TG_CHECK_VALUES(sub(c, x), expect([](float a, float b) { return b - a; }), 0, 0);
+  TG_CHECK_VALUES(mul(x, c), expect([](float a, float b) { return a * b; }), 0, 0);
+  TG_CHECK_VALUES(div(x, c), expect([](float a, float b) { return a / b; }), 0, 0);
+  // A strided channel vector and a non-contiguous input take the general paths.
+  Tensor c2 = uniform({32, 2}, 0.5, 1.5, 43).select(1, 0);
+  std::vector<double> c2v = test::values(c2);
+  std::vector<double> r(xv.size());
+  for (size_t i = 0; i < xv.size(); ++i)
+    r[i] = static_cast<float>(static_cast<float>(xv[i]) + static_cast<float>(c2v[i % 32]));
+  TG_CHECK_VALUES(add(x, c2), r, 0, 0);
+}
