@@ -179,6 +179,16 @@ bool eltwise_algo(UnaryOp op, double p0, double p1, dnnl::algorithm* alg, float*
 void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
   dnnl::algorithm alg;
   float alpha, beta;
+  if (op == UnaryOp::Step && x.dtype() == kFloat32 && out.dtype() == kFloat32 &&
+      x.numel() >= kEltwiseThreshold && x.is_contiguous() && out.is_contiguous()) {
+    // relu's derivative mask (oneDNN has no step function): a parallel loop.
+    const float* __restrict px = static_cast<const float*>(x.storage()->data()) + x.offset();
+    float* __restrict po = static_cast<float*>(out.storage()->data()) + out.offset();
+    const int64_t n = x.numel();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) po[i] = px[i] > 0.f ? 1.f : 0.f;
+    return;
+  }
   if (x.dtype() != kFloat32 || out.dtype() != kFloat32 || x.numel() < kEltwiseThreshold ||
       !x.is_contiguous() || !out.is_contiguous() || !eltwise_algo(op, p0, p1, &alg, &alpha, &beta))
     return ReferenceBackend::unary(op, x, out, p0, p1);

@@ -1,5 +1,5 @@
-// Reference optimizer updates: one loop per rule over contiguous elements, arithmetic in double
-// in the order nn/optimizer.cpp's op sequences used (Keras 3 formulas).
+// Reference optimizer updates: one loop per rule over contiguous elements (parallel when large),
+// arithmetic in double in the order nn/optimizer.cpp's op sequences used (Keras 3 formulas).
 #include <algorithm>
 #include <cmath>
 
@@ -13,6 +13,9 @@ template <class T>
 T* data_of(const Tensor& t) {
   return static_cast<T*>(t.storage()->data()) + t.offset();
 }
+
+// Elements update independently: large tensors split over the OpenMP threads (same results).
+#define TG_PARALLEL_FOR _Pragma("omp parallel for schedule(static) if (n >= 65536)")
 
 template <class T>
 void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
@@ -28,11 +31,13 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
   auto P = [&](int64_t i) { return static_cast<double>(p[i]); };
   switch (kind) {
     case OptimizerKind::Sgd:
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(P(i) - g[i] * lr);
       return;
     case OptimizerKind::SgdMomentum:
     case OptimizerKind::SgdNesterov: {
       const bool nesterov = kind == OptimizerKind::SgdNesterov;
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         const double m = static_cast<double>(s0[i]) * mu - gi * lr;  // m = μm − lr·g
@@ -52,6 +57,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
           kind == OptimizerKind::RMSpropMomentum || kind == OptimizerKind::RMSpropCenteredMomentum;
       T* mg = centered ? s1 : nullptr;
       T* ms = momentum ? (centered ? s2 : s1) : nullptr;
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) * rho + gi * gi * (1.0 - rho));
@@ -74,6 +80,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
     case OptimizerKind::Adam:
     case OptimizerKind::AdamAmsgrad: {
       const bool ams = kind == OptimizerKind::AdamAmsgrad;
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) * b1 + gi * (1.0 - b1));
@@ -89,6 +96,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
       return;
     }
     case OptimizerKind::Adagrad:
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) + gi * gi);
@@ -96,6 +104,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
       }
       return;
     case OptimizerKind::Adadelta:
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) * rho + gi * gi * (1.0 - rho));
@@ -106,6 +115,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
       }
       return;
     case OptimizerKind::Adamax:
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) * b1 + gi * (1.0 - b1));
@@ -115,6 +125,7 @@ void update_loop(OptimizerKind kind, const Tensor& param, const Tensor& grad,
       }
       return;
     case OptimizerKind::Nadam:
+      TG_PARALLEL_FOR
       for (int64_t i = 0; i < n; ++i) {
         const double gi = g[i];
         s0[i] = static_cast<T>(static_cast<double>(s0[i]) * b1 + gi * (1.0 - b1));

@@ -1,9 +1,11 @@
 // Reference kernels: strided loops, accumulation in double for floats and int64 for integers.
 #include "backends/reference/reference_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "backends/reference/elementwise.hpp"
@@ -66,11 +68,27 @@ void ReferenceBackend::copy_to_host(const Tensor& src, void* dst) {
       src.numel() * dtype_size(src.dtype()));
 }
 
+namespace {
+/// Runs f(begin, end) over [0, n) in chunks, split over the OpenMP threads when n is large.
+template <class F>
+void for_chunks(int64_t n, F f) {
+  constexpr int64_t kChunk = 1 << 16;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+}
+}  // namespace
+
 void ReferenceBackend::fill(const Tensor& dst, double value) {
   dispatch_dtype(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* d = ptr<T>(dst);
     T v = static_cast<T>(value);
+    if (dst.is_contiguous()) {
+      T* c = d + dst.offset();
+      for_chunks(dst.numel(), [&](int64_t b, int64_t e) { std::fill(c + b, c + e, v); });
+      return;
+    }
     strided_loop<1>(dst.shape(), {&dst.strides()}, {dst.offset()},
                     [&](const auto& o) { d[o[0]] = v; });
   });
@@ -83,6 +101,17 @@ void ReferenceBackend::copy(const Tensor& src, const Tensor& dst) {
       using D = decltype(dtag);
       const S* s = ptr<S>(src);
       D* d = ptr<D>(dst);
+      if (dst.is_contiguous() && src.is_contiguous()) {
+        const S* cs = s + src.offset();
+        D* cd = d + dst.offset();
+        for_chunks(dst.numel(), [&](int64_t b, int64_t e) {
+          if constexpr (std::is_same_v<S, D>)
+            std::copy(cs + b, cs + e, cd + b);
+          else
+            for (int64_t i = b; i < e; ++i) cd[i] = static_cast<D>(cs[i]);
+        });
+        return;
+      }
       strided_loop<2>(dst.shape(), {&dst.strides(), &src.strides()}, {dst.offset(), src.offset()},
                       [&](const auto& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
     });
