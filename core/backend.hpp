@@ -57,7 +57,8 @@ enum class BinaryOp : uint8_t {
   Gt,
   Ge,
   LogicalAnd,
-  LogicalOr
+  LogicalOr,
+  ReluBackward,  ///< a where b > 0, else 0: the gradient a through relu at b (one pass)
 };
 /// Reductions over the axes where the output has size 1 and the input does not.
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
@@ -197,6 +198,11 @@ class Backend {
   /// is defined it receives the flat offset into x of each maximum.
   virtual void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
                           const Pool2dParams& p) = 0;
+  /// The adjoint of max_pool2d: grad_in (N, H, W, C) = 0 plus grad_out (N, OH, OW, C) added at
+  /// each window's winner, indices being what max_pool2d recorded (all contiguous). The default
+  /// is a fill and a scatter_add.
+  virtual void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                   const Tensor& grad_in, const Pool2dParams& p);
   /// Average pooling (dividing by the number of unpadded cells).
   virtual void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) = 0;
   /// The adjoint of avg_pool2d: spreads grad_out (N, OH, OW, C) into grad_in (N, H, W, C).

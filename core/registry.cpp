@@ -46,6 +46,13 @@ void register_backend(DeviceType type, Backend* (*factory)(int)) {
 UseReferenceBackend::UseReferenceBackend() : prev_(t_use_reference) { t_use_reference = true; }
 UseReferenceBackend::~UseReferenceBackend() { t_use_reference = prev_; }
 
+void Backend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                  const Tensor& grad_in, const Pool2dParams&) {
+  fill(grad_in, 0.0);
+  scatter_add(grad_in.view({grad_in.numel()}), 0, indices.view({indices.numel()}),
+              grad_out.view({grad_out.numel()}));
+}
+
 std::shared_ptr<RnnWorkspace> Backend::rnn_forward(RnnCell, bool, bool, const RnnOperands&,
                                                   const Tensor&, const Tensor&, const Tensor&) {
   return nullptr;  // no whole-sequence kernel: the op runs the steps one by one
@@ -70,7 +77,7 @@ std::string_view unary_op_name(UnaryOp op) {
 std::string_view binary_op_name(BinaryOp op) {
   static constexpr std::string_view names[] = {
       "add", "sub", "mul", "div", "pow", "maximum",     "minimum",   "eq",
-      "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or"};
+      "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or", "relu_backward"};
   return names[static_cast<int>(op)];
 }
 std::string_view reduce_op_name(ReduceOp op) {

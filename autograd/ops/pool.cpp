@@ -105,14 +105,15 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
   if (grad) {
     // The gradient goes to the winning cells: a scatter of the flat gradient at the flat indices
     // (whose own adjoint is the matching gather, so gradients of gradients work).
-    autograd::record("max_pool2d", {&x}, {&y}, [idx, xs = x.shape()](const Tensor& g) {
-      Tensor flat = zeros({numel(xs)}, {.dtype = g.dtype(), .device = g.device()});
-      if (autograd::grad_enabled())  // create_graph: the differentiable scatter
+    autograd::record("max_pool2d", {&x}, {&y}, [idx, xs = x.shape(), p = r.p](const Tensor& g) {
+      if (autograd::grad_enabled()) {  // create_graph: the differentiable scatter
+        Tensor flat = zeros({numel(xs)}, {.dtype = g.dtype(), .device = g.device()});
         return std::vector<Tensor>{
             scatter_add_valid(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
-      // Otherwise straight into the fresh zeros, without the out-of-place op's copy.
-      backend_of(g).scatter_add(flat, 0, idx.reshape({-1}), contiguous_raw(g).reshape({-1}));
-      return std::vector<Tensor>{flat.reshape(xs)};
+      }
+      Tensor gx = Tensor::empty(xs, g.dtype(), g.device());
+      backend_of(g).max_pool2d_backward(contiguous_raw(g), idx, gx, p);
+      return std::vector<Tensor>{gx};
     });
   }
   return from_nhwc(y, cf);

@@ -125,8 +125,11 @@ TG_REGISTER_OP("relu", "unary", true);
 Tensor relu(const Tensor& x) {
   return unary_op<kSaveX>(
       "relu", UnaryOp::Relu, x,
-      [](const auto& g, const auto& x, const auto&) { return mul(g, positive_mask(x)); }, 0, 0,
-      false);
+      [](const auto& g, const auto& x, const auto&) {
+        if (autograd::grad_enabled()) return mul(g, positive_mask(x));  // create_graph
+        return binary_kernel("relu", BinaryOp::ReluBackward, g, x.detach(), x.dtype(), x.dtype());
+      },
+      0, 0, false);
 }
 TG_REGISTER_OP("leaky_relu", "unary", true);
 Tensor leaky_relu(const Tensor& x, double slope) {

@@ -201,6 +201,23 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
              {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
 }
 
+void CpuBackend::max_pool2d_backward(const Tensor& gy, const Tensor& indices, const Tensor& gx,
+                                     const Pool2dParams& p) {
+  if (gy.dtype() != kFloat32 || p.stride_h < p.kernel_h || p.stride_w < p.kernel_w)
+    return ReferenceBackend::max_pool2d_backward(gy, indices, gx, p);
+  // Windows do not overlap, so each output row's winners lie in input rows of its own: the
+  // rows scatter in parallel without two threads ever adding into the same cell.
+  fill(gx, 0.0);
+  const int64_t oh = gy.shape()[1], row = gy.shape()[2] * gy.shape()[3];
+  const int64_t rows = gy.shape()[0] * oh;
+  const float* g = static_cast<const float*>(gy.storage()->data()) + gy.offset();
+  const int64_t* ix = static_cast<const int64_t*>(indices.storage()->data()) + indices.offset();
+  float* out = static_cast<float*>(gx.storage()->data()) + gx.offset();
+#pragma omp parallel for schedule(static) if (gy.numel() >= kEltwiseThreshold)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = r * row; i < (r + 1) * row; ++i) out[ix[i]] += g[i];
+}
+
 void CpuBackend::avg_pool2d(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
   if (!use_onednn(x)) return ReferenceBackend::avg_pool2d(x, y, p);
   PoolGeometry g = pool_geometry(x.shape(), y.shape(), p);

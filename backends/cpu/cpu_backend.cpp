@@ -206,6 +206,20 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  if (op == BinaryOp::ReluBackward && a_in.dtype() == kFloat32 && b_in.dtype() == kFloat32 &&
+      out.numel() >= kEltwiseThreshold && a_in.is_contiguous() && b_in.is_contiguous() &&
+      out.is_contiguous()) {
+    const float* __restrict g = static_cast<const float*>(a_in.storage()->data()) + a_in.offset();
+    const float* __restrict x = static_cast<const float*>(b_in.storage()->data()) + b_in.offset();
+    float* __restrict o = static_cast<float*>(out.storage()->data()) + out.offset();
+    const int64_t n = out.numel();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float gi = g[i];  // loaded unconditionally, so the select vectorises
+      o[i] = x[i] > 0.f ? gi : 0.f;
+    }
+    return;
+  }
   using A = dnnl::algorithm;
   A alg;
   bool commutative = true;

@@ -35,6 +35,8 @@ class CpuBackend : public ReferenceBackend {
                               const Conv2dParams& p) override;
   void max_pool2d(const Tensor& x, const Tensor& out, const Tensor& indices,
                   const Pool2dParams& p) override;
+  void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_in,
+                           const Pool2dParams& p) override;
   void avg_pool2d(const Tensor& x, const Tensor& out, const Pool2dParams& p) override;
   void avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_in,
                            const Pool2dParams& p) override;

@@ -156,6 +156,8 @@ inline T binary_scalar(BinaryOp op, T a, T b) {
         return (a != 0) && (b != 0);
       case BinaryOp::LogicalOr:
         return (a != 0) || (b != 0);
+      case BinaryOp::ReluBackward:
+        return b > T(0) ? a : T(0);
       default:
         break;
     }

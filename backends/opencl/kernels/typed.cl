@@ -129,6 +129,7 @@ inline T TG_CAT2(binary_op, SUF)(int op, T a, T b, __global int* err) {
     case 4: return (T)pow((hireal)a, (hireal)b);
     case 5: return (a > b || TG_NAN(a)) ? a : b;  // NaN propagates
     case 6: return (a < b || TG_NAN(a)) ? a : b;
+    case 15: return b > (T)0 ? a : (T)0;  // relu_backward
   }
   return a;
 #endif
