@@ -339,12 +339,23 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
       const int64_t n_out = out.numel(), n = x.numel() / n_out;
       const double scale = op == ReduceOp::Mean ? 1.0 / static_cast<double>(n) : 1.0;
       if (prefix) {
-        std::vector<double> acc(static_cast<size_t>(n_out), 0.0);
-        for (int64_t r = 0; r < n; ++r) {
-          const float* row = src + r * n_out;
-          for (int64_t c = 0; c < n_out; ++c) acc[c] += row[c];
+        // Column sums (bias gradients): blocks of rows in parallel, each into its own double
+        // accumulator, the partial sums then added in block order.
+        const int64_t blocks = x.numel() >= (1 << 16) ? std::min<int64_t>(n, 8) : 1;
+        std::vector<double> acc(static_cast<size_t>(blocks * n_out), 0.0);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+        for (int64_t k = 0; k < blocks; ++k) {
+          double* a = acc.data() + k * n_out;
+          for (int64_t r = n * k / blocks; r < n * (k + 1) / blocks; ++r) {
+            const float* row = src + r * n_out;
+            for (int64_t c = 0; c < n_out; ++c) a[c] += row[c];
+          }
         }
-        for (int64_t c = 0; c < n_out; ++c) dst[c] = static_cast<float>(acc[c] * scale);
+        for (int64_t c = 0; c < n_out; ++c) {
+          double t = 0;
+          for (int64_t k = 0; k < blocks; ++k) t += acc[static_cast<size_t>(k * n_out + c)];
+          dst[c] = static_cast<float>(t * scale);
+        }
       } else {
         for (int64_t r = 0; r < n_out; ++r) {
           const float* row = src + r * n;
