@@ -142,13 +142,14 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
     float* ys = static_cast<float*>(y.storage()->data()) + y.offset();
     int64_t* ix = static_cast<int64_t*>(indices.storage()->data()) + indices.offset();
     const int64_t rows = n * oh;
+    // Per channel the winner's offset from the window's first cell, in 32-bit lanes so that
+    // the channel loop vectorises (larger windows than that take the reference loop).
+    if (((p.kernel_h - 1) * w + p.kernel_w) * c >= (int64_t{1} << 31))
+      return ReferenceBackend::max_pool2d(x, y, indices, p);
 #pragma omp parallel if (y.numel() >= kEltwiseThreshold)
     {
-      // Per channel the winning cell's number within the window (branch-free, 32-bit lanes,
-      // so the channel loop vectorises), turned into flat offsets once per window.
-      std::vector<int32_t> pos_buf(static_cast<size_t>(c));
-      std::vector<int64_t> cell_at(static_cast<size_t>(p.kernel_h * p.kernel_w));
-      int32_t* __restrict pos = pos_buf.data();
+      std::vector<int32_t> rel_buf(static_cast<size_t>(c));
+      int32_t* __restrict rel = rel_buf.data();
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t b = r / oh, oy = r % oh;
@@ -164,28 +165,24 @@ void CpuBackend::max_pool2d(const Tensor& x, const Tensor& y, const Tensor& indi
             std::fill(arg, arg + c, int64_t{0});
             continue;
           }
-          int32_t k = 0;
+          const int64_t first = ((b * h + y0) * w + x0) * c;
+          for (int64_t ch = 0; ch < c; ++ch) {
+            best[ch] = xs[first + ch];
+            rel[ch] = 0;
+          }
           for (int64_t yy = y0; yy < y1; ++yy)
-            for (int64_t xx = x0; xx < x1; ++xx, ++k) {
-              const int64_t at = ((b * h + yy) * w + xx) * c;
-              cell_at[static_cast<size_t>(k)] = at;
-              const float* __restrict v = xs + at;
-              if (k == 0) {
-                for (int64_t ch = 0; ch < c; ++ch) {
-                  best[ch] = v[ch];
-                  pos[ch] = 0;
-                }
-                continue;
-              }
+            for (int64_t xx = (yy == y0 ? x0 + 1 : x0); xx < x1; ++xx) {
+              const int32_t off = static_cast<int32_t>(((yy - y0) * w + (xx - x0)) * c);
+              const float* __restrict v = xs + first + off;
               for (int64_t ch = 0; ch < c; ++ch) {
                 // NaN wins (and stays), as in the reference backend.
                 const float vv = v[ch], bv = best[ch];
                 const bool take = (vv > bv) | ((vv != vv) & (bv == bv));
                 best[ch] = take ? vv : bv;
-                pos[ch] = take ? k : pos[ch];
+                rel[ch] = take ? off : rel[ch];
               }
             }
-          for (int64_t ch = 0; ch < c; ++ch) arg[ch] = cell_at[static_cast<size_t>(pos[ch])] + ch;
+          for (int64_t ch = 0; ch < c; ++ch) arg[ch] = first + ch + rel[ch];
         }
       }
     }
