@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/tensor.hpp"
+#include "nn/config.hpp"
 
 namespace tg::nn {
 
@@ -24,5 +25,13 @@ Regularizer l2(double l2 = 0.01);
 /// l1 · Σ|w| + l2 · Σw².
 Regularizer l1_l2(double l1 = 0.01, double l2 = 0.01);
 }  // namespace regularizers
+
+/// Writes r into a layer config under key: its name ("l1", "l2", "l1_l2") and factors
+/// (key + "_l1", key + "_l2"); nothing for an empty one; "custom" for a user-made one (which
+/// save_model refuses, as it does custom activations).
+void write_regularizer(Config& c, const std::string& key, const Regularizer& r);
+/// The regularizer write_regularizer stored under key (empty when absent); a "custom" one
+/// throws IOError naming the layer.
+Regularizer read_regularizer(const Config& c, const std::string& key, const std::string& layer);
 
 }  // namespace tg::nn

@@ -184,6 +184,8 @@ std::shared_ptr<Layer> make_builtin(const std::string& type, const Config& c) {
                      .use_bias = c.get_or<bool>("use_bias", true),
                      .kernel_initializer = init_name(c, "kernel_initializer", "glorot_uniform"),
                      .bias_initializer = init_name(c, "bias_initializer", "zeros"),
+                     .kernel_regularizer = read_regularizer(c, "kernel_regularizer", name),
+                     .bias_regularizer = read_regularizer(c, "bias_regularizer", name),
                      .input_shape = shape_of(c, "input_shape"),
                      .name = name});
   } else if (type == "Flatten") {
@@ -247,6 +249,10 @@ Json layer_entry(Layer& l) {
     fail<IOError>("save_model: layer '", l.name(),
                   "' uses a custom activation function, which a file cannot hold; "
                   "save_weights and rebuild the model in code");
+  for (const char* key : {"kernel_regularizer", "bias_regularizer", "embeddings_regularizer"})
+    if (cfg.get_or<std::string>(key, "") == "custom")
+      fail<IOError>("save_model: layer '", l.name(), "' uses a custom ", key,
+                    ", which a file cannot hold; save_weights and rebuild the model in code");
   Json::Object e{{"class", l.type()}, {"config", Json::parse(cfg.to_json())}};
   // Wrappers hold the layer they wrap.
   if (auto* b = dynamic_cast<BidirectionalLayer*>(&l))

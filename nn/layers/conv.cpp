@@ -27,7 +27,7 @@ Config conv_config(Config c, int64_t filters, const std::vector<int64_t>& kernel
   c.set("filters", filters);
   c.set("kernel_size", kernel_size);
   c.set("strides", o.strides);
-  c.set("padding", o.padding.mode);
+  write_padding(c, o.padding);
   c.set("data_format", o.data_format);
   c.set("dilation_rate", o.dilation_rate);
   c.set("activation", o.activation.name());
@@ -36,11 +36,27 @@ Config conv_config(Config c, int64_t filters, const std::vector<int64_t>& kernel
 }
 }  // namespace
 
+void write_padding(Config& c, const Padding& p) {
+  c.set("padding", p.mode);
+  if (p.mode != "explicit") return;
+  std::vector<int64_t> flat;
+  for (const auto& [before, after] : p.pads) {
+    flat.push_back(before);
+    flat.push_back(after);
+  }
+  c.set("padding_pairs", flat);
+}
+
 Padding padding_from_config(const Config& c) {
   std::string m = c.get_or<std::string>("padding", "valid");
-  if (m == "explicit")
-    fail<IOError>("load_model: explicit padding pairs are not stored; use valid or same");
-  return Padding(m);
+  if (m != "explicit") return Padding(m);
+  std::vector<int64_t> flat = c.list_or_empty("padding_pairs");
+  if (flat.empty() || flat.size() % 2 != 0)
+    fail<IOError>("load_model: explicit padding needs (before, after) pairs, got ", flat.size(),
+                  " numbers");
+  std::vector<std::pair<int64_t, int64_t>> pads;
+  for (size_t i = 0; i < flat.size(); i += 2) pads.emplace_back(flat[i], flat[i + 1]);
+  return Padding(std::move(pads));
 }
 
 // ---- Conv2D ----
@@ -83,6 +99,8 @@ Tensor Conv2DLayer::call(const Tensor& x, bool) {
 Config Conv2DLayer::config() const {
   Config c = conv_config(Layer::config(), filters_, kernel_size_, o_);
   c.set("groups", o_.groups);
+  write_regularizer(c, "kernel_regularizer", o_.kernel_regularizer);
+  write_regularizer(c, "bias_regularizer", o_.bias_regularizer);
   return c;
 }
 std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
@@ -95,6 +113,10 @@ std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
                     .groups = c.get<int64_t>("groups"),
                     .activation = ActivationFn(c.get<std::string>("activation")),
                     .use_bias = c.get<bool>("use_bias"),
+                    .kernel_regularizer =
+                        read_regularizer(c, "kernel_regularizer", c.get<std::string>("name")),
+                    .bias_regularizer =
+                        read_regularizer(c, "bias_regularizer", c.get<std::string>("name")),
                     .input_shape = Shape(c.list_or_empty("input_shape")),
                     .name = c.get<std::string>("name")});
 }
@@ -136,12 +158,13 @@ Config Conv1DLayer::config() const {
   c.set("filters", filters_);
   c.set("kernel_size", kernel_size_);
   c.set("strides", o_.strides);
-  c.set("padding", o_.padding.mode);
+  write_padding(c, o_.padding);
   c.set("data_format", o_.data_format);
   c.set("dilation_rate", o_.dilation_rate);
   c.set("groups", o_.groups);
   c.set("activation", o_.activation.name());
   c.set("use_bias", o_.use_bias);
+  write_regularizer(c, "kernel_regularizer", o_.kernel_regularizer);
   return c;
 }
 std::shared_ptr<Layer> Conv1DLayer::from_config(const Config& c) {
@@ -154,6 +177,8 @@ std::shared_ptr<Layer> Conv1DLayer::from_config(const Config& c) {
                     .groups = c.get<int64_t>("groups"),
                     .activation = ActivationFn(c.get<std::string>("activation")),
                     .use_bias = c.get<bool>("use_bias"),
+                    .kernel_regularizer =
+                        read_regularizer(c, "kernel_regularizer", c.get<std::string>("name")),
                     .input_shape = Shape(c.list_or_empty("input_shape")),
                     .name = c.get<std::string>("name")});
 }

@@ -123,6 +123,10 @@ class Conv2DTranspose : public LayerHandle<Conv2DTransposeLayer> {
 };
 
 /// Padding from a config value (mode name; explicit pairs are not stored).
+/// Writes a padding into a layer config: "padding" (the mode) and, for explicit padding,
+/// "padding_pairs" (before, after per spatial axis, flattened).
+void write_padding(Config& c, const Padding& p);
+/// The padding write_padding stored (valid when absent).
 Padding padding_from_config(const Config& c);
 
 }  // namespace tg::nn

@@ -53,6 +53,8 @@ Config DenseLayer::config() const {
   c.set("use_bias", opts_.use_bias);
   c.set("kernel_initializer", opts_.kernel_initializer.name);
   c.set("bias_initializer", opts_.bias_initializer.name);
+  write_regularizer(c, "kernel_regularizer", opts_.kernel_regularizer);
+  write_regularizer(c, "bias_regularizer", opts_.bias_regularizer);
   return c;
 }
 

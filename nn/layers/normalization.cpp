@@ -120,12 +120,15 @@ Config EmbeddingLayer::config() const {
   Config c = Layer::config();
   c.set("input_dim", input_dim_);
   c.set("output_dim", output_dim_);
+  write_regularizer(c, "embeddings_regularizer", o_.embeddings_regularizer);
   return c;
 }
 std::shared_ptr<Layer> EmbeddingLayer::from_config(const Config& c) {
   return std::make_shared<EmbeddingLayer>(
       c.get<int64_t>("input_dim"), c.get<int64_t>("output_dim"),
-      EmbeddingOptions{.input_shape = Shape(c.list_or_empty("input_shape")),
+      EmbeddingOptions{.embeddings_regularizer = read_regularizer(c, "embeddings_regularizer",
+                                                                  c.get<std::string>("name")),
+                       .input_shape = Shape(c.list_or_empty("input_shape")),
                        .name = c.get<std::string>("name")});
 }
 

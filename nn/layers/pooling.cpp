@@ -25,7 +25,7 @@ Config Pooling2DLayer::config() const {
   Config c = Layer::config();
   c.set("pool_size", pool_size_);
   c.set("strides", o_.strides.empty() ? pool_size_ : o_.strides);
-  c.set("padding", o_.padding.mode);
+  write_padding(c, o_.padding);
   c.set("data_format", o_.data_format);
   return c;
 }

@@ -187,6 +187,50 @@ TEST_CASE("reshaping, activation and dropout layers round trip their settings", 
   fs::remove_all(dir);
 }
 
+TEST_CASE("regularizers and explicit padding round trip and keep their effect",
+          "[saving][model]") {
+  fs::path dir = temp_dir("regularizers");
+  manual_seed(73);
+  nn::Sequential m;
+  m.add(nn::Conv2D(3, {3, 3},
+                   {.padding = tg::Padding({{1, 2}, {0, 1}}),
+                    .kernel_regularizer = nn::regularizers::l1_l2(0.01, 0.02),
+                    .bias_regularizer = nn::regularizers::l2(0.5),
+                    .input_shape = {6, 5, 2}}));
+  m.add(nn::MaxPooling2D({2, 2}, {.padding = tg::Padding({{0, 1}, {1, 0}})}));
+  m.add(nn::Flatten());
+  m.add(nn::Dense(2, {.kernel_regularizer = nn::regularizers::l1(0.03)}));
+  m.compile({.optimizer = "sgd", .loss = "mse"});
+  nn::save_model(m, (dir / "m.tg").string());
+  nn::Model loaded = nn::load_model((dir / "m.tg").string());
+  REQUIRE(loaded.layers().size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(loaded.layers()[i]->config() == m.layers()[i]->config());
+  // Output shapes from the explicit pads: conv (6+3−3+1, 5+1−3+1) = (7, 4), pool of the padded
+  // (8, 5) → (4, 2); 4·2·3 = 24 features.
+  CHECK(loaded.layers()[0]->config().get<std::vector<int64_t>>("padding_pairs") ==
+        std::vector<int64_t>{1, 2, 0, 1});
+  Tensor x = randn({2, 6, 5, 2}), y = randn({2, 2});
+  CHECK(loaded.predict(x).shape() == Shape{2, 2});
+  CHECK(values(loaded.predict(x)) == values(m.predict(x)));
+  // The loss includes the same penalties: mse plus Σ of the regularizers over the weights.
+  const double penalty = 0.01 * sum(abs(m.layers()[0]->weights()[0]->value)).item<double>() +
+                         0.02 * sum(square(m.layers()[0]->weights()[0]->value)).item<double>() +
+                         0.5 * sum(square(m.layers()[0]->weights()[1]->value)).item<double>() +
+                         0.03 * sum(abs(m.layers()[3]->weights()[0]->value)).item<double>();
+  const double mse = mean(square(sub(m.predict(x), y))).item<double>();
+  CHECK(m.test_on_batch(x, y)["loss"] == Approx(mse + penalty).epsilon(1e-5));
+  CHECK(loaded.test_on_batch(x, y)["loss"] == Approx(mse + penalty).epsilon(1e-5));
+
+  // A user-made regularizer is code, not data: save_model refuses it by name.
+  nn::Sequential custom;
+  custom.add(nn::Dense(
+      2, {.kernel_regularizer = nn::Regularizer{[](const Tensor& w) { return sum(w); }, "mine"},
+          .input_shape = {3}}));
+  std::string err = error_of<IOError>([&] { nn::save_model(custom, (dir / "c.tg").string()); });
+  CHECK_THAT(err, Contains("custom kernel_regularizer"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a functional multi-input, multi-output model with user layers round trips",
           "[saving][model]") {
   register_test_layers();
