@@ -16,6 +16,10 @@ struct ConvEntry {
   dnnl::memory::desc prim_w, user_w;
   dnnl::reorder to_prim, from_prim;
   bool same_layout = true;
+  /// Forward only, when the primitive wants blocked activations (Winograd): their layouts
+  /// and the reorders from x and into y (empty otherwise).
+  dnnl::memory::desc prim_src, prim_dst;
+  dnnl::reorder to_src, from_dst;
 };
 
 /// Cached oneDNN RNN primitives of one whole-sequence problem: the forward and, for training,

@@ -1007,6 +1007,8 @@ inline const std::vector<OpCase>& op_cases() {
          {1, 4, 4, 2}, {2, 3, 2, 2});
     conv("1x1 groups 2", {.groups = 2}, {2, 4, 4, 4}, {1, 1, 2, 6});
     conv("large same 3x3", {.padding = "same"}, {8, 14, 14, 16}, {3, 3, 16, 32}, true, 1e-3);
+    // W3's second layer: the CPU backend's Winograd forward in blocked layouts.
+    conv("large valid 3x3 32->64", {}, {4, 13, 13, 32}, {3, 3, 32, 64}, true, 1e-3);
     conv("large stride 2 groups 4", {.strides = {2, 2}, .padding = "same", .groups = 4},
          {4, 12, 12, 16}, {3, 3, 4, 16}, true, 1e-3);
     v.push_back({.op = "conv2d",
