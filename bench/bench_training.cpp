@@ -2,30 +2,18 @@
 // cases (median of repetitions: run with --benchmark_repetitions=5).
 #include <benchmark/benchmark.h>
 
-#include "tapegrad.hpp"
+#include "bench/workloads.hpp"
 
 using namespace tg;
 
 namespace {
 
-nn::Loss logits_xent() {
-  return nn::Loss(
-      [](const Tensor& t, const Tensor& p) {
-        return nn::losses::sparse_categorical_crossentropy(t, p, true);
-      },
-      "sparse_categorical_crossentropy_logits");
-}
-
 /// W2: 784-512-512-10 relu MLP, softmax cross-entropy, batch 128, SGD: forward + backward + update.
 void BM_W2_MLP_TrainStep(benchmark::State& state) {
   manual_seed(1);
-  nn::Sequential model;
-  model.add(nn::Dense(512, {.activation = "relu", .input_shape = {784}}));
-  model.add(nn::Dense(512, {.activation = "relu"}));
-  model.add(nn::Dense(10));
-  model.compile({.optimizer = optim::SGD(), .loss = logits_xent()});
+  nn::Sequential model = bench::w2_mlp();
   Tensor x = rand({128, 784});
-  Tensor y = cast(mul(rand({128}), 10.0), kInt64);
+  Tensor y = bench::random_labels(128);
   for (int i = 0; i < 3; ++i) model.train_on_batch(x, y);
   for (auto _ : state) model.train_on_batch(x, y);
   state.SetLabel("ms/step = Time");
@@ -36,17 +24,9 @@ BENCHMARK(BM_W2_MLP_TrainStep)->Unit(benchmark::kMillisecond);
 /// Dense 128 relu, Dense 10, cross-entropy, Adam.
 void BM_W3_CNN_TrainStep(benchmark::State& state) {
   manual_seed(1);
-  nn::Sequential model;
-  model.add(nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
-  model.add(nn::MaxPooling2D({2, 2}));
-  model.add(nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
-  model.add(nn::MaxPooling2D({2, 2}));
-  model.add(nn::Flatten());
-  model.add(nn::Dense(128, {.activation = "relu"}));
-  model.add(nn::Dense(10));
-  model.compile({.optimizer = optim::Adam(), .loss = logits_xent()});
+  nn::Sequential model = bench::w3_cnn();
   Tensor x = rand({64, 28, 28, 1});
-  Tensor y = cast(mul(rand({64}), 10.0), kInt64);
+  Tensor y = bench::random_labels(64);
   for (int i = 0; i < 3; ++i) model.train_on_batch(x, y);
   for (auto _ : state) model.train_on_batch(x, y);
 }

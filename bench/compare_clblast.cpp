@@ -15,7 +15,7 @@
 // clblast.h after opencl_runtime.hpp, which fixes the OpenCL target version.
 #include <clblast.h>
 
-#include "tapegrad.hpp"
+#include "bench/workloads.hpp"
 
 namespace {
 
@@ -148,20 +148,7 @@ double w2_step_ms(tg::Device dev, int reps) {
 double w3_step_ms(tg::Device dev, int reps) {
   using namespace tg;
   manual_seed(1);
-  nn::Sequential model;
-  model.add(nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
-  model.add(nn::MaxPooling2D({2, 2}));
-  model.add(nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
-  model.add(nn::MaxPooling2D({2, 2}));
-  model.add(nn::Flatten());
-  model.add(nn::Dense(128, {.activation = "relu"}));
-  model.add(nn::Dense(10));
-  model.compile({.optimizer = optim::Adam(),
-                 .loss = nn::Loss(
-                     [](const Tensor& t, const Tensor& p) {
-                       return nn::losses::sparse_categorical_crossentropy(t, p, true);
-                     },
-                     "sparse_categorical_crossentropy_logits")});
+  nn::Sequential model = bench::w3_cnn();
   model.to(dev);
   const Tensor x = uniform({64, 28, 28, 1}, 0.0, 1.0, 6).to(dev);
   const Tensor y = cast(uniform({64}, 0.0, 10.0, 7), kInt64).to(dev);

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad.hpp"
+#include "bench/workloads.hpp"
 
 namespace {
 
@@ -66,14 +66,6 @@ void compare(const char* name, const std::function<void()>& ours,
   std::fflush(stdout);
 }
 
-tg::nn::Loss logits_xent() {
-  return tg::nn::Loss(
-      [](const tg::Tensor& t, const tg::Tensor& p) {
-        return tg::nn::losses::sparse_categorical_crossentropy(t, p, true);
-      },
-      "sparse_categorical_crossentropy_logits");
-}
-
 /// The BLAS library mapped into this process (Debian's alternatives pick it for libblas.so.3).
 std::string mapped_blas() {
   std::ifstream maps("/proc/self/maps");
@@ -93,13 +85,9 @@ std::string mapped_blas() {
 
 void w2() {
   tg::manual_seed(1);
-  tg::nn::Sequential model;
-  model.add(tg::nn::Dense(512, {.activation = "relu", .input_shape = {784}}));
-  model.add(tg::nn::Dense(512, {.activation = "relu"}));
-  model.add(tg::nn::Dense(10));
-  model.compile({.optimizer = tg::optim::SGD(), .loss = logits_xent()});
+  tg::nn::Sequential model = tg::bench::w2_mlp();
   tg::Tensor x = tg::rand({128, 784});
-  tg::Tensor y = tg::cast(tg::mul(tg::rand({128}), 10.0), tg::kInt64);
+  tg::Tensor y = tg::bench::random_labels(128);
 
   torch::manual_seed(1);
   torch::nn::Sequential net(torch::nn::Linear(784, 512), torch::nn::ReLU(),
@@ -124,17 +112,9 @@ void w2() {
 
 void w3() {
   tg::manual_seed(1);
-  tg::nn::Sequential model;
-  model.add(tg::nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
-  model.add(tg::nn::MaxPooling2D({2, 2}));
-  model.add(tg::nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
-  model.add(tg::nn::MaxPooling2D({2, 2}));
-  model.add(tg::nn::Flatten());
-  model.add(tg::nn::Dense(128, {.activation = "relu"}));
-  model.add(tg::nn::Dense(10));
-  model.compile({.optimizer = tg::optim::Adam(), .loss = logits_xent()});
+  tg::nn::Sequential model = tg::bench::w3_cnn();
   tg::Tensor x = tg::rand({64, 28, 28, 1});
-  tg::Tensor y = tg::cast(tg::mul(tg::rand({64}), 10.0), tg::kInt64);
+  tg::Tensor y = tg::bench::random_labels(64);
 
   torch::manual_seed(1);
   torch::nn::Sequential net(

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tapegrad.hpp"
+#include "bench/workloads.hpp"
 
 namespace {
 
@@ -103,18 +103,11 @@ void w4(int reps) {
 
 void w2(int reps) {
   const int64_t B = 128, I = 784, H = 512, O = 10;
-  const float lr = 0.01f;
+  const float lr = 0.01f;  // SGD's default, as bench::w2_mlp compiles it
   tg::manual_seed(1);
-  tg::nn::Sequential model;
-  model.add(tg::nn::Dense(H, {.activation = "relu", .input_shape = {I}}));
-  model.add(tg::nn::Dense(H, {.activation = "relu"}));
-  model.add(tg::nn::Dense(O));
-  model.compile({.optimizer = tg::optim::SGD({.learning_rate = lr}),
-                 .loss = tg::nn::Loss([](const tg::Tensor& t, const tg::Tensor& p) {
-                   return tg::nn::losses::sparse_categorical_crossentropy(t, p, true);
-                 })});
+  tg::nn::Sequential model = tg::bench::w2_mlp();
   tg::Tensor x = tg::rand({B, I});
-  tg::Tensor y = tg::cast(tg::mul(tg::rand({B}), 10.0), tg::kInt64);
+  tg::Tensor y = tg::bench::random_labels(B);
   double ours = median_ms([&] { model.train_on_batch(x, y); }, reps);
 
   // Raw oneDNN: matmul primitives (bias and relu as post-ops / fused), log-softmax, plain SGD.
@@ -594,20 +587,9 @@ void conv_layout_line(const char* name, int64_t ic, int64_t oc, int64_t hw, tag 
 /// loss of both over the first steps, the raw step's per-stage breakdown and a conv layout table.
 void w3(int reps) {
   tg::manual_seed(1);
-  tg::nn::Sequential model;
-  model.add(tg::nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
-  model.add(tg::nn::MaxPooling2D({2, 2}));
-  model.add(tg::nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
-  model.add(tg::nn::MaxPooling2D({2, 2}));
-  model.add(tg::nn::Flatten());
-  model.add(tg::nn::Dense(128, {.activation = "relu"}));
-  model.add(tg::nn::Dense(10));
-  model.compile({.optimizer = tg::optim::Adam(),
-                 .loss = tg::nn::Loss([](const tg::Tensor& t, const tg::Tensor& p) {
-                   return tg::nn::losses::sparse_categorical_crossentropy(t, p, true);
-                 })});
+  tg::nn::Sequential model = tg::bench::w3_cnn();
   tg::Tensor x = tg::rand({64, 28, 28, 1});
-  tg::Tensor y = tg::cast(tg::mul(tg::rand({64}), 10.0), tg::kInt64);
+  tg::Tensor y = tg::bench::random_labels(64);
   std::vector<int64_t> labels = y.to_vector<int64_t>();
 
   // Both sides train 30 steps from their initial weights first (warm-up, and a check that the

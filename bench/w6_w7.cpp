@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "tapegrad.hpp"
+#include "bench/workloads.hpp"
 
 using namespace tg;
 
@@ -21,14 +21,6 @@ double peak_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-nn::Loss logits_xent() {
-  return nn::Loss(
-      [](const Tensor& t, const Tensor& p) {
-        return nn::losses::sparse_categorical_crossentropy(t, p, true);
-      },
-      "sparse_categorical_crossentropy_logits");
 }
 
 int run_w6() {
@@ -61,23 +53,13 @@ int run_w7(bool cnn) {
   nn::Sequential model;
   Tensor x, y;
   if (cnn) {
-    model.add(nn::Conv2D(32, {3, 3}, {.activation = "relu", .input_shape = {28, 28, 1}}));
-    model.add(nn::MaxPooling2D({2, 2}));
-    model.add(nn::Conv2D(64, {3, 3}, {.activation = "relu"}));
-    model.add(nn::MaxPooling2D({2, 2}));
-    model.add(nn::Flatten());
-    model.add(nn::Dense(128, {.activation = "relu"}));
-    model.add(nn::Dense(10));
-    model.compile({.optimizer = optim::Adam(), .loss = logits_xent()});
+    model = bench::w3_cnn();
     x = rand({64, 28, 28, 1});
-    y = cast(mul(rand({64}), 10.0), kInt64);
+    y = bench::random_labels(64);
   } else {
-    model.add(nn::Dense(512, {.activation = "relu", .input_shape = {784}}));
-    model.add(nn::Dense(512, {.activation = "relu"}));
-    model.add(nn::Dense(10));
-    model.compile({.optimizer = optim::SGD(), .loss = logits_xent()});
+    model = bench::w2_mlp();
     x = rand({128, 784});
-    y = cast(mul(rand({128}), 10.0), kInt64);
+    y = bench::random_labels(128);
   }
   for (int i = 0; i < 100; ++i) model.train_on_batch(x, y);
   AllocatorStats st = allocator_stats();

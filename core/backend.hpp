@@ -114,9 +114,9 @@ struct OptimizerUpdate {
   double rho = 0;                 ///< RMSprop, Adadelta
   double momentum = 0;            ///< SGD, RMSprop
   double epsilon = 0;
-  double step_size = 0;     ///< Adam: lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ); Adamax: lr/(1−β₁ᵗ)
-  double m_coef = 0;        ///< Nadam: u_{t+1} / (1 − Π u up to t+1)
-  double g_coef = 0;        ///< Nadam: (1 − u_t) / (1 − Π u up to t)
+  double step_size = 0;  ///< Adam: lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ); Adamax: lr/(1−β₁ᵗ)
+  double m_coef = 0;     ///< Nadam: u_{t+1} / (1 − Π u up to t+1)
+  double g_coef = 0;     ///< Nadam: (1 − u_t) / (1 − Π u up to t)
   double v_correction = 1;  ///< Nadam: 1 − β₂ᵗ
 };
 
@@ -244,19 +244,17 @@ class Backend {
   /// workspace (non-null), or nullptr when this backend has no whole-sequence kernel for these
   /// operands: the op then runs the steps one by one (matmul + lstm_cell / gru_cell), which is
   /// what the default does.
-  virtual std::shared_ptr<RnnWorkspace> rnn_forward(RnnCell cell, bool go_backwards,
-                                                    bool training, const RnnOperands& in,
-                                                    const Tensor& y, const Tensor& h_last,
-                                                    const Tensor& c_last);
+  virtual std::shared_ptr<RnnWorkspace> rnn_forward(RnnCell cell, bool go_backwards, bool training,
+                                                    const RnnOperands& in, const Tensor& y,
+                                                    const Tensor& h_last, const Tensor& c_last);
   /// Backward of an rnn_forward run with training = true, from its operands, outputs and
   /// workspace: from grad_y (N, T, H), grad_h_last and (LSTM) grad_c_last (N, H), all
   /// contiguous, writes the gradient of every operand into grads (defined, contiguous, the
   /// operands' shapes; overwritten, not accumulated).
-  virtual void rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands& in,
-                            const Tensor& y, const Tensor& h_last, const Tensor& c_last,
-                            RnnWorkspace& workspace, const Tensor& grad_y,
-                            const Tensor& grad_h_last, const Tensor& grad_c_last,
-                            const RnnOperands& grads);
+  virtual void rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands& in, const Tensor& y,
+                            const Tensor& h_last, const Tensor& c_last, RnnWorkspace& workspace,
+                            const Tensor& grad_y, const Tensor& grad_h_last,
+                            const Tensor& grad_c_last, const RnnOperands& grads);
   /// Batch normalization of x viewed as rows (M, C) (contiguous, channels last):
   /// y = (x − mean) / sqrt(var + eps) · gamma + beta. training: writes the batch mean and biased
   /// variance into mean and var; otherwise reads them.

@@ -54,7 +54,7 @@ void Backend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
 }
 
 std::shared_ptr<RnnWorkspace> Backend::rnn_forward(RnnCell, bool, bool, const RnnOperands&,
-                                                  const Tensor&, const Tensor&, const Tensor&) {
+                                                   const Tensor&, const Tensor&, const Tensor&) {
   return nullptr;  // no whole-sequence kernel: the op runs the steps one by one
 }
 
@@ -76,7 +76,7 @@ std::string_view unary_op_name(UnaryOp op) {
 }
 std::string_view binary_op_name(BinaryOp op) {
   static constexpr std::string_view names[] = {
-      "add", "sub", "mul", "div", "pow", "maximum",     "minimum",   "eq",
+      "add", "sub", "mul", "div", "pow", "maximum",     "minimum",    "eq",
       "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or", "relu_backward"};
   return names[static_cast<int>(op)];
 }

@@ -48,7 +48,8 @@ Regularizer read_regularizer(const Config& c, const std::string& key, const std:
                   ", which a file cannot hold; rebuild the model in code and use load_weights");
   if (name != "l1" && name != "l2" && name != "l1_l2")
     fail<IOError>("load_model: layer '", layer, "': unknown ", key, " '", name, "'");
-  return regularizers::l1_l2(c.get_or<double>(key + "_l1", 0.0), c.get_or<double>(key + "_l2", 0.0));
+  return regularizers::l1_l2(c.get_or<double>(key + "_l1", 0.0),
+                             c.get_or<double>(key + "_l2", 0.0));
 }
 
 }  // namespace tg::nn

@@ -82,10 +82,10 @@ std::vector<Tensor> lstm_cell_grad_graph(const Tensor& z, const Tensor& c_prev, 
   Tensor cc = tanh(z.slice(-1, 2 * H, 3 * H));
   Tensor tc = tanh(add(mul(f, c_prev), mul(i, cc)));
   Tensor dct = add(dc, mul(mul(dh, o), sub(1.0, square(tc))));
-  Tensor dz = concat(
-      {mul(mul(dct, cc), mul(i, sub(1.0, i))), mul(mul(dct, c_prev), mul(f, sub(1.0, f))),
-       mul(mul(dct, i), sub(1.0, square(cc))), mul(mul(dh, tc), mul(o, sub(1.0, o)))},
-      -1);
+  Tensor dz =
+      concat({mul(mul(dct, cc), mul(i, sub(1.0, i))), mul(mul(dct, c_prev), mul(f, sub(1.0, f))),
+              mul(mul(dct, i), sub(1.0, square(cc))), mul(mul(dh, tc), mul(o, sub(1.0, o)))},
+             -1);
   return {dz, mul(dct, f)};
 }
 
@@ -113,21 +113,20 @@ std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
   backend_of(z).lstm_cell(z, cp, h, c, gates);
   if (autograd::needs_grad(z_in, c_in)) {
     const int64_t H = cp.shape()[1];
-    autograd::record(
-        "lstm_cell", {&z_in, &c_in}, {&h, &c},
-        [sz = autograd::SavedTensor(z_in), scp = autograd::SavedTensor(c_in),
-         sc = autograd::SavedTensor(c, true, 1), gates, H](std::vector<Tensor>& g) {
-          Tensor dh = g[0], dc = g[1];
-          if (autograd::grad_enabled())  // create_graph
-            return lstm_cell_grad_graph(sz.unpack(), scp.unpack(), dh, dc, H);
-          Tensor cpv = contiguous_raw(scp.unpack()), cv = sc.unpack();
-          Tensor dz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
-          Tensor dcp = Tensor::empty(cpv.shape(), cpv.dtype(), cpv.device());
-          backend_of(gates).lstm_cell_backward(contiguous_raw(cast_raw(dh, gates.dtype())),
-                                               contiguous_raw(cast_raw(dc, gates.dtype())), gates,
-                                               cpv, cv, dz, dcp);
-          return std::vector<Tensor>{dz, dcp};
-        });
+    autograd::record("lstm_cell", {&z_in, &c_in}, {&h, &c},
+                     [sz = autograd::SavedTensor(z_in), scp = autograd::SavedTensor(c_in),
+                      sc = autograd::SavedTensor(c, true, 1), gates, H](std::vector<Tensor>& g) {
+                       Tensor dh = g[0], dc = g[1];
+                       if (autograd::grad_enabled())  // create_graph
+                         return lstm_cell_grad_graph(sz.unpack(), scp.unpack(), dh, dc, H);
+                       Tensor cpv = contiguous_raw(scp.unpack()), cv = sc.unpack();
+                       Tensor dz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
+                       Tensor dcp = Tensor::empty(cpv.shape(), cpv.dtype(), cpv.device());
+                       backend_of(gates).lstm_cell_backward(
+                           contiguous_raw(cast_raw(dh, gates.dtype())),
+                           contiguous_raw(cast_raw(dc, gates.dtype())), gates, cpv, cv, dz, dcp);
+                       return std::vector<Tensor>{dz, dcp};
+                     });
   }
   return {h, c};
 }
@@ -143,20 +142,20 @@ Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
   backend_of(xz).gru_cell(xz, hz, hp, h, gates);
   if (autograd::needs_grad(xz_in, hz_in, h_in)) {
     const int64_t H = hp.shape()[1];
-    autograd::record(
-        "gru_cell", {&xz_in, &hz_in, &h_in}, {&h},
-        [sx = autograd::SavedTensor(xz_in), su = autograd::SavedTensor(hz_in),
-         shp = autograd::SavedTensor(h_in), gates, H](const Tensor& g) {
-          if (autograd::grad_enabled())  // create_graph
-            return gru_cell_grad_graph(sx.unpack(), su.unpack(), shp.unpack(), g, H);
-          Tensor hzv = contiguous_raw(su.unpack()), hpv = contiguous_raw(shp.unpack());
-          Tensor dxz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
-          Tensor dhz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
-          Tensor dhp = Tensor::empty(hpv.shape(), hpv.dtype(), hpv.device());
-          backend_of(gates).gru_cell_backward(contiguous_raw(cast_raw(g, gates.dtype())), gates,
-                                              hzv, hpv, dxz, dhz, dhp);
-          return std::vector<Tensor>{dxz, dhz, dhp};
-        });
+    autograd::record("gru_cell", {&xz_in, &hz_in, &h_in}, {&h},
+                     [sx = autograd::SavedTensor(xz_in), su = autograd::SavedTensor(hz_in),
+                      shp = autograd::SavedTensor(h_in), gates, H](const Tensor& g) {
+                       if (autograd::grad_enabled())  // create_graph
+                         return gru_cell_grad_graph(sx.unpack(), su.unpack(), shp.unpack(), g, H);
+                       Tensor hzv = contiguous_raw(su.unpack()), hpv = contiguous_raw(shp.unpack());
+                       Tensor dxz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
+                       Tensor dhz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
+                       Tensor dhp = Tensor::empty(hpv.shape(), hpv.dtype(), hpv.device());
+                       backend_of(gates).gru_cell_backward(
+                           contiguous_raw(cast_raw(g, gates.dtype())), gates, hzv, hpv, dxz, dhz,
+                           dhp);
+                       return std::vector<Tensor>{dxz, dhz, dhp};
+                     });
   }
   return h;
 }
@@ -191,8 +190,7 @@ RnnOperands operands(const Sequence& s) {
 /// differentiable in the inputs) and runs backpropagation through time with their closed-form
 /// derivatives. dy (N, T, H) in processing order (undefined without return_sequences), dh and
 /// dc (LSTM) the gradients of the last state. Returns one gradient per input of the op.
-std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Tensor dh,
-                                        Tensor dc) {
+std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Tensor dh, Tensor dc) {
   const int64_t N = s.x.shape()[0], T = s.x.shape()[1], F = s.x.shape()[2];
   const int64_t GH = s.rk.shape()[1];
   const TensorOptions opt{.dtype = s.x.dtype(), .device = s.x.device()};
@@ -263,8 +261,7 @@ std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Ten
 std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
   const Tensor& x = s.x;
   for (const Tensor* t : {&s.h0, &s.c0, &s.k, &s.rk, &s.b})
-    if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device()))
-      return std::nullopt;
+    if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device())) return std::nullopt;
   const int64_t N = x.shape()[0], T = x.shape()[1];
   if (T == 0 || N == 0) return std::nullopt;
   const bool training = autograd::needs_grad(x, s.h0, s.c0, s.k, s.rk, s.b);
@@ -285,8 +282,9 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
                      sy = SavedTensor(y, s.o.return_sequences, 0), shT = SavedTensor(hT, true, 1),
                      scT = SavedTensor(cT, true, 2), ws, cell = s.cell, o = s.o,
                      H = s.H](std::vector<Tensor>& g) {
-      Sequence q{cell, sx.unpack(), sh0.unpack(), sc0.unpack(), sk.unpack(), srk.unpack(),
-                 sb.unpack(), o, H};
+      Sequence q{cell,         sx.unpack(), sh0.unpack(),
+                 sc0.unpack(), sk.unpack(), srk.unpack(),
+                 sb.unpack(),  o,           H};
       const bool lstm = q.lstm();
       // Without return_sequences output 0 is h_T: its gradient joins h_T's.
       Tensor dy = o.return_sequences ? g[0] : Tensor();
@@ -301,8 +299,9 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
       auto like = [](const Tensor& t) {
         return t.defined() ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor();
       };
-      RnnOperands gr{like(in.x), like(in.h0), like(in.c0), like(in.kernel),
-                     like(in.recurrent_kernel), like(in.bias)};
+      RnnOperands gr{
+          like(in.x),   like(in.h0), like(in.c0), like(in.kernel), like(in.recurrent_kernel),
+          like(in.bias)};
       backend_of(q.x).rnn_backward(cell, o.go_backwards, in, sy.unpack(), shT.unpack(),
                                    lstm ? scT.unpack() : Tensor(), *ws, raw(dy), raw(dh),
                                    lstm ? raw(dc) : Tensor(), gr);

@@ -1,7 +1,7 @@
 // oneDNN convolution (forward, backward data, backward weights) and pooling for float32 NHWC.
 #include <algorithm>
-#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -53,8 +53,7 @@ std::array<memory::desc, 3> binary_mds(const Tensor& a, const Tensor& b, const T
     const int64_t d = out.shape()[j];
     if (d == 1) continue;
     bool merge = !dims.empty();
-    for (int k = 0; k < 3 && merge; ++k)
-      merge = st[k].back() == ts[k]->strides()[j] * d;
+    for (int k = 0; k < 3 && merge; ++k) merge = st[k].back() == ts[k]->strides()[j] * d;
     if (merge) {
       dims.back() *= d;
       for (int k = 0; k < 3; ++k) st[k].back() = ts[k]->strides()[j];
@@ -259,7 +258,8 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
     // (M, C) op (1, C) with a short C: oneDNN's binary primitive is several times slower than
     // the memory traffic here (0.8 ms for a 64×26×26×32 bias add), a row loop is not. (a is
     // the operand without broadcast: only commutative ops were swapped.)
-    const int64_t m = amd.dims()[0], c = amd.dims()[1], bs = bmd.data.format_desc.blocking.strides[1];
+    const int64_t m = amd.dims()[0], c = amd.dims()[1],
+                  bs = bmd.data.format_desc.blocking.strides[1];
     const float* pa = static_cast<const float*>(a->storage()->data()) + a->offset();
     const float* pb = static_cast<const float*>(b->storage()->data()) + b->offset();
     float* po = static_cast<float*>(out.storage()->data()) + out.offset();
@@ -275,11 +275,20 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
       }
     };
     switch (op) {
-      case BinaryOp::Add: rows([](float x, float y) { return x + y; }); return;
-      case BinaryOp::Sub: rows([](float x, float y) { return x - y; }); return;
-      case BinaryOp::Mul: rows([](float x, float y) { return x * y; }); return;
-      case BinaryOp::Div: rows([](float x, float y) { return x / y; }); return;
-      default: break;
+      case BinaryOp::Add:
+        rows([](float x, float y) { return x + y; });
+        return;
+      case BinaryOp::Sub:
+        rows([](float x, float y) { return x - y; });
+        return;
+      case BinaryOp::Mul:
+        rows([](float x, float y) { return x * y; });
+        return;
+      case BinaryOp::Div:
+        rows([](float x, float y) { return x / y; });
+        return;
+      default:
+        break;
     }
   }
   std::string key = "binary:" + std::to_string(static_cast<int>(op)) + ":";

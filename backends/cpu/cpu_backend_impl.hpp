@@ -27,10 +27,10 @@ struct ConvEntry {
 /// (a reorder is empty when the layouts agree).
 struct RnnEntry {
   dnnl::primitive fwd, bwd;
-  dnnl::memory::desc user_wl, user_wi;       // Keras kernel / recurrent kernel (ldigo)
-  dnnl::memory::desc fwd_wl, fwd_wi, ws;     // forward weights, workspace
-  dnnl::memory::desc bwd_wl, bwd_wi;         // backward weights
-  dnnl::memory::desc bwd_dwl, bwd_dwi;       // backward weight gradients
+  dnnl::memory::desc user_wl, user_wi;    // Keras kernel / recurrent kernel (ldigo)
+  dnnl::memory::desc fwd_wl, fwd_wi, ws;  // forward weights, workspace
+  dnnl::memory::desc bwd_wl, bwd_wi;      // backward weights
+  dnnl::memory::desc bwd_dwl, bwd_dwi;    // backward weight gradients
   dnnl::reorder to_fwd_wl, to_fwd_wi, to_bwd_wl, to_bwd_wi, from_dwl, from_dwi;
 };
 

@@ -33,8 +33,8 @@ struct RnnGeometry {
   memory::desc src, dst, iter, user_wl, user_wi, any_wl, any_wi, bias;
   std::string key(bool training) const {
     return std::string("rnn:") + (lstm ? "lstm" : "gru") + (backwards ? ",r2l" : ",l2r") +
-           (training ? ",train," : ",infer,") + std::to_string(n) + "," + std::to_string(t) +
-           "," + std::to_string(f) + "," + std::to_string(h);
+           (training ? ",train," : ",infer,") + std::to_string(n) + "," + std::to_string(t) + "," +
+           std::to_string(f) + "," + std::to_string(h);
   }
 };
 
@@ -70,7 +70,8 @@ dnnl::reorder reorder_between(const dnnl::engine& e, const memory::desc& a, cons
 }
 
 RnnEntry make_entry(const RnnGeometry& g, bool training, const dnnl::engine& e) {
-  const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  const auto prop =
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
   const memory::desc& it = g.iter;
   RnnEntry r;
   r.user_wl = g.user_wl;
@@ -117,9 +118,9 @@ RnnEntry make_entry(const RnnGeometry& g, bool training, const dnnl::engine& e) 
     finish_forward(fpd);
     if (training) {
       dnnl::lbr_gru_backward::primitive_desc bpd(
-          dnnl::lbr_gru_backward::desc(dnnl::prop_kind::backward, direction(g), g.src, it,
-                                       g.any_wl, g.any_wi, g.bias, g.dst, it, g.src, it, g.any_wl,
-                                       g.any_wi, g.bias, g.dst, it),
+          dnnl::lbr_gru_backward::desc(dnnl::prop_kind::backward, direction(g), g.src, it, g.any_wl,
+                                       g.any_wi, g.bias, g.dst, it, g.src, it, g.any_wl, g.any_wi,
+                                       g.bias, g.dst, it),
           e, fpd);
       r.bwd = dnnl::lbr_gru_backward(bpd);
       finish_backward(bpd);
@@ -193,11 +194,11 @@ std::shared_ptr<RnnWorkspace> CpuBackend::rnn_forward(RnnCell cell, bool go_back
                                                       const Tensor& c_last) {
   if (in.x.dtype() != kFloat32) return nullptr;  // float64: the step-by-step reference loops
   const RnnGeometry g = geometry(cell, go_backwards, in);
-  RnnEntry& e = impl_->rnn_entry(g.key(training), [&] { return make_entry(g, training, impl_->engine); });
+  RnnEntry& e =
+      impl_->rnn_entry(g.key(training), [&] { return make_entry(g, training, impl_->engine); });
   auto ws = std::make_shared<OnednnRnnWorkspace>();
   if (training)
-    ws->workspace =
-        Tensor::empty({static_cast<int64_t>((e.ws.get_size() + 3) / 4)}, kFloat32);
+    ws->workspace = Tensor::empty({static_cast<int64_t>((e.ws.get_size() + 3) / 4)}, kFloat32);
   Tensor dst = y;
   if (go_backwards) {
     dst = Tensor::empty(y.shape(), kFloat32);
@@ -225,8 +226,8 @@ std::shared_ptr<RnnWorkspace> CpuBackend::rnn_forward(RnnCell cell, bool go_back
     e.fwd.execute(st, args);
     st.wait();
   } catch (const dnnl::error& err) {
-    fail<BackendError>("oneDNN: executing ", g.lstm ? "lstm" : "gru", " forward failed: ",
-                       err.what());
+    fail<BackendError>("oneDNN: executing ", g.lstm ? "lstm" : "gru",
+                       " forward failed: ", err.what());
   }
   if (go_backwards) reverse_time(dst, y);
   return ws;
@@ -296,8 +297,8 @@ void CpuBackend::rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands
     st.wait();
     if (!g.lstm) gru_bias_grad(g.h, dbias, grads.bias);
   } catch (const dnnl::error& err) {
-    fail<BackendError>("oneDNN: executing ", g.lstm ? "lstm" : "gru", " backward failed: ",
-                       err.what());
+    fail<BackendError>("oneDNN: executing ", g.lstm ? "lstm" : "gru",
+                       " backward failed: ", err.what());
   }
 }
 

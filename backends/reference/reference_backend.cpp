@@ -143,13 +143,14 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
   case UnaryOp::NAME:       \
     return loop(std::integral_constant<UnaryOp, UnaryOp::NAME>{});
         TG_UNARY_CASE(Neg)
-        TG_UNARY_CASE(Abs) TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log)
-            TG_UNARY_CASE(Log1p) TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt)
-                TG_UNARY_CASE(Square) TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh)
-                    TG_UNARY_CASE(Sigmoid) TG_UNARY_CASE(Relu) TG_UNARY_CASE(LeakyRelu)
-                        TG_UNARY_CASE(Elu) TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu)
-                            TG_UNARY_CASE(GeluTanh) TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign)
-                                TG_UNARY_CASE(Erf) TG_UNARY_CASE(PowScalar) TG_UNARY_CASE(Clip)
+        TG_UNARY_CASE(Abs)
+        TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log) TG_UNARY_CASE(Log1p)
+            TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt) TG_UNARY_CASE(Square)
+                TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh) TG_UNARY_CASE(Sigmoid)
+                    TG_UNARY_CASE(Relu) TG_UNARY_CASE(LeakyRelu) TG_UNARY_CASE(Elu)
+                        TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu) TG_UNARY_CASE(GeluTanh)
+                            TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign) TG_UNARY_CASE(Erf)
+                                TG_UNARY_CASE(PowScalar) TG_UNARY_CASE(Clip)
                                     TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
 #undef TG_UNARY_CASE
       }
@@ -376,13 +377,15 @@ void ReferenceBackend::gather(const Tensor& x, int64_t axis, const Tensor& index
     T* d = ptr<T>(out);
     // Whole rows picked along axis 0 (index_select of samples, a shuffled batch): row copies.
     bool rows = axis == 0 && x.dim() > 0 && x.is_contiguous() && out.is_contiguous();
-    for (int64_t k = 1; rows && k < index.dim(); ++k) rows = index.strides()[k] == 0 || index.shape()[k] == 1;
+    for (int64_t k = 1; rows && k < index.dim(); ++k)
+      rows = index.strides()[k] == 0 || index.shape()[k] == 1;
     if (rows) {
       const int64_t row = out.dim() > 0 ? out.numel() / std::max<int64_t>(out.shape()[0], 1) : 1;
       const int64_t xrow = x.numel() / std::max<int64_t>(x.shape()[0], 1);
       if (row == xrow) {
         for (int64_t r = 0; r < out.shape()[0]; ++r)
-          std::memcpy(d + out.offset() + r * row, s + x.offset() + ix[index.offset() + r * index.strides()[0]] * row,
+          std::memcpy(d + out.offset() + r * row,
+                      s + x.offset() + ix[index.offset() + r * index.strides()[0]] * row,
                       static_cast<size_t>(row) * sizeof(T));
         return;
       }

@@ -106,19 +106,19 @@ Config Conv2DLayer::config() const {
 std::shared_ptr<Layer> Conv2DLayer::from_config(const Config& c) {
   return std::make_shared<Conv2DLayer>(
       c.get<int64_t>("filters"), c.get<std::vector<int64_t>>("kernel_size"),
-      Conv2DOptions{.strides = c.get<std::vector<int64_t>>("strides"),
-                    .padding = padding_from_config(c),
-                    .data_format = c.get<std::string>("data_format"),
-                    .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"),
-                    .groups = c.get<int64_t>("groups"),
-                    .activation = ActivationFn(c.get<std::string>("activation")),
-                    .use_bias = c.get<bool>("use_bias"),
-                    .kernel_regularizer =
-                        read_regularizer(c, "kernel_regularizer", c.get<std::string>("name")),
-                    .bias_regularizer =
-                        read_regularizer(c, "bias_regularizer", c.get<std::string>("name")),
-                    .input_shape = Shape(c.list_or_empty("input_shape")),
-                    .name = c.get<std::string>("name")});
+      Conv2DOptions{
+          .strides = c.get<std::vector<int64_t>>("strides"),
+          .padding = padding_from_config(c),
+          .data_format = c.get<std::string>("data_format"),
+          .dilation_rate = c.get<std::vector<int64_t>>("dilation_rate"),
+          .groups = c.get<int64_t>("groups"),
+          .activation = ActivationFn(c.get<std::string>("activation")),
+          .use_bias = c.get<bool>("use_bias"),
+          .kernel_regularizer =
+              read_regularizer(c, "kernel_regularizer", c.get<std::string>("name")),
+          .bias_regularizer = read_regularizer(c, "bias_regularizer", c.get<std::string>("name")),
+          .input_shape = Shape(c.list_or_empty("input_shape")),
+          .name = c.get<std::string>("name")});
 }
 
 // ---- Conv1D ----

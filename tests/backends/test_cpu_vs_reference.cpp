@@ -211,14 +211,15 @@ RnnRun run_rnn(bool lstm, const RnnOptions& o, bool reference, bool with_grad) {
 }
 }  // namespace
 
-TEST_CASE("LSTM and GRU on oneDNN's RNN primitives: inference, and second order through "
-          "create_graph, match the reference",
-          "[cpu_vs_reference]") {
+TEST_CASE(
+    "LSTM and GRU on oneDNN's RNN primitives: inference, and second order through "
+    "create_graph, match the reference",
+    "[cpu_vs_reference]") {
   for (bool lstm : {true, false})
     for (RnnOptions o : {RnnOptions{.return_sequences = true}, RnnOptions{.go_backwards = true},
                          RnnOptions{.return_sequences = true, .go_backwards = true}}) {
-      INFO((lstm ? "lstm" : "gru") << " return_sequences " << o.return_sequences
-                                   << " go_backwards " << o.go_backwards);
+      INFO((lstm ? "lstm" : "gru")
+           << " return_sequences " << o.return_sequences << " go_backwards " << o.go_backwards);
       {
         INFO("inference (no grad): forward_inference primitive");
         NoGrad no_grad;

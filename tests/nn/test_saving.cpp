@@ -13,13 +13,11 @@ using namespace tg;
 using Catch::Matchers::Contains;
 
 namespace {
-using tg::test::f32;
 using tg::test::error_of;
+using tg::test::f32;
 using V = std::vector<double>;
 namespace fs = std::filesystem;
 using tg::test::values;
-
-
 
 fs::path temp_dir(const std::string& name) { return test::temp_dir("nn_saving", name); }
 
@@ -187,8 +185,7 @@ TEST_CASE("reshaping, activation and dropout layers round trip their settings", 
   fs::remove_all(dir);
 }
 
-TEST_CASE("regularizers and explicit padding round trip and keep their effect",
-          "[saving][model]") {
+TEST_CASE("regularizers and explicit padding round trip and keep their effect", "[saving][model]") {
   fs::path dir = temp_dir("regularizers");
   manual_seed(73);
   nn::Sequential m;
