@@ -165,6 +165,10 @@ struct Conv2dOptions {
 };
 /// 2-D convolution of x (N, H, W, C) with kernel (kh, kw, C / groups, filters).
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2dOptions& opts = {});
+/// conv2d plus bias (filters) (undefined: none), added inside the convolution kernel (oneDNN
+/// fuses it), with its gradient the sum of the output gradient over batch and pixels.
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+              const Conv2dOptions& opts = {});
 
 /// Options of conv1d.
 struct Conv1dOptions {
@@ -176,6 +180,9 @@ struct Conv1dOptions {
 };
 /// 1-D convolution of x (N, W, C) with kernel (k, C / groups, filters).
 Tensor conv1d(const Tensor& x, const Tensor& kernel, const Conv1dOptions& opts = {});
+/// conv1d plus bias (filters) (undefined: none), fused as in conv2d.
+Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+              const Conv1dOptions& opts = {});
 
 /// Options of conv2d_transpose.
 struct Conv2dTransposeOptions {

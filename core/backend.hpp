@@ -184,9 +184,9 @@ class Backend {
   /// offset + i of stream seed, so every device produces the same values.
   virtual void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
                       uint64_t offset) = 0;
-  /// out (N, OH, OW, CO) = convolution of x (N, H, W, CI) with w (KH, KW, CI / groups, CO);
-  /// all contiguous.
-  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& out,
+  /// out (N, OH, OW, CO) = convolution of x (N, H, W, CI) with w (KH, KW, CI / groups, CO),
+  /// plus bias (CO) at every output pixel when bias is defined; all contiguous.
+  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,
                       const Conv2dParams& p) = 0;
   /// grad_in (N, H, W, CI) = the adjoint of conv2d in x, applied to grad_out (N, OH, OW, CO).
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,

@@ -83,7 +83,8 @@ void check_conv_shapes(std::string_view op, const Shape& x, const Shape& w, cons
                      ")");
 }
 
-Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p,
+                const Tensor& b = Tensor());
 Tensor conv_bwd_input_p(const Tensor& gy, const Tensor& w, const Shape& x_shape,
                         const Conv2dParams& p);
 Tensor conv_bwd_weight_p(const Tensor& x, const Tensor& gy, const Shape& w_shape,
@@ -97,19 +98,31 @@ DType floating_of(std::string_view op, const Tensor& a, const Tensor& b) {
   return dt;
 }
 
-Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+/// conv2d over NHWC with resolved geometry; b (CO) or undefined is added in the same kernel.
+Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p, const Tensor& b) {
   check_conv_shapes("conv2d", x.shape(), w.shape(), p);
   const DType dt = floating_of("conv2d", x, w);
+  if (b.defined()) {
+    check_same_device("conv2d", x, b);
+    if (b.shape() != Shape{w.shape()[3]})
+      fail<ShapeError>("conv2d: bias must be (", w.shape()[3], ") for kernel ", w.shape(), ", got ",
+                       b.shape());
+    if (!is_floating(b.dtype())) fail<DTypeError>("conv2d: bias must be floating, got ", b.dtype());
+  }
   Tensor y = Tensor::empty(conv_out_shape(x.shape(), w.shape(), p), dt, x.device());
-  backend_of(x).conv2d(contiguous_raw(cast_raw(x, dt)), contiguous_raw(cast_raw(w, dt)), y, p);
-  if (autograd::needs_grad(x, w)) {
+  backend_of(x).conv2d(contiguous_raw(cast_raw(x, dt)), contiguous_raw(cast_raw(w, dt)),
+                       b.defined() ? contiguous_raw(cast_raw(b.detach(), dt)) : Tensor(), y, p);
+  if (autograd::needs_grad(x, w, b)) {
     SavedTensor sx = w.requires_grad() ? SavedTensor(x) : SavedTensor();
     SavedTensor sw = x.requires_grad() ? SavedTensor(w) : SavedTensor();
-    autograd::record(
-        "conv2d", {&x, &w}, {&y}, [sx, sw, p, xs = x.shape(), ws = w.shape()](const Tensor& g) {
-          return std::vector<Tensor>{need(0) ? conv_bwd_input_p(g, sw.unpack(), xs, p) : Tensor(),
-                                     need(1) ? conv_bwd_weight_p(sx.unpack(), g, ws, p) : Tensor()};
-        });
+    autograd::record("conv2d", {&x, &w, &b}, {&y},
+                     [sx, sw, p, xs = x.shape(), ws = w.shape(),
+                      bdt = b.defined() ? b.dtype() : dt](const Tensor& g) {
+                       return std::vector<Tensor>{
+                           need(0) ? conv_bwd_input_p(g, sw.unpack(), xs, p) : Tensor(),
+                           need(1) ? conv_bwd_weight_p(sx.unpack(), g, ws, p) : Tensor(),
+                           need(2) ? cast(sum(g, {0, 1, 2}), bdt) : Tensor()};
+                     });
   }
   return y;
 }
@@ -171,6 +184,10 @@ bool channels_first(std::string_view op, const std::string& f) {
 
 TG_REGISTER_OP("conv2d", "conv2d", true);
 Tensor conv2d(const Tensor& x_in, const Tensor& w, const Conv2dOptions& o) {
+  return conv2d(x_in, w, Tensor(), o);
+}
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
   check_defined("conv2d", x_in);
   check_defined("conv2d", w, "kernel");
   const bool cf = channels_first("conv2d", o.data_format);
@@ -178,7 +195,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w, const Conv2dOptions& o) {
   Tensor x = cf ? x_in.permute({0, 2, 3, 1}) : x_in;
   if (w.dim() != 4)
     fail<ShapeError>("conv2d: expected a kernel of rank 4 (kh, kw, in, out), got ", w.shape());
-  Tensor y = conv2d_p(x, w, resolve("conv2d", x.shape(), w.shape(), o));
+  Tensor y = conv2d_p(x, w, resolve("conv2d", x.shape(), w.shape(), o), bias);
   return cf ? y.permute({0, 3, 1, 2}) : y;
 }
 
@@ -210,6 +227,10 @@ Tensor conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Shape& ws
 
 TG_REGISTER_OP("conv1d", "conv2d", true);
 Tensor conv1d(const Tensor& x_in, const Tensor& w, const Conv1dOptions& o) {
+  return conv1d(x_in, w, Tensor(), o);
+}
+
+Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Conv1dOptions& o) {
   check_defined("conv1d", x_in);
   check_defined("conv1d", w, "kernel");
   const bool cf = channels_first("conv1d", o.data_format);
@@ -233,7 +254,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Conv1dOptions& o) {
       fail<ValueError>("conv1d: explicit padding needs one (before, after) pair");
     o2.padding = Padding(std::vector<std::pair<int64_t, int64_t>>{{0, 0}, o.padding.pads[0]});
   }
-  Tensor y = conv2d(x.unsqueeze(1), w.unsqueeze(0), o2).squeeze(1);
+  Tensor y = conv2d(x.unsqueeze(1), w.unsqueeze(0), bias, o2).squeeze(1);
   return cf ? y.permute({0, 2, 1}) : y;
 }
 

@@ -3,6 +3,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.hpp"
@@ -18,12 +19,15 @@ using dt = memory::data_type;
 /// Descriptors and geometry of one convolution problem.
 struct ConvGeometry {
   memory::desc src, dst, user_w, any_w;
+  memory::desc bias;  // (CO) for a forward with bias, else empty
   memory::dims strides, dilates, pad_l, pad_r;
   std::string key;
 };
 
-/// x (N, H, W, CI), y (N, OH, OW, CO), w (KH, KW, CI / G, CO) in Keras layout.
-ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv2dParams& p) {
+/// x (N, H, W, CI), y (N, OH, OW, CO), w (KH, KW, CI / G, CO) in Keras layout; with_bias: a
+/// forward that adds a (CO) bias.
+ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv2dParams& p,
+                      bool with_bias = false) {
   ConvGeometry g;
   const int64_t n = x[0], h = x[1], wd = x[2], ci = x[3], oh = y[1], ow = y[2], co = y[3];
   const int64_t kh = w[0], kw = w[1], cig = w[2], G = p.groups, cog = co / G;
@@ -47,13 +51,17 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
           std::to_string(p.dilation_w) + "," + std::to_string(p.pad_top) + "," +
           std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_left) + "," +
           std::to_string(p.pad_right) + "," + std::to_string(G);
+  if (with_bias) {
+    g.bias = memory::desc({co}, dt::f32, tag::x);
+    g.key += ",bias";
+  }
   return g;
 }
 
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const dnnl::engine& e) {
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
-                                    dnnl::algorithm::convolution_direct, g.src, g.any_w, g.dst,
-                                    g.strides, g.dilates, g.pad_l, g.pad_r);
+                                    dnnl::algorithm::convolution_direct, g.src, g.any_w, g.bias,
+                                    g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
   return dnnl::convolution_forward::primitive_desc(d, e);
 }
 
@@ -73,7 +81,7 @@ std::optional<ConvEntry> winograd_entry(const ConvGeometry& g, const Shape& x, c
     memory::desc any_src(g.src.dims(), dt::f32, tag::any), any_dst(g.dst.dims(), dt::f32, tag::any);
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
                                       dnnl::algorithm::convolution_winograd, any_src, g.any_w,
-                                      any_dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+                                      g.bias, any_dst, g.strides, g.dilates, g.pad_l, g.pad_r);
     dnnl::convolution_forward::primitive_desc pd(d, e);
     ConvEntry c{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
     c.prim_src = pd.src_desc();
@@ -89,17 +97,21 @@ std::optional<ConvEntry> winograd_entry(const ConvGeometry& g, const Shape& x, c
 }
 }  // namespace
 
-void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
-  if (!use_onednn(x)) return ReferenceBackend::conv2d(x, w, y, p);
-  ConvGeometry g = geometry(x.shape(), w.shape(), y.shape(), p);
+void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                        const Conv2dParams& p) {
+  if (!use_onednn(x)) return ReferenceBackend::conv2d(x, w, bias, y, p);
+  ConvGeometry g = geometry(x.shape(), w.shape(), y.shape(), p, bias.defined());
   ConvEntry& e = impl_->conv_entry("fwd" + g.key, [&] {
     if (auto wino = winograd_entry(g, x.shape(), w.shape(), p, impl_->engine)) return *wino;
     auto pd = forward_pd(g, impl_->engine);
     return ConvEntry{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
   });
+  std::unordered_map<int, memory> args;
+  if (bias.defined()) args[DNNL_ARG_BIAS] = impl_->mem(g.bias, bias);
   if (!e.to_src && !e.from_dst) {
-    impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false,
-                    {{DNNL_ARG_SRC, impl_->mem(g.src, x)}, {DNNL_ARG_DST, impl_->mem(g.dst, y)}});
+    args[DNNL_ARG_SRC] = impl_->mem(g.src, x);
+    args[DNNL_ARG_DST] = impl_->mem(g.dst, y);
+    impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false, args);
     return;
   }
   // Blocked activations: x reordered in, y reordered out, around the primitive.
@@ -117,8 +129,9 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y, const
   } catch (const dnnl::error& err) {
     fail<BackendError>("oneDNN: reordering a convolution input failed: ", err.what());
   }
-  impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false,
-                  {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}});
+  args[DNNL_ARG_SRC] = xm;
+  args[DNNL_ARG_DST] = ym;
+  impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false, args);
   try {
     if (e.from_dst) {
       memory user_y = impl_->mem(g.dst, y);

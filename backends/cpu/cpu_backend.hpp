@@ -28,7 +28,8 @@ class CpuBackend : public ReferenceBackend {
   void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
-  void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,
+              const Conv2dParams& p) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,

@@ -60,7 +60,8 @@ class OpenClBackend : public Backend {
                    const Tensor& src) override;
   void random(const Tensor& out, Distribution dist, double a, double b, uint64_t seed,
               uint64_t offset) override;
-  void conv2d(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,
+              const Conv2dParams& p) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_in,
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_w,

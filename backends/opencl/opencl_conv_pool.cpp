@@ -117,15 +117,20 @@ std::pair<cl_mem, int64_t> columns(opencl::Context& ctx, const ConvPlan& c, cons
 }  // namespace
 
 // y = col · w per group: one GEMM (strided-batched over groups) per chunk of images.
-void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y,
+void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                            const Conv2dParams& p) {
   const DType dt = x.dtype();
   require_floating("conv2d", dt);
   ctx_->require_dtype("conv2d", dt);
   if (y.numel() == 0) return;
   const ConvPlan c = conv_plan(conv_geom(x, w, y, p), dt, ctx_->info().max_allocation);
+  // The bias, when given, is added by the elementwise kernel once the GEMMs are done.
+  auto add_bias = [&] {
+    if (bias.defined()) binary(BinaryOp::Add, y, bias.expand(y.shape()), y);
+  };
   if (c.k == 0) {
     fill(y, 0.0);
+    add_bias();
     return;
   }
   const Tensor col = column_scratch(c, dt, ctx_->device());
@@ -150,6 +155,7 @@ void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& y,
                   .c_stride = c.g.cog,
                   .batch = c.groups});
   }
+  add_bias();
 }
 
 // grad_col = grad_y · wᵀ per group, then col2im sums each input element's column entries.

@@ -67,22 +67,30 @@ Window window(int64_t oy, int64_t ox, int64_t h, int64_t w, const Pool2dParams& 
 namespace {
 /// The three convolution kernels share one loop: the multiply-adds of the convolution of x
 /// with w into y. Out names the tensor that is computed (0: x, 1: w, 2: y) from the two others,
-/// accumulating in double.
+/// accumulating in double; y starts from bias (per output channel) when it is defined.
 template <int Out>
 void conv_kernel(const char* what, const Tensor& x, const Tensor& w, const Tensor& y,
-                 const Conv2dParams& p) {
+                 const Conv2dParams& p, const Tensor& bias = Tensor()) {
   const Tensor& out = Out == 0 ? x : (Out == 1 ? w : y);
   dispatch_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
       std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
+      if (Out == 2 && bias.defined()) {
+        const T* b = base<T>(bias);
+        const size_t co = static_cast<size_t>(bias.numel());
+        for (size_t i = 0; i < acc.size(); ++i) acc[i] = double(b[i % co]);
+      }
       const T* xs = base<T>(x);
       const T* ws = base<T>(w);
       const T* ys = base<T>(y);
       for_each_tap(ConvDims(x, w, y, p), p, [&](int64_t xi, int64_t wi, int64_t yi) {
-        if constexpr (Out == 0) acc[xi] += double(ys[yi]) * double(ws[wi]);
-        else if constexpr (Out == 1) acc[wi] += double(xs[xi]) * double(ys[yi]);
-        else acc[yi] += double(xs[xi]) * double(ws[wi]);
+        if constexpr (Out == 0)
+          acc[xi] += double(ys[yi]) * double(ws[wi]);
+        else if constexpr (Out == 1)
+          acc[wi] += double(xs[xi]) * double(ys[yi]);
+        else
+          acc[yi] += double(xs[xi]) * double(ws[wi]);
       });
       T* o = base<T>(out);
       for (size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
@@ -93,9 +101,9 @@ void conv_kernel(const char* what, const Tensor& x, const Tensor& w, const Tenso
 }
 }  // namespace
 
-void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& y,
-                              const Conv2dParams& p) {
-  conv_kernel<2>("conv2d", x, wt, y, p);
+void ReferenceBackend::conv2d(const Tensor& x, const Tensor& wt, const Tensor& bias,
+                              const Tensor& y, const Conv2dParams& p) {
+  conv_kernel<2>("conv2d", x, wt, y, p, bias);
 }
 
 void ReferenceBackend::conv2d_backward_input(const Tensor& gy, const Tensor& wt, const Tensor& gx,

@@ -85,13 +85,13 @@ Tensor Conv2DLayer::call(const Tensor& x, bool) {
   if (x.dim() != 4 || x.shape()[ca < 0 ? 3 : 1] != kernel_.shape()[2] * o_.groups)
     fail<ShapeError>(label(), ": expected input (batch, h, w, ", kernel_.shape()[2] * o_.groups,
                      ") in ", o_.data_format, ", got ", x.shape());
-  Tensor y = conv2d(x, kernel_,
+  // The bias goes into the convolution kernel (oneDNN adds it as the output is written).
+  Tensor y = conv2d(x, kernel_, bias_,
                     {.strides = o_.strides,
                      .padding = o_.padding,
                      .dilation_rate = o_.dilation_rate,
                      .groups = o_.groups,
                      .data_format = o_.data_format});
-  y = add_bias(y, bias_, o_.data_format);
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
   if (o_.bias_regularizer && bias_.defined()) add_loss(o_.bias_regularizer(bias_));
   return o_.activation(y);
@@ -143,13 +143,12 @@ void Conv1DLayer::build(const Shape& in) {
 Tensor Conv1DLayer::call(const Tensor& x, bool) {
   if (x.dim() != 3)
     fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", x.shape());
-  Tensor y = conv1d(x, kernel_,
+  Tensor y = conv1d(x, kernel_, bias_,
                     {.strides = o_.strides,
                      .padding = o_.padding,
                      .dilation_rate = o_.dilation_rate,
                      .groups = o_.groups,
                      .data_format = o_.data_format});
-  y = add_bias(y, bias_, o_.data_format);
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
   return o_.activation(y);
 }

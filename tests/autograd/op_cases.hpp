@@ -1011,6 +1011,26 @@ inline const std::vector<OpCase>& op_cases() {
     conv("large valid 3x3 32->64", {}, {4, 13, 13, 32}, {3, 3, 32, 64}, true, 1e-3);
     conv("large stride 2 groups 4", {.strides = {2, 2}, .padding = "same", .groups = 4},
          {4, 12, 12, 16}, {3, 3, 4, 16}, true, 1e-3);
+    // With a bias: added inside the kernel (oneDNN's bias argument; Winograd for the large one).
+    auto conv_bias = [&](std::string name, Conv2dOptions o, Shape xs, Shape ws, bool large,
+                         double tol) {
+      v.push_back({.op = "conv2d",
+                   .name = "conv2d with bias " + name,
+                   .fn = [o](const auto& x) { return conv2d(x[0], x[1], x[2], o); },
+                   .inputs = {U(xs), U(ws), U({ws[3]})},
+                   .tol32 = tol,
+                   .large = large});
+    };
+    conv_bias("same stride 2", {.strides = {2, 2}, .padding = "same"}, {2, 5, 4, 2}, {3, 3, 2, 3},
+              false, 1e-4);
+    conv_bias("large valid 3x3 32->64", {}, {4, 13, 13, 32}, {3, 3, 32, 64}, true, 1e-3);
+    conv_bias("large 1 channel 3x3", {}, {8, 12, 12, 1}, {3, 3, 1, 32}, true, 1e-3);
+    v.push_back(
+        {.op = "conv1d",
+         .name = "conv1d with bias, causal",
+         .fn = [](const auto& x) { return conv1d(x[0], x[1], x[2], {.padding = "causal"}); },
+         .inputs = {U({2, 6, 3}), U({3, 3, 4}), U({4})},
+         .tol32 = 1e-4});
     v.push_back({.op = "conv2d",
                  .name = "conv2d channels_first",
                  .fn =
