@@ -77,7 +77,8 @@ void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
 void EarlyStopping::on_train_end(const Logs&) {
   if (stopped_epoch_ >= 0 && o_.verbose)
     std::printf("Epoch %d: early stopping\n", stopped_epoch_ + 1);
-  if (o_.restore_best_weights && !best_weights_.empty() && stopped_epoch_ >= 0) {
+  // Keras 3 restores the best epoch's weights at the end of training, stopped early or not.
+  if (o_.restore_best_weights && !best_weights_.empty()) {
     NoGrad ng;
     auto ws = model()->weights();
     for (size_t i = 0; i < ws.size() && i < best_weights_.size(); ++i)

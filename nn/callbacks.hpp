@@ -78,7 +78,8 @@ struct EarlyStoppingOptions {
   int patience = 0;
   std::string mode = "auto";  ///< "min", "max" or "auto" (max for accuracy-like names)
   std::optional<double> baseline = std::nullopt;
-  bool restore_best_weights = false;
+  bool restore_best_weights =
+      false;  ///< at the end of training, the best epoch's weights (Keras 3)
   int start_from_epoch = 0;
   int verbose = 0;
 };

@@ -429,8 +429,13 @@ History ModelImpl::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor
       vy.push_back(t.slice(0, split, n));
       t = t.slice(0, 0, split);
     }
-    if (sw.defined()) sw = sw.slice(0, 0, split);
-    o.validation_data = Data(vx, vy);
+    // The held-out samples keep their weights for the validation loss, as in Keras.
+    Tensor vsw;
+    if (sw.defined()) {
+      vsw = sw.slice(0, split, n);
+      sw = sw.slice(0, 0, split);
+    }
+    o.validation_data = Data(vx, vy, vsw);
   }
   TensorDataset data(
       x, y,
@@ -447,8 +452,10 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
   for (auto& cb : o.callbacks) cb->on_train_begin({});
   std::unique_ptr<TensorDataset> val;
   if (!o.validation_data.empty())
-    val = std::make_unique<TensorDataset>(o.validation_data.x, o.validation_data.y,
-                                          TensorDatasetOptions{.batch_size = o.batch_size});
+    val = std::make_unique<TensorDataset>(
+        o.validation_data.x, o.validation_data.y,
+        TensorDatasetOptions{.batch_size = o.batch_size,
+                             .sample_weight = o.validation_data.sample_weight});
   Logs epoch_logs;
   for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
     for (auto& cb : o.callbacks) cb->on_epoch_begin(epoch, epoch_logs);

@@ -61,8 +61,13 @@ struct CompileOptions {
 struct Data {
   Data() = default;
   Data(Tensor x, Tensor y) : x{std::move(x)}, y{std::move(y)} {}
-  Data(std::vector<Tensor> x, std::vector<Tensor> y) : x(std::move(x)), y(std::move(y)) {}
+  /// With per-sample weights of the loss (Keras' (x, y, sample_weight) tuple).
+  Data(Tensor x, Tensor y, Tensor sample_weight)
+      : x{std::move(x)}, y{std::move(y)}, sample_weight(std::move(sample_weight)) {}
+  Data(std::vector<Tensor> x, std::vector<Tensor> y, Tensor sample_weight = Tensor())
+      : x(std::move(x)), y(std::move(y)), sample_weight(std::move(sample_weight)) {}
   std::vector<Tensor> x, y;
+  Tensor sample_weight;  ///< [N] or undefined (all samples weigh 1)
   bool empty() const { return x.empty(); }
 };
 

@@ -16,14 +16,11 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
+using tg::test::error_of;
 using tg::test::f32;
 using tg::test::set_values;
-using tg::test::error_of;
 using V = std::vector<double>;
 namespace fs = std::filesystem;
-
-
-
 
 /// Everything f writes to stdout (fd 1), which is a plain file meanwhile (not a terminal).
 std::string capture_stdout(const std::function<void()>& f) {
@@ -325,6 +322,14 @@ TEST_CASE("validation_split holds out the last fraction of the samples", "[train
   CHECK(h["loss"][0] == Approx(0.0).margin(1e-12));
   CHECK(h["val_loss"][0] == Approx(100.0));
   CHECK(batches == 3);  // 8 training samples in batches of 3
+  // The held-out samples keep their sample weights for the validation loss (Keras: the
+  // weighted sum over the batch size): (0.5·100 + 2·100) / 2.
+  Tensor sw = f32({1, 1, 1, 1, 1, 1, 1, 1, 0.5, 2}, {10});
+  nn::History hw = m.fit(
+      x, y,
+      {.batch_size = 3, .epochs = 1, .verbose = 0, .validation_split = 0.2, .sample_weight = sw});
+  CHECK(hw["loss"][0] == Approx(0.0).margin(1e-12));
+  CHECK(hw["val_loss"][0] == Approx(125.0));
   CHECK_THROWS_AS(m.fit(x, y, {.verbose = 0, .validation_split = 1.0}), ValueError);
   CHECK_THROWS_AS(m.fit(x, y, {.verbose = 0, .validation_split = 0.2, .validation_data = {x, y}}),
                   ValueError);
@@ -537,6 +542,16 @@ TEST_CASE("EarlyStopping stops after patience epochs and restores the best weigh
     CHECK(es->stopped_epoch() == 2);
     CHECK(es->best_epoch() == 0);
     CHECK(c.w() == -2.0);  // not −8, the weight after epoch 2
+  }
+  SECTION("restore_best_weights also when patience never runs out (Keras 3)") {
+    ScalarCase c(1.5);
+    auto es = std::make_shared<nn::EarlyStopping>(
+        nn::EarlyStoppingOptions{.monitor = "loss", .patience = 5, .restore_best_weights = true});
+    nn::History h = c.model.fit(c.x, c.y, {.epochs = 3, .verbose = 0, .callbacks = {es}});
+    CHECK(h["loss"] == V{1, 4, 16});
+    CHECK(es->stopped_epoch() == -1);
+    CHECK(es->best_epoch() == 0);
+    CHECK(c.w() == -2.0);  // epoch 0's weight, not −8 after the last epoch
   }
   SECTION("without restoring, patience 0") {
     ScalarCase c(1.5);
