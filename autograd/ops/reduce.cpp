@@ -151,10 +151,16 @@ Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdims) {
   check_defined("norm", x);
   if (!(p > 0)) fail<ValueError>("norm: p must be positive, got ", p);
   Tensor xf = is_floating(x.dtype()) ? x : x.to(kFloat32);
-  if (p == 2.0) return sqrt(sum(square(xf), axes, keepdims));
   if (p == 1.0) return sum(abs(xf), axes, keepdims);
   if (std::isinf(p)) return max(abs(xf), axes, keepdims);
-  return pow(sum(pow(abs(xf), p), axes, keepdims), 1.0 / p);
+  // The p-th root of s = Σ|x|^p, whose derivative is infinite at s = 0: where s is 0 the root
+  // is taken of 1 and multiplied by 0, so that the gradient there is 0 (PyTorch's subgradient)
+  // instead of ∞·0 = NaN.
+  Tensor s = p == 2.0 ? sum(square(xf), axes, keepdims) : sum(pow(abs(xf), p), axes, keepdims);
+  Tensor zero = eq(s.detach(), 0.0);
+  Tensor safe = where(zero, ones_like(s), s);
+  Tensor root = p == 2.0 ? sqrt(safe) : pow(safe, 1.0 / p);
+  return where(zero, zeros_like(root), root);
 }
 
 TG_REGISTER_OP("argmax", "arg_reduce", false);

@@ -219,6 +219,24 @@ TEST_CASE("norm for p = 2, 1, 3 and infinity", "[forward]") {
   });
 }
 
+TEST_CASE("norm of an all-zero slice has gradient 0, not NaN (PyTorch's subgradient)",
+          "[forward]") {
+  on_both_backends([] {
+    for (double p : {2.0, 3.0}) {
+      INFO("p = " << p);
+      // Row 0 is zero, row 1 is (3, 4): d‖r‖₂/dr = r/5 there; for p = 3,
+      // d‖r‖₃/dr_i = r_i²/‖r‖₃² (entries positive).
+      Tensor x = f64({0, 0, 3, 4}, {2, 2}).requires_grad_();
+      Tensor n = norm(x, p, {1});
+      const double n3 = std::cbrt(27.0 + 64.0);
+      TG_CHECK_VALUES(n, (p == 2.0 ? V{0, 5} : V{0, n3}), 1e-12, 1e-12);
+      sum(n).backward();
+      const V expect = p == 2.0 ? V{0, 0, 0.6, 0.8} : V{0, 0, 9 / (n3 * n3), 16 / (n3 * n3)};
+      TG_CHECK_VALUES(x.grad(), expect, 1e-12, 1e-12);
+    }
+  });
+}
+
 TEST_CASE("argmax and argmin return the first of tied extrema", "[forward]") {
   on_both_backends([] {
     Tensor a = argmax(f32({1, 3, 3, 2}));
