@@ -1,6 +1,7 @@
 // Functional graph execution and the training loop (fit, evaluate, predict).
 #include "nn/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -169,8 +170,8 @@ void ModelImpl::compile(CompileOptions o) {
   loss_names_.clear();
   metric_names_.clear();
   for (const Loss& l : o.loss.losses) loss_names_.push_back(l.name());
-  for (const MetricArg& m : o.metrics)
-    metric_names_.push_back(m.metric ? std::string("custom") : m.name);
+  auto name_of = [](const MetricArg& m) { return m.metric ? std::string("custom") : m.name; };
+  for (const MetricArg& m : o.metrics) metric_names_.push_back(name_of(m));
   loss_weights_ = o.loss_weights;
   compiled_ = true;
   specs_.clear();
@@ -180,6 +181,24 @@ void ModelImpl::compile(CompileOptions o) {
   if (!o.loss_weights.empty() && o.loss_weights.size() != n_out)
     fail<ValueError>(label(), ": ", o.loss_weights.size(), " loss_weights given for ", n_out,
                      " outputs");
+  if (!o.output_metrics.empty() && o.output_metrics.size() != n_out)
+    fail<ValueError>(label(), ": ", o.output_metrics.size(), " output_metrics lists given for ",
+                     n_out, " outputs");
+  // Output names (the layers that produce them) for metrics_by_output.
+  std::vector<std::string> out_names;
+  for (size_t i = 0; has_graph() && i < n_out; ++i) {
+    const auto& st = outputs_[i].state();
+    out_names.push_back(st->call ? st->call->layer->name() : st->name);
+  }
+  for (const auto& [name, list] : o.metrics_by_output)
+    if (std::find(out_names.begin(), out_names.end(), name) == out_names.end()) {
+      std::string known;
+      for (const std::string& n : out_names) known += (known.empty() ? "" : ", ") + n;
+      fail<ValueError>(label(), ": metrics_by_output names '", name,
+                       "', which is not an output of the model (outputs: ",
+                       known.empty() ? "not built yet" : known, ")");
+    }
+  output_metric_names_.assign(n_out, {});
   for (size_t i = 0; i < n_out; ++i) {
     OutputSpec s;
     s.loss = o.loss.losses.size() == 1 ? o.loss.losses[0] : o.loss.losses[i];
@@ -189,7 +208,17 @@ void ModelImpl::compile(CompileOptions o) {
       s.prefix = (st->call ? st->call->layer->name() : st->name) + "_";
     }
     Shape out_shape = has_graph() ? outputs_[i].shape() : Shape{};
-    for (const MetricArg& m : o.metrics) {
+    std::vector<MetricArg> own;  // this output's metrics beyond those of every output
+    if (!o.output_metrics.empty()) own = o.output_metrics[i];
+    if (i < out_names.size()) {
+      auto it = o.metrics_by_output.find(out_names[i]);
+      if (it != o.metrics_by_output.end())
+        own.insert(own.end(), it->second.begin(), it->second.end());
+    }
+    for (const MetricArg& m : own) output_metric_names_[i].push_back(name_of(m));
+    std::vector<MetricArg> all = o.metrics;
+    all.insert(all.end(), own.begin(), own.end());
+    for (const MetricArg& m : all) {
       auto metric = m.metric ? m.metric->clone() : get_metric(m.name, s.loss.name(), out_shape);
       metric->set_name(s.prefix + metric->name());
       s.metrics.push_back(metric);
@@ -221,6 +250,14 @@ Config ModelImpl::compile_config() const {
   Config c;
   c.set("loss", join(loss_names_));
   c.set("metrics", join(metric_names_));
+  // Per-output metrics: one comma list per output, separated by ';' (absent when none).
+  bool any_own = false;
+  std::string own;
+  for (size_t i = 0; i < output_metric_names_.size(); ++i) {
+    any_own |= !output_metric_names_[i].empty();
+    own += (i ? ";" : "") + join(output_metric_names_[i]);
+  }
+  if (any_own) c.set("output_metrics", own);
   std::vector<std::string> w;
   for (double x : loss_weights_) {
     char buf[40];
@@ -249,10 +286,27 @@ bool ModelImpl::restore_compile(const Config& c, std::shared_ptr<optim::Optimize
   std::vector<double> weights;
   for (const std::string& n : split_list(c.get<std::string>("loss_weights")))
     weights.push_back(std::stod(n));
+  std::vector<std::vector<MetricArg>> own;
+  if (c.has("output_metrics")) {
+    const std::string s = c.get<std::string>("output_metrics");
+    size_t start = 0;
+    while (true) {
+      const size_t end = s.find(';', start);
+      std::vector<MetricArg> list;
+      for (const std::string& n : split_list(s.substr(start, end - start))) {
+        if (n == "custom") return false;
+        list.emplace_back(n);
+      }
+      own.push_back(std::move(list));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
   compile({.optimizer = std::move(opt),
            .loss = LossArg(losses),
            .metrics = metrics,
-           .loss_weights = weights});
+           .loss_weights = weights,
+           .output_metrics = own});
   return true;
 }
 

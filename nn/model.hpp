@@ -55,6 +55,12 @@ struct CompileOptions {
   LossArg loss = {};
   std::vector<MetricArg> metrics = {};    ///< applied to every output
   std::vector<double> loss_weights = {};  ///< one per output (default 1)
+  /// Metrics of one output each, by position (Keras' list of lists): empty, or one list per
+  /// output, added to `metrics`.
+  std::vector<std::vector<MetricArg>> output_metrics = {};
+  /// Metrics of one output each, by the name of the layer that produces it (Keras' dict),
+  /// added to `metrics`; an unknown name is a ValueError.
+  std::map<std::string, std::vector<MetricArg>> metrics_by_output = {};
 };
 
 /// Inputs and targets given as tensors (several for multi-input/output models).
@@ -209,6 +215,7 @@ class ModelImpl : public Layer {
   std::shared_ptr<optim::Optimizer> optimizer_;
   std::vector<OutputSpec> specs_;
   std::vector<std::string> loss_names_, metric_names_;
+  std::vector<std::vector<std::string>> output_metric_names_;  // per output, beyond metrics
   std::vector<double> loss_weights_;
 };
 

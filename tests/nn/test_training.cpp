@@ -216,6 +216,43 @@ TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][
                   ValueError);
 }
 
+TEST_CASE("per-output metrics by position and by output name", "[training][compile]") {
+  nn::Symbol in = nn::Input({2});
+  nn::Dense d1(1, {.name = "o1"}), d2(2, {.name = "o2"});
+  nn::Model m({in}, {d1(in), d2(in)});
+  set_values(d1->kernel(), {1, 1});
+  set_values(d1->bias(), {0});
+  set_values(d2->kernel(), {1, 0, 0, 1});
+  set_values(d2->bias(), {0, 0});
+  Tensor x = f32({1, 2, -1, 0}, {2, 2});
+  Tensor y1 = f32({2, 1}, {2, 1});        // predictions 3, −1: mae (1 + 2) / 2 = 1.5
+  Tensor y2 = f32({0, 0, 0, 0}, {2, 2});  // predictions [1, 2], [−1, 0]: mse 6 / 4 = 1.5
+  m.compile({.optimizer = "sgd",
+             .loss = "mse",
+             .output_metrics = {{"mae"}, {}},
+             .metrics_by_output = {{"o2", {"mse"}}}});
+  nn::Logs l = m->test_on_batch({x}, {y1, y2});
+  CHECK(l["o1_mae"] == Approx(1.5));
+  CHECK(l["o2_mse"] == Approx(1.5));
+  CHECK(l.count("o1_mse") == 0);
+  CHECK(l.count("o2_mae") == 0);
+  // Saved with the model and back.
+  fs::path dir = test::temp_dir("nn_training", "output_metrics");
+  nn::save_model(m, (dir / "m.tg").string());
+  nn::Model loaded = nn::load_model((dir / "m.tg").string());
+  nn::Logs l2 = loaded->test_on_batch({x}, {y1, y2});
+  CHECK(l2["o1_mae"] == Approx(1.5));
+  CHECK(l2["o2_mse"] == Approx(1.5));
+  CHECK(l2.count("o1_mse") == 0);
+  fs::remove_all(dir);
+  // Wrong counts and names are refused, naming the outputs.
+  CHECK_THROWS_AS(m.compile({.loss = "mse", .output_metrics = {{"mae"}}}), ValueError);
+  std::string err = test::error_of<ValueError>([&] {
+    m.compile({.loss = "mse", .metrics_by_output = {{"o3", {"mae"}}}});
+  });
+  CHECK_THAT(err, Catch::Matchers::Contains("'o3'") && Catch::Matchers::Contains("o1, o2"));
+}
+
 TEST_CASE("\"accuracy\" resolves to binary, sparse or categorical accuracy",
           "[training][metrics]") {
   // Direct resolution.
