@@ -166,7 +166,8 @@ struct Conv2dOptions {
 /// 2-D convolution of x (N, H, W, C) with kernel (kh, kw, C / groups, filters).
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2dOptions& opts = {});
 /// conv2d plus bias (filters) (undefined: none), added inside the convolution kernel (oneDNN
-/// fuses it), with its gradient the sum of the output gradient over batch and pixels.
+/// fuses it), with its gradient the sum of the output gradient over batch and pixels. (A bare
+/// `{}` third argument is ambiguous between the two overloads: leave it out instead.)
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias,
               const Conv2dOptions& opts = {});
 

@@ -165,16 +165,8 @@ void ModelImpl::to(Device device) {
 // ---------------------------------------------------------------- compile
 
 void ModelImpl::compile(CompileOptions o) {
-  optimizer_ = o.optimizer.get();
+  // Everything is checked and built first: a compile that throws leaves the model as it was.
   if (o.loss.losses.empty()) fail<ValueError>(label(), ": compile needs a loss");
-  loss_names_.clear();
-  metric_names_.clear();
-  for (const Loss& l : o.loss.losses) loss_names_.push_back(l.name());
-  auto name_of = [](const MetricArg& m) { return m.metric ? std::string("custom") : m.name; };
-  for (const MetricArg& m : o.metrics) metric_names_.push_back(name_of(m));
-  loss_weights_ = o.loss_weights;
-  compiled_ = true;
-  specs_.clear();
   const size_t n_out = has_graph() ? outputs_.size() : 1;
   if (o.loss.losses.size() != 1 && o.loss.losses.size() != n_out)
     fail<ValueError>(label(), ": ", o.loss.losses.size(), " losses given for ", n_out, " outputs");
@@ -198,15 +190,14 @@ void ModelImpl::compile(CompileOptions o) {
                        "', which is not an output of the model (outputs: ",
                        known.empty() ? "not built yet" : known, ")");
     }
-  output_metric_names_.assign(n_out, {});
+  auto name_of = [](const MetricArg& m) { return m.metric ? std::string("custom") : m.name; };
+  std::vector<OutputSpec> specs;
+  std::vector<std::vector<std::string>> own_names(n_out);
   for (size_t i = 0; i < n_out; ++i) {
     OutputSpec s;
     s.loss = o.loss.losses.size() == 1 ? o.loss.losses[0] : o.loss.losses[i];
     s.weight = o.loss_weights.empty() ? 1.0 : o.loss_weights[i];
-    if (n_out > 1) {
-      const auto& st = outputs_[i].state();
-      s.prefix = (st->call ? st->call->layer->name() : st->name) + "_";
-    }
+    if (n_out > 1) s.prefix = out_names[i] + "_";
     Shape out_shape = has_graph() ? outputs_[i].shape() : Shape{};
     std::vector<MetricArg> own;  // this output's metrics beyond those of every output
     if (!o.output_metrics.empty()) own = o.output_metrics[i];
@@ -215,7 +206,7 @@ void ModelImpl::compile(CompileOptions o) {
       if (it != o.metrics_by_output.end())
         own.insert(own.end(), it->second.begin(), it->second.end());
     }
-    for (const MetricArg& m : own) output_metric_names_[i].push_back(name_of(m));
+    for (const MetricArg& m : own) own_names[i].push_back(name_of(m));
     std::vector<MetricArg> all = o.metrics;
     all.insert(all.end(), own.begin(), own.end());
     for (const MetricArg& m : all) {
@@ -223,8 +214,19 @@ void ModelImpl::compile(CompileOptions o) {
       metric->set_name(s.prefix + metric->name());
       s.metrics.push_back(metric);
     }
-    specs_.push_back(std::move(s));
+    specs.push_back(std::move(s));
   }
+  std::shared_ptr<optim::Optimizer> optimizer = o.optimizer.get();
+  // All checked: apply.
+  optimizer_ = std::move(optimizer);
+  loss_names_.clear();
+  for (const Loss& l : o.loss.losses) loss_names_.push_back(l.name());
+  metric_names_.clear();
+  for (const MetricArg& m : o.metrics) metric_names_.push_back(name_of(m));
+  output_metric_names_ = std::move(own_names);
+  loss_weights_ = o.loss_weights;
+  specs_ = std::move(specs);
+  compiled_ = true;
 }
 
 namespace {

@@ -269,19 +269,28 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
   Tensor y = Tensor::empty({N, T, s.H}, x.dtype(), x.device());
   Tensor hT = Tensor::empty({N, s.H}, x.dtype(), x.device());
   Tensor cT = s.lstm() ? Tensor::empty({N, s.H}, x.dtype(), x.device()) : Tensor();
+  // The backend that ran the forward runs the backward, whatever backend_for says by then.
+  Backend* be = &backend_of(x);
   std::shared_ptr<RnnWorkspace> ws =
-      backend_of(x).rnn_forward(s.cell, s.o.go_backwards, training, in, y, hT, cT);
+      be->rnn_forward(s.cell, s.o.go_backwards, training, in, y, hT, cT);
   if (!ws) return std::nullopt;
-  // Without return_sequences the output is the last state; a copy of its own, so that the
-  // node's outputs are distinct tensors.
-  Tensor out = s.o.return_sequences ? y : contiguous_raw(y.select(1, T - 1));
+  // Without return_sequences the output is the last state: a copy of its own (also for T = 1,
+  // where the slice would already be contiguous), so that the node's outputs are distinct
+  // tensors and none of them shares storage with what backward reads.
+  Tensor out = y;
+  if (!s.o.return_sequences) {
+    out = Tensor::empty({N, s.H}, x.dtype(), x.device());
+    be->copy(y.select(1, T - 1), out);
+  }
   if (training) {
     using autograd::SavedTensor;
     auto backward = [sx = SavedTensor(x), sh0 = SavedTensor(s.h0), sc0 = SavedTensor(s.c0),
                      sk = SavedTensor(s.k), srk = SavedTensor(s.rk), sb = SavedTensor(s.b),
-                     sy = SavedTensor(y, s.o.return_sequences, 0), shT = SavedTensor(hT, true, 1),
-                     scT = SavedTensor(cT, true, 2), ws, cell = s.cell, o = s.o,
-                     H = s.H](std::vector<Tensor>& g) {
+                     // y is read back only in processing order (go_backwards keeps its own)
+                     sy =
+                         s.o.go_backwards ? SavedTensor() : SavedTensor(y, s.o.return_sequences, 0),
+                     shT = SavedTensor(hT, true, 1), be, scT = SavedTensor(cT, true, 2), ws,
+                     cell = s.cell, o = s.o, H = s.H](std::vector<Tensor>& g) {
       Sequence q{cell,         sx.unpack(), sh0.unpack(),
                  sc0.unpack(), sk.unpack(), srk.unpack(),
                  sb.unpack(),  o,           H};
@@ -302,9 +311,9 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
       RnnOperands gr{
           like(in.x),   like(in.h0), like(in.c0), like(in.kernel), like(in.recurrent_kernel),
           like(in.bias)};
-      backend_of(q.x).rnn_backward(cell, o.go_backwards, in, sy.unpack(), shT.unpack(),
-                                   lstm ? scT.unpack() : Tensor(), *ws, raw(dy), raw(dh),
-                                   lstm ? raw(dc) : Tensor(), gr);
+      be->rnn_backward(cell, o.go_backwards, in, sy.unpack(), shT.unpack(),
+                       lstm ? scT.unpack() : Tensor(), *ws, raw(dy), raw(dh),
+                       lstm ? raw(dc) : Tensor(), gr);
       std::vector<Tensor> r = {gr.x, q.h0.defined() ? gr.h0 : Tensor()};
       if (lstm) r.push_back(q.c0.defined() ? gr.c0 : Tensor());
       r.push_back(gr.kernel);

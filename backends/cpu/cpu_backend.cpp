@@ -181,8 +181,8 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
   if (op == UnaryOp::Step && x.dtype() == kFloat32 && out.dtype() == kFloat32 &&
       x.numel() >= kEltwiseThreshold && x.is_contiguous() && out.is_contiguous()) {
     // relu's derivative mask (oneDNN has no step function): a parallel loop.
-    const float* __restrict px = static_cast<const float*>(x.storage()->data()) + x.offset();
-    float* __restrict po = static_cast<float*>(out.storage()->data()) + out.offset();
+    const float* px = static_cast<const float*>(x.storage()->data()) + x.offset();
+    float* po = static_cast<float*>(out.storage()->data()) + out.offset();  // may be x (in place)
     const int64_t n = x.numel();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) po[i] = px[i] > 0.f ? 1.f : 0.f;
@@ -208,9 +208,9 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
   if (op == BinaryOp::ReluBackward && a_in.dtype() == kFloat32 && b_in.dtype() == kFloat32 &&
       out.numel() >= kEltwiseThreshold && a_in.is_contiguous() && b_in.is_contiguous() &&
       out.is_contiguous()) {
-    const float* __restrict g = static_cast<const float*>(a_in.storage()->data()) + a_in.offset();
-    const float* __restrict x = static_cast<const float*>(b_in.storage()->data()) + b_in.offset();
-    float* __restrict o = static_cast<float*>(out.storage()->data()) + out.offset();
+    const float* g = static_cast<const float*>(a_in.storage()->data()) + a_in.offset();
+    const float* x = static_cast<const float*>(b_in.storage()->data()) + b_in.offset();
+    float* o = static_cast<float*>(out.storage()->data()) + out.offset();
     const int64_t n = out.numel();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -269,8 +269,8 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
     auto rows = [&](auto f) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < m; ++i) {
-        const float* __restrict x = pa + i * c;
-        float* __restrict o = po + i * c;
+        const float* x = pa + i * c;  // out may be a (in place): no restrict
+        float* o = po + i * c;
         for (int64_t j = 0; j < c; ++j) o[j] = f(x[j], r[j]);
       }
     };
@@ -350,7 +350,9 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
       if (prefix) {
         // Column sums (bias gradients): blocks of rows in parallel, each into its own double
         // accumulator, the partial sums then added in block order.
-        const int64_t blocks = x.numel() >= (1 << 16) ? std::min<int64_t>(n, 8) : 1;
+        // (Wide outputs, whose extra accumulators would cost more than they save, stay serial.)
+        const int64_t blocks =
+            x.numel() >= (1 << 16) && n_out <= (1 << 16) ? std::min<int64_t>(n, 8) : 1;
         std::vector<double> acc(static_cast<size_t>(blocks * n_out), 0.0);
 #pragma omp parallel for schedule(static) if (blocks > 1)
         for (int64_t k = 0; k < blocks; ++k) {

@@ -194,8 +194,15 @@ std::shared_ptr<RnnWorkspace> CpuBackend::rnn_forward(RnnCell cell, bool go_back
                                                       const Tensor& c_last) {
   if (in.x.dtype() != kFloat32) return nullptr;  // float64: the step-by-step reference loops
   const RnnGeometry g = geometry(cell, go_backwards, in);
-  RnnEntry& e =
-      impl_->rnn_entry(g.key(training), [&] { return make_entry(g, training, impl_->engine); });
+  if (g.f == 0 || g.h == 0) return nullptr;  // nothing oneDNN would take
+  RnnEntry* entry = nullptr;
+  try {
+    entry =
+        &impl_->rnn_entry(g.key(training), [&] { return make_entry(g, training, impl_->engine); });
+  } catch (const BackendError&) {
+    return nullptr;  // oneDNN has no RNN primitive for this problem: the step-by-step form
+  }
+  RnnEntry& e = *entry;
   auto ws = std::make_shared<OnednnRnnWorkspace>();
   if (training)
     ws->workspace = Tensor::empty({static_cast<int64_t>((e.ws.get_size() + 3) / 4)}, kFloat32);
@@ -238,7 +245,11 @@ void CpuBackend::rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands
                               RnnWorkspace& workspace, const Tensor& grad_y,
                               const Tensor& grad_h_last, const Tensor& grad_c_last,
                               const RnnOperands& grads) {
-  auto& ws = dynamic_cast<OnednnRnnWorkspace&>(workspace);
+  auto* wsp = dynamic_cast<OnednnRnnWorkspace*>(&workspace);
+  if (!wsp)
+    fail<BackendError>("rnn_backward: the workspace did not come from the CPU backend's ",
+                       "rnn_forward");
+  OnednnRnnWorkspace& ws = *wsp;
   const RnnGeometry g = geometry(cell, go_backwards, in);
   RnnEntry& e = impl_->rnn_entry(g.key(true), [&] { return make_entry(g, true, impl_->engine); });
   Tensor dst = go_backwards ? ws.dst : y;

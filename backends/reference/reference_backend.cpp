@@ -101,7 +101,9 @@ void ReferenceBackend::copy(const Tensor& src, const Tensor& dst) {
       using D = decltype(dtag);
       const S* s = ptr<S>(src);
       D* d = ptr<D>(dst);
-      if (dst.is_contiguous() && src.is_contiguous()) {
+      // Contiguous on both sides and in distinct storages (a copy within one storage may
+      // overlap, which parallel chunks would race on): chunks in parallel.
+      if (dst.is_contiguous() && src.is_contiguous() && dst.storage() != src.storage()) {
         const S* cs = s + src.offset();
         D* cd = d + dst.offset();
         for_chunks(dst.numel(), [&](int64_t b, int64_t e) {
@@ -144,14 +146,14 @@ void ReferenceBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, dou
     return loop(std::integral_constant<UnaryOp, UnaryOp::NAME>{});
         TG_UNARY_CASE(Neg)
         TG_UNARY_CASE(Abs)
-        TG_UNARY_CASE(Sign) TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log) TG_UNARY_CASE(Log1p)
-            TG_UNARY_CASE(Expm1) TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt) TG_UNARY_CASE(Square)
-                TG_UNARY_CASE(Sin) TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh) TG_UNARY_CASE(Sigmoid)
-                    TG_UNARY_CASE(Relu) TG_UNARY_CASE(LeakyRelu) TG_UNARY_CASE(Elu)
-                        TG_UNARY_CASE(Selu) TG_UNARY_CASE(Gelu) TG_UNARY_CASE(GeluTanh)
-                            TG_UNARY_CASE(Softplus) TG_UNARY_CASE(Softsign) TG_UNARY_CASE(Erf)
-                                TG_UNARY_CASE(PowScalar) TG_UNARY_CASE(Clip)
-                                    TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
+        TG_UNARY_CASE(Sign)
+        TG_UNARY_CASE(Exp) TG_UNARY_CASE(Log) TG_UNARY_CASE(Log1p) TG_UNARY_CASE(Expm1)
+            TG_UNARY_CASE(Sqrt) TG_UNARY_CASE(Rsqrt) TG_UNARY_CASE(Square) TG_UNARY_CASE(Sin)
+                TG_UNARY_CASE(Cos) TG_UNARY_CASE(Tanh) TG_UNARY_CASE(Sigmoid) TG_UNARY_CASE(Relu)
+                    TG_UNARY_CASE(LeakyRelu) TG_UNARY_CASE(Elu) TG_UNARY_CASE(Selu)
+                        TG_UNARY_CASE(Gelu) TG_UNARY_CASE(GeluTanh) TG_UNARY_CASE(Softplus)
+                            TG_UNARY_CASE(Softsign) TG_UNARY_CASE(Erf) TG_UNARY_CASE(PowScalar)
+                                TG_UNARY_CASE(Clip) TG_UNARY_CASE(LogicalNot) TG_UNARY_CASE(Step)
 #undef TG_UNARY_CASE
       }
       return;

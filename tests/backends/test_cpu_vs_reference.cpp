@@ -268,3 +268,41 @@ TEST_CASE("per-channel broadcast arithmetic over NHWC (the CPU backend's row loo
     r[i] = static_cast<float>(static_cast<float>(xv[i]) + static_cast<float>(c2v[i % 32]));
   TG_CHECK_VALUES(add(x, c2), r, 0, 0);
 }
+
+TEST_CASE("whole-sequence LSTM: a one-step output is its own tensor, and backward runs on the "
+          "backend of the forward",
+          "[cpu_vs_reference]") {
+  // One step without return_sequences: the output is a copy, so writing into it leaves what
+  // backward reads untouched.
+  Tensor x = uniform({2, 1, 3}, -1, 1, 51).requires_grad_();
+  Tensor k = uniform({3, 8}, -0.5, 0.5, 52).requires_grad_();
+  Tensor rk = uniform({2, 8}, -0.5, 0.5, 53).requires_grad_();
+  std::vector<Tensor> r = lstm(x, Tensor(), Tensor(), k, rk, Tensor());
+  std::vector<double> h_before = test::values(r[1]);
+  {
+    NoGrad ng;
+    r[0].mul_(2.0);
+  }
+  CHECK(test::values(r[1]) == h_before);
+  std::vector<Tensor> g;
+  REQUIRE_NOTHROW(g = autograd::grad({sum(r[1])}, {x, k}));
+  std::vector<Tensor> expect;
+  {
+    UseReferenceBackend ref;
+    std::vector<Tensor> rr = lstm(x, Tensor(), Tensor(), k, rk, Tensor());
+    expect = autograd::grad({sum(rr[1])}, {x, k});
+  }
+  TG_CHECK_VALUES(g[0], test::values(expect[0]), 1e-5, 1e-5);
+  TG_CHECK_VALUES(g[1], test::values(expect[1]), 1e-5, 1e-5);
+
+  // Forward on the CPU backend, backward inside a reference-backend scope: the node keeps the
+  // backend (and workspace) of its forward.
+  std::vector<Tensor> r2 = lstm(x, Tensor(), Tensor(), k, rk, Tensor());
+  std::vector<Tensor> g2;
+  {
+    UseReferenceBackend ref;
+    REQUIRE_NOTHROW(g2 = autograd::grad({sum(r2[1])}, {x, k}));
+  }
+  TG_CHECK_VALUES(g2[0], test::values(expect[0]), 1e-5, 1e-5);
+  TG_CHECK_VALUES(g2[1], test::values(expect[1]), 1e-5, 1e-5);
+}

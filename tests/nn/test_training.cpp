@@ -251,6 +251,10 @@ TEST_CASE("per-output metrics by position and by output name", "[training][compi
     m.compile({.loss = "mse", .metrics_by_output = {{"o3", {"mae"}}}});
   });
   CHECK_THAT(err, Catch::Matchers::Contains("'o3'") && Catch::Matchers::Contains("o1, o2"));
+  // A compile that throws leaves the previous one in force.
+  nn::Logs after = m->test_on_batch({x}, {y1, y2});
+  CHECK(after["o1_mae"] == Approx(1.5));
+  CHECK(after["o2_mse"] == Approx(1.5));
 }
 
 TEST_CASE("\"accuracy\" resolves to binary, sparse or categorical accuracy",
