@@ -162,6 +162,9 @@ struct Conv2dOptions {
   std::vector<int64_t> dilation_rate = {1, 1};
   int64_t groups = 1;
   std::string data_format = "channels_last";  ///< or "channels_first" (NCHW)
+  /// relu applied inside the convolution kernel (a oneDNN post-op): conv2d(..., {.fused_relu
+  /// = true}) is relu(conv2d(...)) in one pass, its backward masked by the output.
+  bool fused_relu = false;
 };
 /// 2-D convolution of x (N, H, W, C) with kernel (kh, kw, C / groups, filters).
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2dOptions& opts = {});
@@ -178,6 +181,7 @@ struct Conv1dOptions {
   int64_t dilation_rate = 1;
   int64_t groups = 1;
   std::string data_format = "channels_last";  ///< or "channels_first" (N, C, W)
+  bool fused_relu = false;                    ///< as Conv2dOptions::fused_relu
 };
 /// 1-D convolution of x (N, W, C) with kernel (k, C / groups, filters).
 Tensor conv1d(const Tensor& x, const Tensor& kernel, const Conv1dOptions& opts = {});

@@ -76,6 +76,7 @@ struct Conv2dParams {
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
   int64_t groups = 1;
+  bool relu = false;  ///< conv2d (forward) only: max(0, ·) after the bias, in the same kernel
 };
 
 /// Geometry of a 2-D pooling over NHWC tensors; padded cells never win a max and are not

@@ -60,6 +60,7 @@ Conv2dParams resolve(std::string_view op, const Shape& x, const Shape& w, const 
   p.dilation_h = d[0];
   p.dilation_w = d[1];
   p.groups = o.groups;
+  p.relu = o.fused_relu;
   const int64_t keh = (w[0] - 1) * d[0] + 1, kew = (w[1] - 1) * d[1] + 1;
   std::tie(p.pad_top, p.pad_bottom) = axis_padding(op, o.padding, 0, x[1], keh, s[0]);
   std::tie(p.pad_left, p.pad_right) = axis_padding(op, o.padding, 1, x[2], kew, s[1]);
@@ -115,9 +116,21 @@ Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p, const T
   if (autograd::needs_grad(x, w, b)) {
     SavedTensor sx = w.requires_grad() ? SavedTensor(x) : SavedTensor();
     SavedTensor sw = x.requires_grad() ? SavedTensor(w) : SavedTensor();
+    // A fused relu's backward masks the gradient where the output is 0.
+    SavedTensor sy = p.relu ? SavedTensor(y, true, 0) : SavedTensor();
+    Conv2dParams geom = p;  // the adjoints are plain convolutions
+    geom.relu = false;
     autograd::record("conv2d", {&x, &w, &b}, {&y},
-                     [sx, sw, p, xs = x.shape(), ws = w.shape(),
-                      bdt = b.defined() ? b.dtype() : dt](const Tensor& g) {
+                     [sx, sw, sy, p = geom, xs = x.shape(), ws = w.shape(),
+                      bdt = b.defined() ? b.dtype() : dt](const Tensor& g_out) {
+                       Tensor g = g_out;
+                       if (sy.defined()) {
+                         Tensor yv = sy.unpack();
+                         g = autograd::grad_enabled()  // create_graph: the mask is a constant
+                                 ? where(gt(yv, 0.0), g_out, zeros_like(g_out))
+                                 : binary_kernel("conv2d", BinaryOp::ReluBackward, g_out, yv,
+                                                 yv.dtype(), yv.dtype());
+                       }
                        return std::vector<Tensor>{
                            need(0) ? conv_bwd_input_p(g, sw.unpack(), xs, p) : Tensor(),
                            need(1) ? conv_bwd_weight_p(sx.unpack(), g, ws, p) : Tensor(),
@@ -209,6 +222,7 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& xs,
                      " and ", w.shape());
   if (o.data_format != "channels_last")
     fail<ValueError>("conv2d_backward_input: only channels_last");
+  if (o.fused_relu) fail<ValueError>("conv2d_backward_input: fused_relu applies to conv2d only");
   return conv_bwd_input_p(gy, w, xs, resolve("conv2d_backward_input", xs, w.shape(), o));
 }
 
@@ -222,6 +236,7 @@ Tensor conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Shape& ws
                      x.shape(), " and ", ws);
   if (o.data_format != "channels_last")
     fail<ValueError>("conv2d_backward_weight: only channels_last");
+  if (o.fused_relu) fail<ValueError>("conv2d_backward_weight: fused_relu applies to conv2d only");
   return conv_bwd_weight_p(x, gy, ws, resolve("conv2d_backward_weight", x.shape(), ws, o));
 }
 
@@ -245,7 +260,8 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Con
   Conv2dOptions o2{.strides = {1, o.strides},
                    .padding = o.padding,
                    .dilation_rate = {1, o.dilation_rate},
-                   .groups = o.groups};
+                   .groups = o.groups,
+                   .fused_relu = o.fused_relu};
   if (o.padding.mode == "causal") {
     const int64_t k_eff = (w.shape()[0] - 1) * o.dilation_rate + 1;
     o2.padding = Padding(std::vector<std::pair<int64_t, int64_t>>{{0, 0}, {k_eff - 1, 0}});

@@ -20,6 +20,7 @@ using dt = memory::data_type;
 struct ConvGeometry {
   memory::desc src, dst, user_w, any_w;
   memory::desc bias;  // (CO) for a forward with bias, else empty
+  bool relu = false;  // a forward with the relu post-op
   memory::dims strides, dilates, pad_l, pad_r;
   std::string key;
 };
@@ -55,14 +56,29 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
     g.bias = memory::desc({co}, dt::f32, tag::x);
     g.key += ",bias";
   }
+  if (p.relu) {
+    g.relu = true;
+    g.key += ",relu";
+  }
   return g;
+}
+
+/// The fused relu as a oneDNN post-op (an empty attribute without it).
+dnnl::primitive_attr post_ops_of(const ConvGeometry& g) {
+  dnnl::primitive_attr attr;
+  if (g.relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
 }
 
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const dnnl::engine& e) {
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
                                     dnnl::algorithm::convolution_direct, g.src, g.any_w, g.bias,
                                     g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
-  return dnnl::convolution_forward::primitive_desc(d, e);
+  return dnnl::convolution_forward::primitive_desc(d, post_ops_of(g), e);
 }
 
 bool use_onednn(const Tensor& t) { return t.dtype() == kFloat32; }
@@ -82,7 +98,7 @@ std::optional<ConvEntry> winograd_entry(const ConvGeometry& g, const Shape& x, c
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
                                       dnnl::algorithm::convolution_winograd, any_src, g.any_w,
                                       g.bias, any_dst, g.strides, g.dilates, g.pad_l, g.pad_r);
-    dnnl::convolution_forward::primitive_desc pd(d, e);
+    dnnl::convolution_forward::primitive_desc pd(d, post_ops_of(g), e);
     ConvEntry c{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
     c.prim_src = pd.src_desc();
     c.prim_dst = pd.dst_desc();
@@ -103,8 +119,15 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
   ConvGeometry g = geometry(x.shape(), w.shape(), y.shape(), p, bias.defined());
   ConvEntry& e = impl_->conv_entry("fwd" + g.key, [&] {
     if (auto wino = winograd_entry(g, x.shape(), w.shape(), p, impl_->engine)) return *wino;
-    auto pd = forward_pd(g, impl_->engine);
-    return ConvEntry{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
+    // The direct convolution runs the relu as a pass of its own: with it as a post-op,
+    // oneDNN 2.6's brgconv took 0.29 ms instead of 0.12 ms for W3's first layer (the separate
+    // in-place relu 0.07 ms). The Winograd kernel applies it as a post-op at no such cost.
+    ConvGeometry d = g;
+    d.relu = false;
+    auto pd = forward_pd(d, impl_->engine);
+    ConvEntry c{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
+    c.relu_after = g.relu;
+    return c;
   });
   std::unordered_map<int, memory> args;
   if (bias.defined()) args[DNNL_ARG_BIAS] = impl_->mem(g.bias, bias);
@@ -112,6 +135,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
     args[DNNL_ARG_SRC] = impl_->mem(g.src, x);
     args[DNNL_ARG_DST] = impl_->mem(g.dst, y);
     impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false, args);
+    if (e.relu_after) unary(UnaryOp::Relu, y, y, 0, 0);
     return;
   }
   // Blocked activations: x reordered in, y reordered out, around the primitive.

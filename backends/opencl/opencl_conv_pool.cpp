@@ -124,13 +124,14 @@ void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias,
   ctx_->require_dtype("conv2d", dt);
   if (y.numel() == 0) return;
   const ConvPlan c = conv_plan(conv_geom(x, w, y, p), dt, ctx_->info().max_allocation);
-  // The bias, when given, is added by the elementwise kernel once the GEMMs are done.
-  auto add_bias = [&] {
+  // The bias, when given, and the fused relu run as elementwise kernels after the GEMMs.
+  auto epilogue = [&] {
     if (bias.defined()) binary(BinaryOp::Add, y, bias.expand(y.shape()), y);
+    if (p.relu) unary(UnaryOp::Relu, y, y, 0, 0);  // the fused relu, after the bias
   };
   if (c.k == 0) {
     fill(y, 0.0);
-    add_bias();
+    epilogue();
     return;
   }
   const Tensor col = column_scratch(c, dt, ctx_->device());
@@ -155,7 +156,7 @@ void OpenClBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias,
                   .c_stride = c.g.cog,
                   .batch = c.groups});
   }
-  add_bias();
+  epilogue();
 }
 
 // grad_col = grad_y · wᵀ per group, then col2im sums each input element's column entries.

@@ -93,7 +93,9 @@ void conv_kernel(const char* what, const Tensor& x, const Tensor& w, const Tenso
           acc[yi] += double(xs[xi]) * double(ws[wi]);
       });
       T* o = base<T>(out);
-      for (size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
+      const bool relu = Out == 2 && p.relu;  // the forward's fused relu
+      for (size_t i = 0; i < acc.size(); ++i)
+        o[i] = static_cast<T>(relu ? std::max(acc[i], 0.0) : acc[i]);
     } else {
       fail<BackendError>("reference ", what, ": needs a floating dtype");
     }

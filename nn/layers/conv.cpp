@@ -85,16 +85,19 @@ Tensor Conv2DLayer::call(const Tensor& x, bool) {
   if (x.dim() != 4 || x.shape()[ca < 0 ? 3 : 1] != kernel_.shape()[2] * o_.groups)
     fail<ShapeError>(label(), ": expected input (batch, h, w, ", kernel_.shape()[2] * o_.groups,
                      ") in ", o_.data_format, ", got ", x.shape());
-  // The bias goes into the convolution kernel (oneDNN adds it as the output is written).
+  // The bias and a relu activation go into the convolution op: one output tensor, the
+  // pre-activation is never kept (the backend fuses them into its kernel where that pays).
+  const bool relu = o_.activation.name() == "relu";
   Tensor y = conv2d(x, kernel_, bias_,
                     {.strides = o_.strides,
                      .padding = o_.padding,
                      .dilation_rate = o_.dilation_rate,
                      .groups = o_.groups,
-                     .data_format = o_.data_format});
+                     .data_format = o_.data_format,
+                     .fused_relu = relu});
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
   if (o_.bias_regularizer && bias_.defined()) add_loss(o_.bias_regularizer(bias_));
-  return o_.activation(y);
+  return relu ? y : o_.activation(y);
 }
 Config Conv2DLayer::config() const {
   Config c = conv_config(Layer::config(), filters_, kernel_size_, o_);
@@ -143,14 +146,16 @@ void Conv1DLayer::build(const Shape& in) {
 Tensor Conv1DLayer::call(const Tensor& x, bool) {
   if (x.dim() != 3)
     fail<ShapeError>(label(), ": expected input (batch, steps, channels), got ", x.shape());
+  const bool relu = o_.activation.name() == "relu";  // fused, as in Conv2D
   Tensor y = conv1d(x, kernel_, bias_,
                     {.strides = o_.strides,
                      .padding = o_.padding,
                      .dilation_rate = o_.dilation_rate,
                      .groups = o_.groups,
-                     .data_format = o_.data_format});
+                     .data_format = o_.data_format,
+                     .fused_relu = relu});
   if (o_.kernel_regularizer) add_loss(o_.kernel_regularizer(kernel_));
-  return o_.activation(y);
+  return relu ? y : o_.activation(y);
 }
 Config Conv1DLayer::config() const {
   Config c = Layer::config();

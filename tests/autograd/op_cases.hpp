@@ -1025,6 +1025,14 @@ inline const std::vector<OpCase>& op_cases() {
               false, 1e-4);
     conv_bias("large valid 3x3 32->64", {}, {4, 13, 13, 32}, {3, 3, 32, 64}, true, 1e-3);
     conv_bias("large 1 channel 3x3", {}, {8, 12, 12, 1}, {3, 3, 1, 32}, true, 1e-3);
+    // The fused relu: outputs and gradients as relu(conv2d(...)) (random inputs put no output
+    // within gradcheck's step of relu's kink).
+    conv_bias("fused relu same", {.padding = "same", .fused_relu = true}, {2, 5, 4, 2},
+              {3, 3, 2, 3}, false, 1e-4);
+    conv_bias("fused relu large valid 3x3 32->64", {.fused_relu = true}, {4, 13, 13, 32},
+              {3, 3, 32, 64}, true, 1e-3);
+    conv_bias("fused relu large stride 2", {.strides = {2, 2}, .fused_relu = true}, {4, 12, 12, 16},
+              {3, 3, 16, 16}, true, 1e-3);
     v.push_back(
         {.op = "conv1d",
          .name = "conv1d with bias, causal",

@@ -620,3 +620,24 @@ TEST_CASE("unary ops on bool tensors keep their values (only logical_not negates
   CHECK(logical_not(b).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 0});
   CHECK(logical_not(tensor({0.f, 2.f})).to_vector<int64_t>() == std::vector<int64_t>{1, 0});
 }
+
+TEST_CASE("conv2d's fused relu and bias equal relu(conv2d(x, w) + b), values and gradients",
+          "[forward]") {
+  on_both_backends([] {
+    for (bool large : {false, true}) {
+      INFO((large ? "large (oneDNN, Winograd on the CPU)" : "small"));
+      const Shape xs = large ? Shape{4, 13, 13, 32} : Shape{2, 5, 4, 2};
+      const Shape ws = large ? Shape{3, 3, 32, 64} : Shape{3, 3, 2, 3};
+      Tensor x = uniform(xs, -1, 1, 61).requires_grad_();
+      Tensor w = uniform(ws, -0.3, 0.3, 62).requires_grad_();
+      Tensor b = uniform({ws[3]}, -0.5, 0.5, 63).requires_grad_();
+      Tensor fused = conv2d(x, w, b, {.fused_relu = true});
+      Tensor plain = relu(add(conv2d(x, w), b));
+      TG_CHECK_VALUES(fused, test::values(plain), 1e-5, 1e-4);
+      Tensor u = uniform(fused.shape(), -1, 1, 64);
+      std::vector<Tensor> gf = autograd::grad({sum(mul(fused, u))}, {x, w, b});
+      std::vector<Tensor> gp = autograd::grad({sum(mul(plain, u))}, {x, w, b});
+      for (size_t i = 0; i < 3; ++i) TG_CHECK_VALUES(gf[i], test::values(gp[i]), 1e-4, 1e-4);
+    }
+  });
+}
