@@ -119,22 +119,26 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
   ConvGeometry g = geometry(x.shape(), w.shape(), y.shape(), p, bias.defined());
   ConvEntry& e = impl_->conv_entry("fwd" + g.key, [&] {
     if (auto wino = winograd_entry(g, x.shape(), w.shape(), p, impl_->engine)) return *wino;
-    // The direct convolution runs the relu as a pass of its own: with it as a post-op,
-    // oneDNN 2.6's brgconv took 0.29 ms instead of 0.12 ms for W3's first layer (the separate
-    // in-place relu 0.07 ms). The Winograd kernel applies it as a post-op at no such cost.
+    // The direct convolution adds the bias and applies the relu as passes of their own: inside
+    // the primitive (bias argument, relu post-op) oneDNN 2.6's brgconv ran W3's first layer in
+    // 0.29–0.33 ms instead of 0.12–0.13 ms, more than the separate passes cost (a row loop and
+    // an in-place eltwise, ≈ 0.1 ms together). The Winograd kernel takes both at no such cost.
     ConvGeometry d = g;
     d.relu = false;
+    d.bias = memory::desc();
     auto pd = forward_pd(d, impl_->engine);
     ConvEntry c{dnnl::convolution_forward(pd), pd.weights_desc(), g.user_w};
+    c.bias_after = bias.defined();
     c.relu_after = g.relu;
     return c;
   });
   std::unordered_map<int, memory> args;
-  if (bias.defined()) args[DNNL_ARG_BIAS] = impl_->mem(g.bias, bias);
+  if (bias.defined() && !e.bias_after) args[DNNL_ARG_BIAS] = impl_->mem(g.bias, bias);
   if (!e.to_src && !e.from_dst) {
     args[DNNL_ARG_SRC] = impl_->mem(g.src, x);
     args[DNNL_ARG_DST] = impl_->mem(g.dst, y);
     impl_->run_conv("convolution forward", e, DNNL_ARG_WEIGHTS, w, /*weights_out=*/false, args);
+    if (e.bias_after) binary(BinaryOp::Add, y, bias.expand(y.shape()), y);
     if (e.relu_after) unary(UnaryOp::Relu, y, y, 0, 0);
     return;
   }

@@ -20,8 +20,8 @@ struct ConvEntry {
   /// and the reorders from x and into y (empty otherwise).
   dnnl::memory::desc prim_src, prim_dst;
   dnnl::reorder to_src, from_dst;
-  /// Forward only: the fused relu runs after the primitive rather than as its post-op.
-  bool relu_after = false;
+  /// Forward only: the bias and the fused relu run after the primitive rather than inside it.
+  bool bias_after = false, relu_after = false;
 };
 
 /// Cached oneDNN RNN primitives of one whole-sequence problem: the forward and, for training,

@@ -1133,6 +1133,12 @@ inline const std::vector<OpCase>& op_cases() {
            {1, 5, 6, 2});
       pool(op, "2x3 stride 1 valid", {.pool_size = {2, 3}, .strides = {1, 1}}, {1, 4, 5, 2});
       pool(op, "large 2x2", {}, {16, 28, 28, 32}, true);
+      // Non-overlapping windows that do not tile the input (rows and columns no window
+      // covers), with same padding, and with a stride larger than the window.
+      pool(op, "2x2 odd size", {}, {2, 5, 7, 3});
+      pool(op, "2x2 same padding", {.padding = "same"}, {2, 5, 5, 2});
+      pool(op, "2x2 stride 3", {.pool_size = {2, 2}, .strides = {3, 3}}, {1, 8, 7, 2});
+      pool(op, "large 2x2 odd size", {}, {8, 27, 25, 16}, true);
     }
     v.push_back(
         {.op = "avg_pool2d_backward",
