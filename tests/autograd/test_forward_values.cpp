@@ -641,3 +641,27 @@ TEST_CASE("conv2d's fused relu and bias equal relu(conv2d(x, w) + b), values and
     }
   });
 }
+
+TEST_CASE("max_pool2d: ties go to the first cell, NaN wins, the gradient follows the winner",
+          "[forward]") {
+  on_both_backends([] {
+    // One 2×2 window per channel over a (1, 2, 2, 3) input; channel 0 has a tie between the
+    // cells (0, 1) and (1, 0), channel 1 a NaN at (1, 1), channel 2 a plain maximum at (1, 0).
+    const double nan = std::nan("");
+    Tensor x = f32({1, 5, -1,    // (0, 0)
+                    7, 2, -3,    // (0, 1)
+                    7, 3, 4,     // (1, 0)
+                    0, nan, 2},  // (1, 1)
+                   {1, 2, 2, 3})
+                   .requires_grad_();
+    Tensor y = max_pool2d(x, {});
+    std::vector<double> yv = test::values(y);
+    REQUIRE(yv.size() == 3);
+    CHECK(yv[0] == 7);
+    CHECK(std::isnan(yv[1]));
+    CHECK(yv[2] == 4);
+    sum(mul(y, f32({1, 10, 100}, {1, 1, 1, 3}))).backward();
+    // Gradient 1 to channel 0's first 7 (cell (0, 1)), 10 to the NaN cell, 100 to (1, 0) ch 2.
+    TG_CHECK_VALUES(x.grad(), (V{0, 0, 0, 1, 0, 0, 0, 0, 100, 0, 10, 0}), 0, 0);
+  });
+}
