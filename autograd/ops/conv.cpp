@@ -108,7 +108,7 @@ Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p, const T
     if (b.shape() != Shape{w.shape()[3]})
       fail<ShapeError>("conv2d: bias must be (", w.shape()[3], ") for kernel ", w.shape(), ", got ",
                        b.shape());
-    if (!is_floating(b.dtype())) fail<DTypeError>("conv2d: bias must be floating, got ", b.dtype());
+    check_floating("conv2d", b);
   }
   Tensor y = Tensor::empty(conv_out_shape(x.shape(), w.shape(), p), dt, x.device());
   backend_of(x).conv2d(contiguous_raw(cast_raw(x, dt)), contiguous_raw(cast_raw(w, dt)),
@@ -124,13 +124,7 @@ Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p, const T
                      [sx, sw, sy, p = geom, xs = x.shape(), ws = w.shape(),
                       bdt = b.defined() ? b.dtype() : dt](const Tensor& g_out) {
                        Tensor g = g_out;
-                       if (sy.defined()) {
-                         Tensor yv = sy.unpack();
-                         g = autograd::grad_enabled()  // create_graph: the mask is a constant
-                                 ? where(gt(yv, 0.0), g_out, zeros_like(g_out))
-                                 : binary_kernel("conv2d", BinaryOp::ReluBackward, g_out, yv,
-                                                 yv.dtype(), yv.dtype());
-                       }
+                       if (sy.defined()) g = relu_backward("conv2d", g_out, sy.unpack());
                        return std::vector<Tensor>{
                            need(0) ? conv_bwd_input_p(g, sw.unpack(), xs, p) : Tensor(),
                            need(1) ? conv_bwd_weight_p(sx.unpack(), g, ws, p) : Tensor(),

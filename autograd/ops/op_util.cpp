@@ -40,6 +40,14 @@ Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0, double p1) {
   return out;
 }
 
+Tensor positive_mask(const Tensor& x) { return unary_kernel(UnaryOp::Step, x.detach()); }
+
+Tensor relu_backward(std::string_view name, const Tensor& g, const Tensor& x) {
+  if (autograd::grad_enabled()) return mul(g, positive_mask(x));
+  const Tensor xd = x.detach();
+  return binary_kernel(name, BinaryOp::ReluBackward, g, xd, xd.dtype(), xd.dtype());
+}
+
 Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const Tensor& b,
                      DType compute, DType out_dtype) {
   check_defined(name, a, "first operand");

@@ -41,6 +41,12 @@ Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0 = 0, double p1 = 0);
 /// Broadcasting binary kernel: casts both to `compute`, writes `out_dtype`.
 Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const Tensor& b,
                      DType compute, DType out_dtype);
+/// 1 where x > 0 else 0, in x's dtype, off the tape.
+Tensor positive_mask(const Tensor& x);
+/// The gradient g through a relu at x (relu's input or output: the same mask): one
+/// ReluBackward kernel, or, while grad mode is on (create_graph), g times a constant mask in
+/// differentiable ops. name is the op reported in errors.
+Tensor relu_backward(std::string_view name, const Tensor& g, const Tensor& x);
 /// A 0-d tensor of value on t's device with t's dtype (float32 when t is integral and value
 /// is not a whole number).
 Tensor scalar_like(const Tensor& t, double value);

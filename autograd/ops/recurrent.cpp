@@ -31,13 +31,19 @@ int64_t check_rnn(std::string_view op, const Tensor& x, const Tensor& k, const T
   return h;
 }
 
-Tensor initial_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t h,
-                     const char* what) {
-  if (!s.defined()) return zeros({x.shape()[0], h}, {.dtype = x.dtype(), .device = x.device()});
-  if (s.shape() != Shape{x.shape()[0], h})
+/// Checks a given initial state s (undefined: none given) against (batch, units).
+void check_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t h,
+                 const char* what) {
+  if (s.defined() && s.shape() != Shape{x.shape()[0], h})
     fail<ShapeError>(op, ": initial ", what, " must be (", x.shape()[0], ", ", h, "), got ",
                      s.shape());
-  return s;
+}
+
+/// The checked initial state s, or zeros when none was given.
+Tensor initial_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t h,
+                     const char* what) {
+  check_state(op, s, x, h, what);
+  return s.defined() ? s : zeros({x.shape()[0], h}, {.dtype = x.dtype(), .device = x.device()});
 }
 
 /// Step order and the output assembly shared by the three ops.
@@ -185,40 +191,67 @@ RnnOperands operands(const Sequence& s) {
           or_zeros(s.b, s.lstm() ? Shape{G * s.H} : Shape{2, G * s.H})};
 }
 
-/// The gradient of a sequence in differentiable ops, for create_graph through the whole-sequence
-/// kernel: replays the steps with lstm_cell / gru_cell (recorded, so that the result is
-/// differentiable in the inputs) and runs backpropagation through time with their closed-form
-/// derivatives. dy (N, T, H) in processing order (undefined without return_sequences), dh and
-/// dc (LSTM) the gradients of the last state. Returns one gradient per input of the op.
-std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Tensor dh, Tensor dc) {
-  const int64_t N = s.x.shape()[0], T = s.x.shape()[1], F = s.x.shape()[2];
-  const int64_t GH = s.rk.shape()[1];
+/// What the step-by-step form saw at each step (in processing order), for the replay below.
+struct StepTrace {
+  std::vector<Tensor> pre;    // the cell's input: LSTM z without the recurrent part; GRU xz
+  std::vector<Tensor> hz;     // GRU: the recurrent projection h·U + rb
+  std::vector<Tensor> hprev;  // the state before the step
+  std::vector<Tensor> cprev;  // LSTM: the cell state before the step
+};
+
+/// The step-by-step form of s: the input projection of all steps in one matmul, then per step
+/// the recurrent matmul and the fused lstm_cell / gru_cell op, all recorded on the tape.
+/// Returns {output, h_T} and, for the LSTM, c_T; fills trace when given.
+std::vector<Tensor> run_steps(const Sequence& s, StepTrace* trace) {
+  const int64_t N = s.x.shape()[0], T = s.x.shape()[1];
   const TensorOptions opt{.dtype = s.x.dtype(), .device = s.x.device()};
   Tensor h = s.h0.defined() ? s.h0 : zeros({N, s.H}, opt);
   Tensor c = s.c0.defined() ? s.c0 : zeros({N, s.H}, opt);
-  Tensor xw = matmul(s.x, s.k);
+  Tensor xw = matmul(s.x, s.k);  // (N, T, G·H): the input projection of every step at once
   if (s.b.defined()) xw = add(xw, s.lstm() ? s.b : s.b.select(0, 0));
   Tensor rb = s.b.defined() && !s.lstm() ? s.b.select(0, 1) : Tensor();
   Steps steps{T, s.o.go_backwards};
   std::vector<Tensor> xs = unbind(xw, 1);
-  // Forward replay: per step the cell's inputs and the previous states.
-  std::vector<Tensor> pre(T), hz(T), hprev(T), cprev(T);
+  std::vector<Tensor> hs;
   for (int64_t i = 0; i < T; ++i) {
-    hprev[i] = h;
-    Tensor hu = matmul(h, s.rk);
+    Tensor hprev = h, hu = matmul(h, s.rk);
     if (s.lstm()) {
-      cprev[i] = c;
-      pre[i] = add(xs[steps.at(i)], hu);
-      std::vector<Tensor> hc = lstm_cell(pre[i], c);
+      Tensor z = add(xs[steps.at(i)], hu);
+      if (trace) {
+        trace->pre.push_back(z);
+        trace->cprev.push_back(c);
+      }
+      std::vector<Tensor> hc = lstm_cell(z, c);  // the gate arithmetic, one fused kernel
       h = hc[0];
       c = hc[1];
     } else {
       if (rb.defined()) hu = add(hu, rb);
-      pre[i] = xs[steps.at(i)];
-      hz[i] = hu;
-      h = gru_cell(pre[i], hu, h);
+      if (trace) {
+        trace->pre.push_back(xs[steps.at(i)]);
+        trace->hz.push_back(hu);
+      }
+      h = gru_cell(xs[steps.at(i)], hu, h);  // reset after the recurrent matmul, fused gates
     }
+    if (trace) trace->hprev.push_back(hprev);
+    if (s.o.return_sequences) hs.push_back(h);
   }
+  std::vector<Tensor> r = {assemble(hs, h, s.o.return_sequences), h};
+  if (s.lstm()) r.push_back(c);
+  return r;
+}
+
+/// The gradient of a sequence in differentiable ops, for create_graph through the whole-sequence
+/// kernel: replays the steps with run_steps (recorded, so that the result is differentiable in
+/// the inputs) and runs backpropagation through time with the cells' closed-form derivatives.
+/// dy (N, T, H) in processing order (undefined without return_sequences), dh and dc (LSTM) the
+/// gradients of the last state. Returns one gradient per input of the op.
+std::vector<Tensor> sequence_grad_graph(const Sequence& s, const Tensor& dy, Tensor dh, Tensor dc) {
+  const int64_t N = s.x.shape()[0], T = s.x.shape()[1], F = s.x.shape()[2];
+  const int64_t GH = s.rk.shape()[1];
+  StepTrace tr;
+  run_steps(s, &tr);
+  const std::vector<Tensor>&pre = tr.pre, &hz = tr.hz, &hprev = tr.hprev, &cprev = tr.cprev;
+  Steps steps{T, s.o.go_backwards};
   // Backpropagation through time.
   std::vector<Tensor> dxw(T);
   Tensor drk, drb;
@@ -339,21 +372,11 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
   const int64_t H = check_rnn("lstm", x, k, rk, 4);
   if (b.defined() && b.shape() != Shape{4 * H})
     fail<ShapeError>("lstm: bias must be (", 4 * H, "), got ", b.shape());
-  Tensor h = initial_state("lstm", h0, x, H, "h"), c = initial_state("lstm", c0, x, H, "c");
-  if (auto r = whole_sequence({RnnCell::Lstm, x, h0, c0, k, rk, b, o, H})) return *r;
-  Tensor xw = matmul(x, k);  // (N, T, 4H): the input projection of every step at once
-  if (b.defined()) xw = add(xw, b);
-  Steps steps{x.shape()[1], o.go_backwards};
-  std::vector<Tensor> xs = unbind(xw, 1);
-  std::vector<Tensor> hs;
-  for (int64_t i = 0; i < steps.n; ++i) {
-    // The recurrent matmul, then the gate arithmetic in one fused kernel each way.
-    std::vector<Tensor> hc = lstm_cell(add(xs[steps.at(i)], matmul(h, rk)), c);
-    h = hc[0];
-    c = hc[1];
-    if (o.return_sequences) hs.push_back(h);
-  }
-  return {assemble(hs, h, o.return_sequences), h, c};
+  check_state("lstm", h0, x, H, "h");
+  check_state("lstm", c0, x, H, "c");
+  const Sequence s{RnnCell::Lstm, x, h0, c0, k, rk, b, o, H};
+  if (auto r = whole_sequence(s)) return *r;
+  return run_steps(s, nullptr);
 }
 
 TG_REGISTER_OP("gru", "rnn_forward", true);  // or matmul + gru_cell per step
@@ -362,21 +385,10 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
   const int64_t H = check_rnn("gru", x, k, rk, 3);
   if (b.defined() && b.shape() != Shape{2, 3 * H})
     fail<ShapeError>("gru: bias must be (2, ", 3 * H, "), got ", b.shape());
-  Tensor h = initial_state("gru", h0, x, H, "h");
-  if (auto r = whole_sequence({RnnCell::Gru, x, h0, Tensor(), k, rk, b, o, H})) return *r;
-  Tensor xw = matmul(x, k);
-  if (b.defined()) xw = add(xw, b.select(0, 0));
-  Tensor rb = b.defined() ? b.select(0, 1) : Tensor();
-  Steps steps{x.shape()[1], o.go_backwards};
-  std::vector<Tensor> xs = unbind(xw, 1);
-  std::vector<Tensor> hs;
-  for (int64_t i = 0; i < steps.n; ++i) {
-    Tensor hu = matmul(h, rk);
-    if (rb.defined()) hu = add(hu, rb);
-    h = gru_cell(xs[steps.at(i)], hu, h);  // reset after the recurrent matmul, fused gates
-    if (o.return_sequences) hs.push_back(h);
-  }
-  return {assemble(hs, h, o.return_sequences), h};
+  check_state("gru", h0, x, H, "h");
+  const Sequence s{RnnCell::Gru, x, h0, Tensor(), k, rk, b, o, H};
+  if (auto r = whole_sequence(s)) return *r;
+  return run_steps(s, nullptr);
 }
 
 TG_REGISTER_OP("simple_rnn", "composite", true);

@@ -32,8 +32,6 @@ Tensor unary_op(std::string_view name, UnaryOp op, const Tensor& x, F formula, d
   return y;
 }
 
-/// 1 where x > 0 else 0, in x's dtype, off the tape.
-Tensor positive_mask(const Tensor& x) { return unary_kernel(UnaryOp::Step, x.detach()); }
 constexpr double kInvSqrt2Pi = 0.3989422804014327;
 constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 }  // namespace
@@ -125,11 +123,8 @@ TG_REGISTER_OP("relu", "unary", true);
 Tensor relu(const Tensor& x) {
   return unary_op<kSaveX>(
       "relu", UnaryOp::Relu, x,
-      [](const auto& g, const auto& x, const auto&) {
-        if (autograd::grad_enabled()) return mul(g, positive_mask(x));  // create_graph
-        return binary_kernel("relu", BinaryOp::ReluBackward, g, x.detach(), x.dtype(), x.dtype());
-      },
-      0, 0, false);
+      [](const auto& g, const auto& x, const auto&) { return relu_backward("relu", g, x); }, 0, 0,
+      false);
 }
 TG_REGISTER_OP("leaky_relu", "unary", true);
 Tensor leaky_relu(const Tensor& x, double slope) {

@@ -143,10 +143,8 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
     return;
   }
   // Blocked activations: x reordered in, y reordered out, around the primitive.
-  auto scratch = [](const memory::desc& md) {
-    return Tensor::empty({static_cast<int64_t>((md.get_size() + 3) / 4)}, kFloat32);
-  };
-  Tensor xs = e.to_src ? scratch(e.prim_src) : x, ys = e.from_dst ? scratch(e.prim_dst) : y;
+  Tensor xs = e.to_src ? scratch_tensor(e.prim_src) : x;
+  Tensor ys = e.from_dst ? scratch_tensor(e.prim_dst) : y;
   memory xm = impl_->mem(e.to_src ? e.prim_src : g.src, xs);
   memory ym = impl_->mem(e.from_dst ? e.prim_dst : g.dst, ys);
   try {

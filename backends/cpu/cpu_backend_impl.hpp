@@ -9,6 +9,12 @@
 
 namespace tg {
 
+/// A float32 tensor holding at least the bytes of md (a layout oneDNN wants, a workspace), from
+/// the caching allocator: the memory stays valid while the tensor is alive.
+inline Tensor scratch_tensor(const dnnl::memory::desc& md) {
+  return Tensor::empty({static_cast<int64_t>((md.get_size() + 3) / 4)}, kFloat32);
+}
+
 /// A cached convolution primitive with the weight layout it wants and reorders to and from the
 /// Keras layout (absent when the layouts agree).
 struct ConvEntry {
@@ -144,9 +150,8 @@ struct CpuBackend::Impl {
         args[weights_arg] = user;
         e.prim.execute(stream, args);
       } else {
-        const int64_t floats = static_cast<int64_t>((e.prim_w.get_size() + 3) / 4);
-        Tensor scratch = Tensor::empty({floats}, kFloat32);
-        dnnl::memory pm(e.prim_w, engine, data_ptr(scratch));
+        Tensor held = scratch_tensor(e.prim_w);
+        dnnl::memory pm = mem(e.prim_w, held);
         if (!weights_out) e.to_prim.execute(stream, user, pm);
         args[weights_arg] = pm;
         e.prim.execute(stream, args);

@@ -131,24 +131,45 @@ RnnEntry make_entry(const RnnGeometry& g, bool training, const dnnl::engine& e) 
 
 float* fdata(const Tensor& t) { return static_cast<float*>(t.storage()->data()) + t.offset(); }
 
-/// oneDNN memories over scratch tensors, kept alive until the stream is done with them.
+/// oneDNN memories over tensors, and over scratch tensors it keeps alive until the stream is
+/// done with them.
 struct Scratch {
   const dnnl::engine& engine;
   std::vector<Tensor> held;
   memory make(const memory::desc& md) {
-    held.push_back(Tensor::empty({static_cast<int64_t>((md.get_size() + 3) / 4)}, kFloat32));
+    held.push_back(scratch_tensor(md));
     return memory(md, engine, fdata(held.back()));
   }
+  /// A memory over t's data.
+  memory of(const memory::desc& md, const Tensor& t) const { return memory(md, engine, fdata(t)); }
   /// t (Keras layout user) as the layout want, through reorder r when they differ.
   memory reordered(dnnl::stream& st, const memory::desc& user, const memory::desc& want,
                    dnnl::reorder& r, const Tensor& t) {
-    memory u(user, engine, fdata(t));
+    memory u = of(user, t);
     if (!r) return u;
     memory m = make(want);
     r.execute(st, u, m);
     return m;
   }
 };
+
+/// The arguments forward and backward share: the sequence, the states, oneDNN's bias, and the
+/// outputs (dst in oneDNN's time order).
+std::unordered_map<int, memory> common_args(const Scratch& m, const RnnGeometry& g,
+                                            const RnnOperands& in, const Tensor& bias,
+                                            const Tensor& dst, const Tensor& h_last,
+                                            const Tensor& c_last) {
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC_LAYER, m.of(g.src, in.x)},
+                                          {DNNL_ARG_SRC_ITER, m.of(g.iter, in.h0)},
+                                          {DNNL_ARG_BIAS, m.of(g.bias, bias)},
+                                          {DNNL_ARG_DST_LAYER, m.of(g.dst, dst)},
+                                          {DNNL_ARG_DST_ITER, m.of(g.iter, h_last)}};
+  if (g.lstm) {
+    args[DNNL_ARG_SRC_ITER_C] = m.of(g.iter, in.c0);
+    args[DNNL_ARG_DST_ITER_C] = m.of(g.iter, c_last);
+  }
+  return args;
+}
 
 /// dst[n, i, :] = src[n, T − 1 − i, :] for (N, T, H) contiguous tensors.
 void reverse_time(const Tensor& src, const Tensor& dst) {
@@ -204,8 +225,7 @@ std::shared_ptr<RnnWorkspace> CpuBackend::rnn_forward(RnnCell cell, bool go_back
   }
   RnnEntry& e = *entry;
   auto ws = std::make_shared<OnednnRnnWorkspace>();
-  if (training)
-    ws->workspace = Tensor::empty({static_cast<int64_t>((e.ws.get_size() + 3) / 4)}, kFloat32);
+  if (training) ws->workspace = scratch_tensor(e.ws);
   Tensor dst = y;
   if (go_backwards) {
     dst = Tensor::empty(y.shape(), kFloat32);
@@ -215,21 +235,12 @@ std::shared_ptr<RnnWorkspace> CpuBackend::rnn_forward(RnnCell cell, bool go_back
     dnnl::stream& st = impl_->stream;
     Scratch scratch{impl_->engine, {}};
     Tensor bias = onednn_bias(g, in.bias);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, impl_->mem(g.src, in.x)},
-        {DNNL_ARG_SRC_ITER, impl_->mem(g.iter, in.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER,
-         scratch.reordered(st, e.user_wl, e.fwd_wl, e.to_fwd_wl, in.kernel)},
-        {DNNL_ARG_WEIGHTS_ITER,
-         scratch.reordered(st, e.user_wi, e.fwd_wi, e.to_fwd_wi, in.recurrent_kernel)},
-        {DNNL_ARG_BIAS, impl_->mem(g.bias, bias)},
-        {DNNL_ARG_DST_LAYER, impl_->mem(g.dst, dst)},
-        {DNNL_ARG_DST_ITER, impl_->mem(g.iter, h_last)}};
-    if (g.lstm) {
-      args[DNNL_ARG_SRC_ITER_C] = impl_->mem(g.iter, in.c0);
-      args[DNNL_ARG_DST_ITER_C] = impl_->mem(g.iter, c_last);
-    }
-    if (training) args[DNNL_ARG_WORKSPACE] = impl_->mem(e.ws, ws->workspace);
+    std::unordered_map<int, memory> args = common_args(scratch, g, in, bias, dst, h_last, c_last);
+    args[DNNL_ARG_WEIGHTS_LAYER] =
+        scratch.reordered(st, e.user_wl, e.fwd_wl, e.to_fwd_wl, in.kernel);
+    args[DNNL_ARG_WEIGHTS_ITER] =
+        scratch.reordered(st, e.user_wi, e.fwd_wi, e.to_fwd_wi, in.recurrent_kernel);
+    if (training) args[DNNL_ARG_WORKSPACE] = scratch.of(e.ws, ws->workspace);
     e.fwd.execute(st, args);
     st.wait();
   } catch (const dnnl::error& err) {
@@ -263,7 +274,7 @@ void CpuBackend::rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands
     Scratch scratch{impl_->engine, {}};
     // oneDNN accumulates into the weight and bias gradients: start them at zero.
     auto zeroed = [&](const memory::desc& want, const memory::desc& user, const Tensor& t) {
-      memory m = want == user ? impl_->mem(user, t) : scratch.make(want);
+      memory m = want == user ? scratch.of(user, t) : scratch.make(want);
       std::memset(m.get_data_handle(), 0, want.get_size());
       return m;
     };
@@ -274,35 +285,28 @@ void CpuBackend::rnn_backward(RnnCell cell, bool go_backwards, const RnnOperands
     Tensor bias = onednn_bias(g, in.bias);
     Tensor dbias = g.lstm ? grads.bias : Tensor::empty({4 * g.h}, kFloat32);
     std::memset(fdata(dbias), 0, static_cast<size_t>(4 * g.h) * sizeof(float));
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, impl_->mem(g.src, in.x)},
-        {DNNL_ARG_SRC_ITER, impl_->mem(g.iter, in.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER, wl},
-        {DNNL_ARG_WEIGHTS_ITER, wi},
-        {DNNL_ARG_BIAS, impl_->mem(g.bias, bias)},
-        {DNNL_ARG_DST_LAYER, impl_->mem(g.dst, dst)},
-        {DNNL_ARG_DST_ITER, impl_->mem(g.iter, h_last)},
-        {DNNL_ARG_WORKSPACE, impl_->mem(e.ws, ws.workspace)},
-        {DNNL_ARG_DIFF_DST_LAYER, impl_->mem(g.dst, ddst)},
-        {DNNL_ARG_DIFF_DST_ITER, impl_->mem(g.iter, grad_h_last)},
-        {DNNL_ARG_DIFF_SRC_LAYER, impl_->mem(g.src, grads.x)},
-        {DNNL_ARG_DIFF_SRC_ITER, impl_->mem(g.iter, grads.h0)},
-        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},
-        {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
-        {DNNL_ARG_DIFF_BIAS, impl_->mem(g.bias, dbias)}};
+    std::unordered_map<int, memory> args = common_args(scratch, g, in, bias, dst, h_last, c_last);
+    args[DNNL_ARG_WEIGHTS_LAYER] = wl;
+    args[DNNL_ARG_WEIGHTS_ITER] = wi;
+    args[DNNL_ARG_WORKSPACE] = scratch.of(e.ws, ws.workspace);
+    args[DNNL_ARG_DIFF_DST_LAYER] = scratch.of(g.dst, ddst);
+    args[DNNL_ARG_DIFF_DST_ITER] = scratch.of(g.iter, grad_h_last);
+    args[DNNL_ARG_DIFF_SRC_LAYER] = scratch.of(g.src, grads.x);
+    args[DNNL_ARG_DIFF_SRC_ITER] = scratch.of(g.iter, grads.h0);
+    args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dwl;
+    args[DNNL_ARG_DIFF_WEIGHTS_ITER] = dwi;
+    args[DNNL_ARG_DIFF_BIAS] = scratch.of(g.bias, dbias);
     if (g.lstm) {
-      args[DNNL_ARG_SRC_ITER_C] = impl_->mem(g.iter, in.c0);
-      args[DNNL_ARG_DST_ITER_C] = impl_->mem(g.iter, c_last);
-      args[DNNL_ARG_DIFF_DST_ITER_C] = impl_->mem(g.iter, grad_c_last);
-      args[DNNL_ARG_DIFF_SRC_ITER_C] = impl_->mem(g.iter, grads.c0);
+      args[DNNL_ARG_DIFF_DST_ITER_C] = scratch.of(g.iter, grad_c_last);
+      args[DNNL_ARG_DIFF_SRC_ITER_C] = scratch.of(g.iter, grads.c0);
     }
     e.bwd.execute(st, args);
     if (e.from_dwl) {
-      memory user = impl_->mem(e.user_wl, grads.kernel);
+      memory user = scratch.of(e.user_wl, grads.kernel);
       e.from_dwl.execute(st, dwl, user);
     }
     if (e.from_dwi) {
-      memory user = impl_->mem(e.user_wi, grads.recurrent_kernel);
+      memory user = scratch.of(e.user_wi, grads.recurrent_kernel);
       e.from_dwi.execute(st, dwi, user);
     }
     st.wait();

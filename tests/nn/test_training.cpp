@@ -185,15 +185,27 @@ TEST_CASE("compile takes a loss by name, by object or as a user function", "[tra
   TG_CHECK_VALUES(c.dense->kernel(), (V{1 - 0.1 / 3, 2 - 0.4 / 3}), 1e-6, 0);
 }
 
-TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][compile]") {
-  nn::Symbol in = nn::Input({2});
-  nn::Dense d1(1, {.name = "o1"}), d2(2, {.name = "o2"});
-  nn::Model m({in}, {d1(in), d2(in)});
-  set_values(d1->kernel(), {1, 1});
-  set_values(d1->bias(), {0});
-  set_values(d2->kernel(), {1, 0, 0, 1});
-  set_values(d2->bias(), {0, 0});
+/// Two Dense heads "o1" (1 unit, weights 1, 1) and "o2" (2 units, identity) on one 2-input:
+/// for x = [[1, 2], [−1, 0]] they predict o1 = 3, −1 and o2 = [1, 2], [−1, 0].
+struct TwoHeads {
+  nn::Model m = build();
   Tensor x = f32({1, 2, -1, 0}, {2, 2});
+  static nn::Model build() {
+    nn::Symbol in = nn::Input({2});
+    nn::Dense d1(1, {.name = "o1"}), d2(2, {.name = "o2"});
+    nn::Model m({in}, {d1(in), d2(in)});
+    set_values(d1->kernel(), {1, 1});
+    set_values(d1->bias(), {0});
+    set_values(d2->kernel(), {1, 0, 0, 1});
+    set_values(d2->bias(), {0, 0});
+    return m;
+  }
+};
+
+TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][compile]") {
+  TwoHeads heads;
+  nn::Model& m = heads.m;
+  const Tensor& x = heads.x;
   Tensor y1 = f32({2, 1}, {2, 1});        // predictions 3, −1: mse (1 + 4) / 2 = 2.5
   Tensor y2 = f32({0, 0, 0, 0}, {2, 2});  // predictions [1, 2], [−1, 0]: mae (1.5 + 0.5) / 2 = 1
   m.compile({.optimizer = "sgd", .loss = {"mse", "mae"}, .loss_weights = {0.3, 2.0}});
@@ -217,14 +229,9 @@ TEST_CASE("per-output losses and loss_weights make a weighted sum", "[training][
 }
 
 TEST_CASE("per-output metrics by position and by output name", "[training][compile]") {
-  nn::Symbol in = nn::Input({2});
-  nn::Dense d1(1, {.name = "o1"}), d2(2, {.name = "o2"});
-  nn::Model m({in}, {d1(in), d2(in)});
-  set_values(d1->kernel(), {1, 1});
-  set_values(d1->bias(), {0});
-  set_values(d2->kernel(), {1, 0, 0, 1});
-  set_values(d2->bias(), {0, 0});
-  Tensor x = f32({1, 2, -1, 0}, {2, 2});
+  TwoHeads heads;
+  nn::Model& m = heads.m;
+  const Tensor& x = heads.x;
   Tensor y1 = f32({2, 1}, {2, 1});        // predictions 3, −1: mae (1 + 2) / 2 = 1.5
   Tensor y2 = f32({0, 0, 0, 0}, {2, 2});  // predictions [1, 2], [−1, 0]: mse 6 / 4 = 1.5
   m.compile({.optimizer = "sgd",
