@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -24,10 +25,22 @@ void check_grad_matches(const std::string& op, size_t i, const Tensor& g, const 
                      " of dtype ", dtype);
 }
 
-Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
+/// Runs hooks in registration order, each on the result of the previous, and checks what they
+/// return against the gradient they were given. `owner` names the tensor's op in errors.
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g, std::string_view owner) {
   for (const GradHook& h : hooks) {
     Tensor r = h(g);
-    if (r.defined()) g = r;
+    if (!r.defined()) continue;
+    if (r.shape() != g.shape())
+      fail<ShapeError>("register_hook: a hook returned a gradient of shape ", r.shape(),
+                       " for a tensor of shape ", g.shape(), " (", owner, ")");
+    if (r.dtype() != g.dtype())
+      fail<DTypeError>("register_hook: a hook returned a gradient of dtype ", r.dtype(),
+                       " for a tensor of dtype ", g.dtype(), " (", owner, ")");
+    if (r.device() != g.device())
+      fail<DeviceError>("register_hook: a hook returned a gradient on ", r.device(),
+                        " for a gradient on ", g.device(), " (", owner, ")");
+    g = r;
   }
   return g;
 }
@@ -71,10 +84,20 @@ class Engine {
     std::sort(order.begin(), order.end(),
               [](Node* a, Node* b) { return a->sequence_nr() > b->sequence_nr(); });
     if (!accumulate_) mark_needed(order);
+    plan_leaves(order);
     NoGrad no_grad_scope;
     std::optional<EnableGrad> enable;
     if (create_graph_) enable.emplace();
-    for (Node* n : order) execute(n);
+    size_t next_flush = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      execute(order[i]);
+      // Leaves whose last consumer was this node now hold their total gradient.
+      for (; next_flush < flush_at_.size() && flush_at_[next_flush].first == i; ++next_flush)
+        flush_leaf(flush_at_[next_flush].second);
+    }
+    // Leaves given as outputs and consumed by no node.
+    for (auto& [impl, st] : leaves_)
+      if (st.pending.defined()) flush_leaf(impl);
     return std::move(captured_);
   }
 
@@ -117,8 +140,43 @@ class Engine {
     n->buffer_[nr] = accumulate(n->buffer_[nr], g);
   }
 
-  void send_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
-    if (leaf->hooks) g = run_hooks(*leaf->hooks, g);
+  /// What a backward pass gathers for one leaf: the sum of its contributions so far.
+  struct LeafState {
+    std::shared_ptr<TensorImpl> impl;
+    Tensor pending;
+  };
+
+  /// Orders the leaves by the position of their last consumer in the descending order: after
+  /// that node ran, no contribution to the leaf is left.
+  void plan_leaves(const std::vector<Node*>& order) {
+    std::unordered_map<TensorImpl*, size_t> last;
+    for (size_t i = 0; i < order.size(); ++i)
+      for (const Edge& e : order[i]->next_edges())
+        if (e.leaf) last[e.leaf.get()] = i;
+    flush_at_.reserve(last.size());
+    for (auto [impl, i] : last) flush_at_.emplace_back(i, impl);
+    std::sort(flush_at_.begin(), flush_at_.end());
+  }
+
+  /// Adds one contribution to a leaf's pending gradient.
+  void send_to_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& g) {
+    LeafState& st = leaves_[leaf.get()];
+    if (!st.impl) st.impl = leaf;
+    st.pending = accumulate(st.pending, g);
+  }
+
+  /// Runs a leaf's hooks once on its total gradient, then captures it (grad()) or accumulates
+  /// it into .grad and runs the post-accumulate hooks (backward()).
+  void flush_leaf(TensorImpl* key) {
+    auto found = leaves_.find(key);
+    if (found == leaves_.end() || !found->second.pending.defined()) return;
+    std::shared_ptr<TensorImpl> leaf = found->second.impl;
+    Tensor g = std::exchange(found->second.pending, Tensor());
+    if (leaf->hooks && !leaf->hooks->empty()) {
+      std::vector<GradHook> fns;  // copied: a hook may register or remove hooks
+      for (const auto& h : *leaf->hooks) fns.push_back(h.fn);
+      g = run_hooks(fns, g, "leaf");
+    }
     auto it = captures_leaf_.find(leaf.get());
     if (it != captures_leaf_.end()) {
       captured_[it->second] = accumulate(captured_[it->second], g);
@@ -128,6 +186,11 @@ class Engine {
     Tensor& slot = leaf->grad ? *leaf->grad : *(leaf->grad = std::make_unique<Tensor>());
     // Out of place: a gradient tensor may be shared by several leaves.
     slot = slot.defined() ? add(slot, g) : (create_graph_ ? g : g.detach());
+    if (leaf->post_hooks && !leaf->post_hooks->empty()) {
+      const Tensor self(leaf);
+      const auto hooks = *leaf->post_hooks;  // a hook may remove itself
+      for (const auto& h : hooks) h.fn(self);
+    }
   }
 
   /// For grad(): marks the nodes on a path to a captured input (ascending creation order is a
@@ -168,10 +231,13 @@ class Engine {
       fail<ValueError>(n->name(),
                        ": backward through the graph a second time, but its saved tensors were "
                        "freed; pass retain_graph = true to the first backward");
-    for (auto& [nr, hook] : n->hooks_) {
-      if (!buf[nr].defined()) continue;
-      Tensor r = hook(buf[nr]);
-      if (r.defined()) buf[nr] = r;
+    if (!n->hooks_.empty()) run_node_hooks(n);
+    for (auto& [nr, weak] : n->retained_) {
+      auto impl = weak.lock();
+      if (!impl || !buf[nr].defined()) continue;
+      if (!impl->grad) impl->grad = std::make_unique<Tensor>();
+      Tensor g = create_graph_ ? buf[nr] : buf[nr].detach();
+      *impl->grad = impl->grad->defined() ? add(*impl->grad, g) : g;
     }
     for (uint32_t nr = 0; nr < buf.size(); ++nr) {
       auto it = captures_node_.find({n, nr});
@@ -218,8 +284,23 @@ class Engine {
     }
   }
 
+  /// Runs the hooks of each output of n on its total gradient (all contributions are in n's
+  /// buffer when n runs).
+  void run_node_hooks(Node* n) {
+    std::vector<Tensor>& buf = n->buffer_;
+    for (uint32_t nr = 0; nr < buf.size(); ++nr) {
+      if (!buf[nr].defined()) continue;
+      std::vector<GradHook> fns;  // copied: a hook may register or remove hooks
+      for (const auto& h : n->hooks_)
+        if (h.output_nr == nr) fns.push_back(h.hook.fn);
+      if (!fns.empty()) buf[nr] = run_hooks(fns, buf[nr], "output of " + n->name());
+    }
+  }
+
   bool accumulate_, create_graph_, retain_graph_;
   uint64_t run_id_;
+  std::unordered_map<TensorImpl*, LeafState> leaves_;
+  std::vector<std::pair<size_t, TensorImpl*>> flush_at_;
   std::unordered_map<std::pair<Node*, uint32_t>, size_t, PairHash> captures_node_;
   std::unordered_map<TensorImpl*, size_t> captures_leaf_;
   std::unordered_set<const Node*> needed_;

@@ -86,8 +86,23 @@ void connect_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>& 
     if (outputs[nr].defined()) attach_output(node, outputs[nr], nr);
 }
 
-void add_output_hook(Node& node, uint32_t output_nr, GradHook hook) {
-  node.hooks_.emplace_back(output_nr, std::move(hook));
+uint64_t next_hook_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+uint64_t add_output_hook(Node& node, uint32_t output_nr, GradHook hook) {
+  const uint64_t id = next_hook_id();
+  node.hooks_.push_back({output_nr, {id, std::move(hook)}});
+  return id;
+}
+
+void remove_output_hook(Node& node, uint64_t id) {
+  std::erase_if(node.hooks_, [id](const Node::OutputHook& h) { return h.hook.id == id; });
+}
+
+void add_retained_output(Node& node, uint32_t output_nr, std::weak_ptr<TensorImpl> t) {
+  node.retained_.emplace_back(output_nr, std::move(t));
 }
 
 SavedTensor::SavedTensor(const Tensor& t, bool is_output, uint32_t output_nr)

@@ -67,7 +67,9 @@ class Node : public std::enable_shared_from_this<Node> {
                       std::initializer_list<Tensor*>);
   friend void connect_list(const std::shared_ptr<Node>&, const std::vector<Tensor>&,
                            std::vector<Tensor>&);
-  friend void add_output_hook(Node&, uint32_t, GradHook);
+  friend uint64_t add_output_hook(Node&, uint32_t, GradHook);
+  friend void remove_output_hook(Node&, uint64_t);
+  friend void add_retained_output(Node&, uint32_t, std::weak_ptr<TensorImpl>);
 
   std::string name_;
   uint64_t seq_;
@@ -78,8 +80,14 @@ class Node : public std::enable_shared_from_this<Node> {
   // Engine scratch state.
   std::vector<Tensor> buffer_;
   uint64_t run_id_ = 0;
-  // Hooks on outputs (non-leaf tensors): (output_nr, hook).
-  std::vector<std::pair<uint32_t, GradHook>> hooks_;
+  // Hooks on outputs (non-leaf tensors), in registration order.
+  struct OutputHook {
+    uint32_t output_nr;
+    HookEntry<GradHook> hook;
+  };
+  std::vector<OutputHook> hooks_;
+  // Outputs whose tensor keeps its gradient in .grad (retain_grad): filled after the hooks ran.
+  std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>> retained_;
 };
 
 /// A tensor kept for backward. Detects an in-place write made after it was saved.
@@ -132,8 +140,15 @@ void connect(const std::shared_ptr<Node>& node, std::initializer_list<const Tens
 void connect_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs,
                   std::vector<Tensor>& outputs);
 
-/// Adds a hook on output output_nr of node (hooks of non-leaf tensors live on their node).
-void add_output_hook(Node& node, uint32_t output_nr, GradHook hook);
+/// Adds a hook on output output_nr of node (hooks of non-leaf tensors live on their node);
+/// returns its id.
+uint64_t add_output_hook(Node& node, uint32_t output_nr, GradHook hook);
+/// Removes the output hook with this id (no effect when it is gone).
+void remove_output_hook(Node& node, uint64_t id);
+/// Makes backward store the gradient of output output_nr into t's .grad, after its hooks.
+void add_retained_output(Node& node, uint32_t output_nr, std::weak_ptr<TensorImpl> t);
+/// A fresh hook id (unique in the process).
+uint64_t next_hook_id();
 
 /// Drops a node reference without recursing down a long chain (the last reference of a
 /// 100,000-node chain is released iteratively).

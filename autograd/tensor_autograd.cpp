@@ -48,30 +48,56 @@ Tensor Tensor::detach() const {
   return Tensor::make_view(storage(), shape(), strides(), offset(), dtype());
 }
 
-void Tensor::register_hook(GradHook hook) const {
+HookHandle Tensor::register_hook(GradHook hook) const {
+  if (!defined()) fail<ValueError>("register_hook: undefined tensor");
   if (!requires_grad())
     fail<ValueError>("register_hook: tensor of shape ", shape(), " does not require grad");
+  if (!hook) fail<ValueError>("register_hook: empty hook");
   if (is_leaf()) {
-    if (!impl_->hooks) impl_->hooks = std::make_unique<std::vector<GradHook>>();
-    impl_->hooks->push_back(std::move(hook));
-  } else {
-    autograd::add_output_hook(*grad_fn(), impl_->output_nr, std::move(hook));
+    if (!impl_->hooks) impl_->hooks = std::make_unique<std::vector<HookEntry<GradHook>>>();
+    const uint64_t id = autograd::next_hook_id();
+    impl_->hooks->push_back({id, std::move(hook)});
+    std::weak_ptr<TensorImpl> weak = impl_;
+    return HookHandle([weak, id] {
+      if (auto impl = weak.lock(); impl && impl->hooks)
+        std::erase_if(*impl->hooks, [id](const auto& h) { return h.id == id; });
+    });
   }
+  const uint64_t id = autograd::add_output_hook(*grad_fn(), impl_->output_nr, std::move(hook));
+  std::weak_ptr<autograd::Node> weak = grad_fn();
+  return HookHandle([weak, id] {
+    if (auto node = weak.lock()) autograd::remove_output_hook(*node, id);
+  });
+}
+
+HookHandle Tensor::register_post_accumulate_grad_hook(PostAccumulateHook hook) const {
+  if (!defined()) fail<ValueError>("register_post_accumulate_grad_hook: undefined tensor");
+  if (!is_leaf())
+    fail<ValueError>("register_post_accumulate_grad_hook: only leaf tensors accumulate a "
+                     "gradient; this one was produced by ",
+                     grad_fn()->name());
+  if (!requires_grad())
+    fail<ValueError>("register_post_accumulate_grad_hook: tensor of shape ", shape(),
+                     " does not require grad");
+  if (!hook) fail<ValueError>("register_post_accumulate_grad_hook: empty hook");
+  if (!impl_->post_hooks)
+    impl_->post_hooks = std::make_unique<std::vector<HookEntry<PostAccumulateHook>>>();
+  const uint64_t id = autograd::next_hook_id();
+  impl_->post_hooks->push_back({id, std::move(hook)});
+  std::weak_ptr<TensorImpl> weak = impl_;
+  return HookHandle([weak, id] {
+    if (auto impl = weak.lock(); impl && impl->post_hooks)
+      std::erase_if(*impl->post_hooks, [id](const auto& h) { return h.id == id; });
+  });
 }
 
 void Tensor::retain_grad() const {
+  if (!defined()) fail<ValueError>("retain_grad: undefined tensor");
   if (!requires_grad())
     fail<ValueError>("retain_grad: tensor of shape ", shape(), " does not require grad");
   if (is_leaf() || impl_->retains_grad) return;
   impl_->retains_grad = true;
-  std::weak_ptr<TensorImpl> weak = impl_;
-  register_hook([weak](const Tensor& g) {
-    if (auto impl = weak.lock()) {
-      if (!impl->grad) impl->grad = std::make_unique<Tensor>();
-      *impl->grad = impl->grad->defined() ? add(*impl->grad, g.detach()) : g.detach();
-    }
-    return Tensor();
-  });
+  autograd::add_retained_output(*grad_fn(), impl_->output_nr, impl_);
 }
 
 }  // namespace tg

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/device.hpp"
@@ -29,9 +30,34 @@ struct TensorOptions {
   bool requires_grad = false;
 };
 
-/// A gradient hook: receives the gradient, may return a replacement (or an undefined tensor to
-/// keep it).
+/// A gradient hook: receives the tensor's total gradient of one backward pass, may return a
+/// replacement (or an undefined tensor to keep it).
 using GradHook = std::function<Tensor(const Tensor&)>;
+/// A post-accumulate hook of a leaf: called with the leaf itself once its .grad holds the
+/// gradient of the current backward pass.
+using PostAccumulateHook = std::function<void(const Tensor&)>;
+
+/// A registered hook with the id that removes it.
+template <class F>
+struct HookEntry {
+  uint64_t id;
+  F fn;
+};
+
+/// Removes the hook it was returned for (PyTorch's RemovableHandle). Dropping the handle keeps
+/// the hook; remove() is idempotent and safe after the tensor is gone.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  explicit HookHandle(std::function<void()> remover) : remover_(std::move(remover)) {}
+  /// Unregisters the hook (no effect the second time).
+  void remove() {
+    if (remover_) std::exchange(remover_, nullptr)();
+  }
+
+ private:
+  std::function<void()> remover_;
+};
 
 /// Shared state behind a Tensor handle. Users work with Tensor; backends read these fields.
 struct TensorImpl {
@@ -48,7 +74,10 @@ struct TensorImpl {
   uint32_t output_nr = 0;
   std::shared_ptr<autograd::Node> grad_fn;
   std::unique_ptr<Tensor> grad;                  ///< accumulated gradient of a leaf
-  std::unique_ptr<std::vector<GradHook>> hooks;  ///< hooks of a leaf
+  /// Hooks of a leaf, in registration order.
+  std::unique_ptr<std::vector<HookEntry<GradHook>>> hooks;
+  /// Post-accumulate hooks of a leaf, in registration order.
+  std::unique_ptr<std::vector<HookEntry<PostAccumulateHook>>> post_hooks;
 
   ~TensorImpl();
 };
@@ -119,8 +148,13 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor(), BackwardOptions opts = {}) const;
   /// Same data, cut from the tape, requires_grad false.
   Tensor detach() const;
-  /// Calls hook with this tensor's gradient whenever one is computed.
-  void register_hook(GradHook hook) const;
+  /// Calls hook once per backward pass with this tensor's total gradient (all contributions
+  /// summed); a defined return value replaces the gradient that flows on (and that accumulates
+  /// into .grad for a leaf). Hooks compose in registration order.
+  HookHandle register_hook(GradHook hook) const;
+  /// Leaves only: calls hook with this tensor after backward has accumulated its gradient into
+  /// .grad (for optimizers that step per parameter, gradient all-reduce).
+  HookHandle register_post_accumulate_grad_hook(PostAccumulateHook hook) const;
   /// Keeps .grad for a non-leaf tensor at the next backward.
   void retain_grad() const;
 
