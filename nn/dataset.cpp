@@ -17,7 +17,7 @@ Tensor random_permutation(int64_t n, uint64_t seed) {
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
-  return tensor(idx, {n});
+  return tensor(idx, {n}, {.dtype = kInt64, .device = Device::cpu()});
 }
 
 Tensor to_categorical(const Tensor& labels, int64_t num_classes) {
@@ -53,11 +53,20 @@ int64_t TensorDataset::num_batches() const {
 void TensorDataset::reset(int64_t epoch) {
   pos_ = 0;
   order_ = o_.shuffle ? random_permutation(n_, o_.seed + static_cast<uint64_t>(epoch)) : Tensor();
+  order_on_.clear();
 }
 
 Tensor TensorDataset::take(const Tensor& t, int64_t start, int64_t stop) const {
   if (!order_.defined()) return t.slice(0, start, stop);
-  return index_select(t, 0, order_.slice(0, start, stop));
+  // The indices go to the device of the data they index.
+  const Device d = t.device();
+  auto it = std::find_if(order_on_.begin(), order_on_.end(),
+                         [&](const auto& e) { return e.first == d; });
+  if (it == order_on_.end()) {
+    order_on_.emplace_back(d, order_.to(d));
+    it = std::prev(order_on_.end());
+  }
+  return index_select(t, 0, it->second.slice(0, start, stop));
 }
 
 std::optional<Batch> TensorDataset::next() {

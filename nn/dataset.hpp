@@ -50,7 +50,9 @@ class TensorDataset : public Dataset {
   std::vector<Tensor> x_, y_;
   TensorDatasetOptions o_;
   int64_t n_ = 0, pos_ = 0;
-  Tensor order_;  // int64 permutation when shuffling
+  Tensor order_;  // int64 permutation when shuffling (on the CPU)
+  // The permutation copied to each device that holds data (one upload per device and epoch).
+  mutable std::vector<std::pair<Device, Tensor>> order_on_;
 };
 
 /// A random permutation of 0..n-1 (int64) from a seed.

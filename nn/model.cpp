@@ -338,7 +338,7 @@ Tensor ModelImpl::effective_sample_weight(const Batch& b,
       auto it = class_weight.find(l[i]);
       cw[i] = it == class_weight.end() ? 1.0f : static_cast<float>(it->second);
     }
-    Tensor c = tensor(cw, {static_cast<int64_t>(cw.size())});
+    Tensor c = tensor(cw, {static_cast<int64_t>(cw.size())}, {.device = y.device()});
     w = w.defined() ? mul(w.reshape({-1}).to(kFloat32), c) : c;
   }
   return w;

@@ -73,6 +73,23 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& params,
     if (grads[k].shape() != params[k].shape())
       fail<ShapeError>(name_, ": gradient ", k, " has shape ", grads[k].shape(), ", parameter has ",
                        params[k].shape());
+    if (grads[k].device() != params[k].device())
+      fail<DeviceError>(name_, ": gradient ", k, " is on ", grads[k].device(), ", its parameter on ",
+                        params[k].device());
+  }
+  // Slots made for a parameter on another device (the parameter moved without optimizer.to()).
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!grads[k].defined()) continue;
+    auto it = index_.find(params[k].impl());
+    if (it == index_.end()) continue;
+    for (const auto& [slot_name, t] : slots_[it->second])
+      if (t.device() != params[k].device())
+        fail<DeviceError>(name_, ": slot '", slot_name, "' of parameter ", k, " is on ",
+                          t.device(), ", the parameter on ", params[k].device(),
+                          "; move the optimizer with to(device) or model.to(device)");
+  }
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!grads[k].defined()) continue;
     grads[k] = grads[k].detach();
     if (common_.clipvalue) grads[k] = clip(grads[k], -*common_.clipvalue, *common_.clipvalue);
     if (common_.clipnorm) {
@@ -155,7 +172,8 @@ void Optimizer::load_state(const std::vector<Tensor>& params,
     if (t.shape() != params[i].shape())
       fail<ShapeError>(name_, ": state entry '", key, "' has shape ", t.shape(), ", parameter ", i,
                        " has ", params[i].shape());
-    slots_[i].emplace_back(key.substr(slash + 1), t.to(params[i].dtype()).clone());
+    slots_[i].emplace_back(key.substr(slash + 1),
+                           t.to(params[i].dtype()).to(params[i].device()).clone());
   }
   iterations_ = iterations;
   on_state_loaded();
@@ -167,13 +185,11 @@ namespace {
 /// in-place op would.
 void fused_update(OptimizerKind kind, Tensor& p, const Tensor& g, std::vector<Tensor> slots,
                   const OptimizerUpdate& u) {
-  Tensor gc = g;
+  Tensor gc = g;  // devices were checked in apply_gradients
   if (gc.dtype() != p.dtype()) gc = gc.to(p.dtype());
-  if (gc.device() != p.device()) gc = gc.to(p.device());
   gc = gc.contiguous();
   for (Tensor& s : slots)
-    if (s.device() != p.device() || s.dtype() != p.dtype() || !s.is_contiguous())
-      s.set_data(s.to(p.device()).to(p.dtype()).contiguous());
+    if (s.dtype() != p.dtype() || !s.is_contiguous()) s.set_data(s.to(p.dtype()).contiguous());
   Tensor pc = p.is_contiguous() ? p : p.contiguous();
   backend_for(p.device()).optimizer_update(kind, pc, gc, slots, u);
   for (Tensor& s : slots) s.storage()->bump_version();

@@ -242,6 +242,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Conv1dOptions& o) {
 Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Conv1dOptions& o) {
   check_defined("conv1d", x_in);
   check_defined("conv1d", w, "kernel");
+  check_same_device("conv1d", {&x_in, &w, &bias});
   const bool cf = channels_first("conv1d", o.data_format);
   if (x_in.dim() != 3)
     fail<ShapeError>("conv1d: expected an input of rank 3 (N, W, C), got ", x_in.shape());
@@ -272,6 +273,7 @@ TG_REGISTER_OP("conv2d_transpose", "conv2d_backward_input", true);
 Tensor conv2d_transpose(const Tensor& x_in, const Tensor& w, const Conv2dTransposeOptions& o) {
   check_defined("conv2d_transpose", x_in);
   check_defined("conv2d_transpose", w, "kernel");
+  check_same_device("conv2d_transpose", x_in, w);
   const bool cf = channels_first("conv2d_transpose", o.data_format);
   if (x_in.dim() != 4)
     fail<ShapeError>("conv2d_transpose: expected an input of rank 4, got ", x_in.shape());

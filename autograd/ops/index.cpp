@@ -93,6 +93,7 @@ TG_REGISTER_OP("take_along_axis", "gather", true);
 Tensor take_along_axis(const Tensor& x, const Tensor& index, int64_t axis_in) {
   check_defined("take_along_axis", x);
   check_defined("take_along_axis", index, "index");
+  check_same_device("take_along_axis", x, index);
   if (index.dim() != x.dim())
     fail<ShapeError>("take_along_axis: index of shape ", index.shape(),
                      " must have the rank of the input ", x.shape());
@@ -113,6 +114,7 @@ TG_REGISTER_OP("index_select", "gather", true);
 Tensor index_select(const Tensor& x, int64_t axis_in, const Tensor& index) {
   check_defined("index_select", x);
   check_defined("index_select", index, "index");
+  check_same_device("index_select", x, index);
   if (index.dim() != 1)
     fail<ShapeError>("index_select: index must be 1-D, got shape ", index.shape());
   const int64_t axis = normalize_axis("index_select", axis_in, x.dim());

@@ -66,6 +66,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   std::vector<Tensor> us;
   for (size_t i = 0; i < xs.size(); ++i) {
     check_defined("stack", xs[i]);
+    check_same_device("stack", xs[0], xs[i]);
     if (xs[i].shape() != xs[0].shape())
       fail<ShapeError>("stack: tensor ", i, " has shape ", xs[i].shape(), ", expected ",
                        xs[0].shape());

@@ -127,6 +127,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
   };
   check_vec(gamma, "gamma");
   check_vec(beta, "beta");
+  check_same_device("layer_norm", {&x, &gamma, &beta});
   Tensor mu = mean(x, axes, true);
   Tensor centered = sub(x, mu);
   Tensor var = mean(square(centered), axes, true);
@@ -140,6 +141,7 @@ TG_REGISTER_OP("embedding", "gather", true);
 Tensor embedding(const Tensor& indices, const Tensor& table) {
   check_defined("embedding", indices, "indices");
   check_defined("embedding", table, "table");
+  check_same_device("embedding", table, indices);
   if (table.dim() != 2)
     fail<ShapeError>("embedding: table must be (vocabulary, dim), got ", table.shape());
   if (is_floating(indices.dtype()) || indices.dtype() == kBool)

@@ -1,5 +1,6 @@
 // Helpers shared by the op definitions: device checks, broadcast views, kernel calls.
 #pragma once
+#include <initializer_list>
 #include <string_view>
 
 #include "autograd/node.hpp"
@@ -16,6 +17,18 @@ inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 inline void check_same_device(std::string_view op, const Tensor& a, const Tensor& b) {
   if (a.device() != b.device())
     fail<DeviceError>(op, ": tensors on different devices: ", a.device(), " and ", b.device());
+}
+/// Throws DeviceError naming op when the defined tensors among ts are not all on the device of
+/// the first defined one.
+inline void check_same_device(std::string_view op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!first)
+      first = t;
+    else if (t->device() != first->device())
+      check_same_device(op, *first, *t);
+  }
 }
 /// Throws ValueError naming op when t is undefined.
 inline void check_defined(std::string_view op, const Tensor& t, const char* what = "input") {

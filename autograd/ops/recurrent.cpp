@@ -139,6 +139,7 @@ std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
 
 TG_REGISTER_OP("gru_cell", "gru_cell", true);
 Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
+  check_same_device("gru_cell", {&xz_in, &hz_in, &h_in});
   check_cell("gru_cell", xz_in, "xz", h_in, "h_prev", 3);
   check_cell("gru_cell", hz_in, "hz", h_in, "h_prev", 3);
   const Tensor xz = contiguous_raw(xz_in), hz = contiguous_raw(hz_in), hp = contiguous_raw(h_in);
@@ -369,6 +370,7 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
 TG_REGISTER_OP("lstm", "rnn_forward", true);  // or matmul + lstm_cell per step
 std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& k,
                          const Tensor& rk, const Tensor& b, const RnnOptions& o) {
+  check_same_device("lstm", {&x, &h0, &c0, &k, &rk, &b});
   const int64_t H = check_rnn("lstm", x, k, rk, 4);
   if (b.defined() && b.shape() != Shape{4 * H})
     fail<ShapeError>("lstm: bias must be (", 4 * H, "), got ", b.shape());
@@ -382,6 +384,7 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
 TG_REGISTER_OP("gru", "rnn_forward", true);  // or matmul + gru_cell per step
 std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
                         const Tensor& b, const RnnOptions& o) {
+  check_same_device("gru", {&x, &h0, &k, &rk, &b});
   const int64_t H = check_rnn("gru", x, k, rk, 3);
   if (b.defined() && b.shape() != Shape{2, 3 * H})
     fail<ShapeError>("gru: bias must be (2, ", 3 * H, "), got ", b.shape());
@@ -394,6 +397,7 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
 TG_REGISTER_OP("simple_rnn", "composite", true);
 std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
                                const Tensor& b, const RnnOptions& o) {
+  check_same_device("simple_rnn", {&x, &h0, &k, &rk, &b});
   const int64_t H = check_rnn("simple_rnn", x, k, rk, 1);
   if (b.defined() && b.shape() != Shape{H})
     fail<ShapeError>("simple_rnn: bias must be (", H, "), got ", b.shape());

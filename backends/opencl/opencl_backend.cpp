@@ -2,9 +2,12 @@
 // random kernels (matmul in opencl_matmul.cpp, convolution/pooling/CTC in opencl_conv_pool.cpp).
 #include "backends/opencl/opencl_backend.hpp"
 
+#include <clblast.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <type_traits>
@@ -350,6 +353,8 @@ Registry& registry() {
   return *r;
 }
 
+void close_all_devices();
+
 OpenClBackend& backend_or_throw(int index) {
   Backend* b = opencl_backend_factory(index);
   if (!b) fail<DeviceError>("opencl: device opencl:", index, " does not exist");
@@ -370,11 +375,36 @@ Backend* opencl_backend_factory(int index) {
   if (index < 0 || index >= r.count || index >= kMaxDevices) return nullptr;
   OpenClBackend* b = r.backends[index].load(std::memory_order_acquire);
   if (!b) {
-    b = new OpenClBackend(index);  // never destroyed: tensors may outlive main
+    opencl::register_exit_handler();
+    b = new OpenClBackend(index);  // never destroyed: tensors may outlive main (closed at exit)
     r.backends[index].store(b, std::memory_order_release);
   }
   return b;
 }
+
+namespace {
+/// Runs at exit (registered when the first device opens, so before the static destructors of
+/// anything made later, and after PoCL's own handlers were registered): finishes every queue,
+/// empties CLBlast's program cache, then releases each context. Queued kernels and PoCL's
+/// compiler threads are done before the OpenCL runtime tears itself down.
+void close_all_devices() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (auto& slot : r.backends)
+    if (OpenClBackend* b = slot.load(std::memory_order_acquire)) b->context().finish_quietly();
+  clblast::ClearCache();
+  for (auto& slot : r.backends)
+    if (OpenClBackend* b = slot.load(std::memory_order_acquire)) b->context().close();
+}
+}  // namespace
+
+namespace opencl {
+void register_exit_handler() {
+  // Each registration runs once at exit; the latest runs first and closes the devices, the
+  // others find them closed. A failed registration leaves the earlier ones in place.
+  (void)std::atexit(close_all_devices);
+}
+}  // namespace opencl
 
 OpenClStats opencl_stats(int index) { return backend_or_throw(index).stats(); }
 void opencl_synchronize(int index) { backend_or_throw(index).synchronize(); }

@@ -299,6 +299,9 @@ Context::~Context() {
 
 void* Context::raw_alloc(size_t bytes, void* self) {
   auto* c = static_cast<Context*>(self);
+  if (c->closed())
+    fail<BackendError>("opencl: allocation on ", c->device_,
+                       " after the device was closed at process exit");
   if (bytes > c->info_.max_allocation)
     fail<BackendError>("opencl: allocation of ", bytes, " bytes on ", c->device_,
                        " exceeds the device's largest buffer (", c->info_.max_allocation,
@@ -318,6 +321,7 @@ void* Context::raw_alloc(size_t bytes, void* self) {
 
 void Context::raw_free(void* p, void* self) {
   auto* c = static_cast<Context*>(self);
+  if (c->closed()) return;  // after close(): the process is exiting
   size_t bytes = 0;
   clGetMemObjectInfo(static_cast<cl_mem>(p), CL_MEM_SIZE, sizeof(bytes), &bytes, nullptr);
   c->live_bytes_ -= bytes;
@@ -380,6 +384,7 @@ const Context::Kernel& Context::kernel_locked(const std::string& name) {
   // A fixed work-group size: PoCL compiles a kernel once per local size.
   k.local = std::max<size_t>(1, std::min<size_t>(64, wg ? wg : 64));
   ++stats_.kernels_created;
+  kernels_since_exit_handler_ = true;
   return kernels_.emplace(name, k).first->second;
 }
 
@@ -391,6 +396,9 @@ void Context::set_arg_bytes(cl_kernel k, const std::string& name, cl_uint i, siz
 }
 
 void Context::enqueue_locked(const Kernel& k, const std::string& name, size_t n) {
+  if (closed())
+    fail<BackendError>("opencl: kernel ", name, " launched on ", device_,
+                       " after the device was closed at process exit");
   const size_t local = k.local;
   const size_t global = (n + local - 1) / local * local;
   const cl_int err =
@@ -441,6 +449,14 @@ void Context::download(cl_mem src, size_t offset, size_t bytes, void* dst) {
       clEnqueueReadBuffer(queue_, src, CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr);
   if (err != CL_SUCCESS) fail_status("clEnqueueReadBuffer", err, device_);
   reap_uploads_locked(true);  // the in-order queue has run every earlier write
+  after_wait_locked();
+}
+
+void Context::after_wait_locked() {
+  // Every kernel enqueued so far has run, so PoCL compiled it: the compiler's statics exist.
+  if (!kernels_since_exit_handler_) return;
+  kernels_since_exit_handler_ = false;
+  register_exit_handler();
 }
 
 void Context::fill(cl_mem dst, const void* pattern, size_t pattern_size, size_t offset,
@@ -466,6 +482,28 @@ void Context::finish() {
   const cl_int err = clFinish(queue_);
   if (err != CL_SUCCESS) fail_status("clFinish", err, device_);
   reap_uploads_locked(true);
+  after_wait_locked();
+}
+
+void Context::finish_quietly() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_) clFinish(queue_);
+}
+
+void Context::close() {
+  if (closed()) return;
+  allocator_->release_cache();  // cached buffers go back while the context is alive
+  std::lock_guard<std::mutex> lock(mu_);
+  // Errors are ignored from here: nothing can be reported at exit.
+  clFinish(queue_);
+  reap_uploads_locked(true);
+  for (auto& [name, k] : kernels_) clReleaseKernel(k.kernel);
+  kernels_.clear();
+  if (program_) clReleaseProgram(std::exchange(program_, nullptr));
+  if (error_flag_) clReleaseMemObject(std::exchange(error_flag_, nullptr));
+  closed_.store(true, std::memory_order_release);
+  clReleaseCommandQueue(std::exchange(queue_, nullptr));
+  clReleaseContext(std::exchange(context_, nullptr));
 }
 
 cl_mem Context::error_flag(bool reset) {

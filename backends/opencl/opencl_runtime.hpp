@@ -102,6 +102,13 @@ const char* suffix(DType t);
 /// The cl_mem holding a tensor's storage.
 inline cl_mem mem(const Tensor& t) { return static_cast<cl_mem>(t.storage()->data()); }
 
+/// Registers, with std::atexit, the handler that finishes and closes every open device
+/// (defined with the device registry in opencl_backend.cpp). Called again whenever the host
+/// waited for a queue after new kernels were created: exit runs handlers and static destructors
+/// in reverse order of registration, and PoCL's compiler (LLVM, clang) makes statics of its own
+/// the first time it compiles something; the handler must run before those are destroyed.
+void register_exit_handler();
+
 /// Counters of one device context.
 struct ContextStats {
   uint64_t programs_built = 0;   ///< OpenCL programs compiled (one per context)
@@ -152,6 +159,14 @@ class Context {
   void copy_buffer(cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes);
   /// Waits until every queued command has finished.
   void finish();
+  /// Waits for the queue without reporting errors (at exit, where nothing can be reported).
+  void finish_quietly();
+  /// At process exit: waits for the queue, then releases kernels, program, cached buffers,
+  /// queue and context. Buffers freed later (by tensors that outlive it) are left to the
+  /// operating system; any further use is a BackendError.
+  void close();
+  /// Whether close() ran.
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
 
   /// The flag buffer kernels raise on a runtime error (integer division by zero); zeroed first
   /// when reset.
@@ -192,6 +207,7 @@ class Context {
   void enqueue_locked(const Kernel& k, const std::string& name, size_t n);
   void build_program_locked();
   void reap_uploads_locked(bool all);
+  void after_wait_locked();
   static void* raw_alloc(size_t bytes, void* self);
   static void raw_free(void* p, void* self);
 
@@ -209,6 +225,8 @@ class Context {
   std::vector<Upload> uploads_;
   cl_mem error_flag_ = nullptr;
   ContextStats stats_;
+  std::atomic<bool> closed_{false};
+  bool kernels_since_exit_handler_ = false;  // kernels created since register_exit_handler()
 };
 
 }  // namespace tg::opencl

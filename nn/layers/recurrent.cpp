@@ -144,7 +144,7 @@ std::vector<Tensor> BidirectionalLayer::call_multi(const std::vector<Tensor>& in
   if (forward_->options().return_sequences) {
     // The backward layer emits its outputs in processing (reversed) order: flip them back.
     const int64_t t = b.shape()[1];
-    b = index_select(b, 1, arange(t - 1, -1, -1));
+    b = index_select(b, 1, arange(t - 1, -1, -1, {.dtype = kInt64, .device = b.device()}));
   }
   if (o_.merge_mode == "concat") return {concat({f, b}, -1)};
   if (o_.merge_mode == "sum") return {add(f, b)};
