@@ -1,6 +1,6 @@
 // Backward engine: collect reachable nodes, run them by descending creation number,
 // accumulate into leaves or capture for grad().
-#include "autograd/engine.hpp"
+#include "tapegrad/autograd/engine.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::autograd {
 

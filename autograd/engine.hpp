@@ -2,8 +2,8 @@
 #pragma once
 #include <vector>
 
-#include "autograd/node.hpp"
-#include "core/tensor.hpp"
+#include "tapegrad/autograd/node.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::autograd {
 

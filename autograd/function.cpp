@@ -1,5 +1,5 @@
 // Context of custom functions.
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 #include <cxxabi.h>
 

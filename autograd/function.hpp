@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/node.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/node.hpp"
 
 namespace tg::autograd {
 

@@ -1,5 +1,5 @@
 // Thread-local grad mode.
-#include "autograd/grad_mode.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
 
 namespace tg::autograd {
 namespace {

@@ -1,13 +1,13 @@
 // gradcheck: full Jacobians for small problems, random directions for large ones.
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "autograd/engine.hpp"
-#include "autograd/ops.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg::autograd {
 

@@ -1,5 +1,5 @@
 // Tape nodes, saved tensors, and the iterative release of long chains.
-#include "autograd/node.hpp"
+#include "tapegrad/autograd/node.hpp"
 
 #include <atomic>
 

@@ -8,9 +8,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/grad_mode.hpp"
-#include "core/pool.hpp"
-#include "core/tensor.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/core/pool.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::autograd {
 

@@ -1,5 +1,5 @@
 // Storage of the op registry.
-#include "autograd/op_registry.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
 
 namespace tg::autograd {
 

@@ -1,7 +1,7 @@
 // The autograd members of Tensor (declared in core/tensor.hpp).
-#include "autograd/engine.hpp"
-#include "autograd/node.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/node.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg {
 

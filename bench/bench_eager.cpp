@@ -1,7 +1,7 @@
 // W5 (eager overhead) and small-op costs as Google Benchmark cases.
 #include <benchmark/benchmark.h>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 namespace {
 

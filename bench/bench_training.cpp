@@ -2,7 +2,7 @@
 // cases (median of repetitions: run with --benchmark_repetitions=5).
 #include <benchmark/benchmark.h>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 using namespace tg;
 

@@ -10,12 +10,12 @@
 #include <utility>
 #include <vector>
 
-#include "backends/opencl/opencl_backend.hpp"
-#include "backends/opencl/opencl_runtime.hpp"
+#include <tapegrad/backends/opencl/opencl_backend.hpp>
+#include <tapegrad/backends/opencl/opencl_runtime.hpp>
 // clblast.h after opencl_runtime.hpp, which fixes the OpenCL target version.
 #include <clblast.h>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 namespace {
 

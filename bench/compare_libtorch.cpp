@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 namespace {
 

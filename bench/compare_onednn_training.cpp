@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 using namespace tg;
 

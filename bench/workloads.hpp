@@ -1,6 +1,6 @@
 // The models of BENCHMARKS.md's training workloads, defined once for every benchmark program.
 #pragma once
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 namespace tg::bench {
 

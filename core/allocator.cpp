@@ -1,13 +1,13 @@
 // Caching allocator: size classes, free lists and statistics.
-#include "core/allocator.hpp"
+#include "tapegrad/core/allocator.hpp"
 
 #include <bit>
 #include <cstdlib>
 #include <new>
 
-#include "core/backend.hpp"
-#include "core/error.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/error.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg {
 

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/device.hpp"
+#include "tapegrad/core/device.hpp"
 
 namespace tg {
 

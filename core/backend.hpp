@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/allocator.hpp"
-#include "core/tensor.hpp"
+#include "tapegrad/core/allocator.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg {
 

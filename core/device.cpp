@@ -1,11 +1,11 @@
 // Parsing and printing of Device.
-#include "core/device.hpp"
+#include "tapegrad/core/device.hpp"
 
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
 
-#include "core/error.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Names and promotion rules of DType.
-#include "core/dtype.hpp"
+#include "tapegrad/core/dtype.hpp"
 
 namespace tg {
 

@@ -47,6 +47,23 @@ class BackendError : public Error {
   using Error::Error;
 };
 
+/// Puts errors in the terms of the function the user called. While a scope is alive on this
+/// thread, an error that an inner op raises as `<inner>: <what is wrong>` reads
+/// `<name>: <what is wrong> (<inner>)`, e.g. `embedding: index 7 out of range for axis 0 of
+/// size 7 (index_select)`. Scopes nest; the outermost one names the message. Composite ops,
+/// losses and metrics open one; costs nothing unless an error is raised.
+class ErrorContext {
+ public:
+  /// name must outlive the scope (a string literal).
+  explicit ErrorContext(const char* name) noexcept;
+  ~ErrorContext();
+  ErrorContext(const ErrorContext&) = delete;
+  ErrorContext& operator=(const ErrorContext&) = delete;
+
+ private:
+  const char* prev_;
+};
+
 namespace detail {
 template <class... Args>
 std::string cat(const Args&... args) {
@@ -54,12 +71,14 @@ std::string cat(const Args&... args) {
   (os << ... << args);
   return os.str();
 }
+/// msg rewritten for the outermost ErrorContext of this thread (msg itself without one).
+std::string in_user_terms(std::string msg);
 }  // namespace detail
 
 /// Throws E with the parts streamed together; the message is built only on failure.
 template <class E, class... Args>
 [[noreturn]] void fail(const Args&... args) {
-  throw E(detail::cat(args...));
+  throw E(detail::in_user_terms(detail::cat(args...)));
 }
 
 }  // namespace tg

@@ -2,9 +2,9 @@
 #include <atomic>
 #include <mutex>
 
-#include "core/backend.hpp"
-#include "core/registry.hpp"
-#include "core/tensor.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/registry.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Thread-local free lists by 16-byte size class.
-#include "core/pool.hpp"
+#include "tapegrad/core/pool.hpp"
 
 #include <cstdlib>
 #include <new>

@@ -1,11 +1,11 @@
 // Backend selection by device, with a thread-local switch to the reference backend.
-#include "core/registry.hpp"
+#include "tapegrad/core/registry.hpp"
 
 #include <mutex>
 #include <unordered_map>
 
-#include "core/backend.hpp"
-#include "core/error.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <memory>
 
-#include "core/device.hpp"
+#include "tapegrad/core/device.hpp"
 
 namespace tg {
 

@@ -1,10 +1,10 @@
 // Shape arithmetic: element counts, strides, broadcasting and axis normalisation.
-#include "core/shape.hpp"
+#include "tapegrad/core/shape.hpp"
 
 #include <algorithm>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg {
 

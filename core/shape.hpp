@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/small_vec.hpp"
+#include "tapegrad/core/small_vec.hpp"
 
 namespace tg {
 

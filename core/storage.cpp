@@ -1,5 +1,5 @@
 // Storage: a block from the caching allocator.
-#include "core/storage.hpp"
+#include "tapegrad/core/storage.hpp"
 
 namespace tg {
 

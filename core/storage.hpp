@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/allocator.hpp"
-#include "core/device.hpp"
+#include "tapegrad/core/allocator.hpp"
+#include "tapegrad/core/device.hpp"
 
 namespace tg {
 

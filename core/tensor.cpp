@@ -1,9 +1,9 @@
 // Tensor construction and the metadata queries that need no op.
-#include "core/tensor.hpp"
+#include "tapegrad/core/tensor.hpp"
 
-#include "core/backend.hpp"
-#include "core/pool.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/pool.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg {
 

@@ -10,11 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/device.hpp"
-#include "core/dtype.hpp"
-#include "core/error.hpp"
-#include "core/shape.hpp"
-#include "core/storage.hpp"
+#include "tapegrad/core/device.hpp"
+#include "tapegrad/core/dtype.hpp"
+#include "tapegrad/core/error.hpp"
+#include "tapegrad/core/shape.hpp"
+#include "tapegrad/core/storage.hpp"
 
 namespace tg {
 

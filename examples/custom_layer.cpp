@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 using namespace tg;
 

@@ -2,7 +2,7 @@
 // checked by gradcheck (the worked example of docs/tensor_and_autograd.md).
 #include <cstdio>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 // Huber loss as a plain function of tensors: autograd differentiates it.
 tg::Tensor huber(const tg::Tensor& y_true, const tg::Tensor& y_pred, double delta = 1.0) {

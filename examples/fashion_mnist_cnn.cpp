@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 using namespace tg;
 

@@ -1,7 +1,7 @@
 // Fits a two-layer network to a noisy sine by hand-written gradient descent on the autograd.
 #include <cstdio>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 int main() {
   tg::manual_seed(42);

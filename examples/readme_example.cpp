@@ -1,6 +1,6 @@
 // The example of the README: linear regression by hand-written gradient descent.
 #include <iostream>
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 int main() {
   tg::manual_seed(0);

@@ -2,7 +2,7 @@
 // and with the functional API, compiled with RMSprop(lr=0.001), mse and accuracy, and fitted.
 #include <cstdio>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 using namespace tg;
 

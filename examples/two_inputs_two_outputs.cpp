@@ -17,7 +17,7 @@
 #include <random>
 #include <vector>
 
-#include "tapegrad.hpp"
+#include <tapegrad/tapegrad.hpp>
 
 using namespace tg;
 

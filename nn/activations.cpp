@@ -1,7 +1,7 @@
 // Named activations.
-#include "nn/activations.hpp"
+#include "tapegrad/nn/activations.hpp"
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

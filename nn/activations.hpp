@@ -3,7 +3,7 @@
 #include <functional>
 #include <string>
 
-#include "core/tensor.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::nn {
 

@@ -1,11 +1,11 @@
 // Built-in callbacks.
-#include "nn/callbacks.hpp"
+#include "tapegrad/nn/callbacks.hpp"
 
 #include <cmath>
 
-#include "autograd/grad_mode.hpp"
-#include "nn/model.hpp"
-#include "nn/saving.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/nn/model.hpp"
+#include "tapegrad/nn/saving.hpp"
 
 namespace tg::nn {
 

@@ -1,11 +1,11 @@
 // JSON form of Config.
-#include "nn/config.hpp"
+#include "tapegrad/nn/config.hpp"
 
 #include <cctype>
 #include <cstdio>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg::nn {
 

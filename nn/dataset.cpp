@@ -1,11 +1,11 @@
 // TensorDataset batching and seeded permutations.
-#include "nn/dataset.hpp"
+#include "tapegrad/nn/dataset.hpp"
 
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 
@@ -22,10 +22,16 @@ Tensor random_permutation(int64_t n, uint64_t seed) {
 
 Tensor to_categorical(const Tensor& labels, int64_t num_classes) {
   if (!labels.defined()) fail<ValueError>("to_categorical: undefined labels");
+  ErrorContext ctx("to_categorical");
   Tensor l = labels;
+  if (l.dtype() == kBool) fail<DTypeError>("to_categorical: labels must be integers, got bool");
   if (l.dim() > 1 && l.shape().back() == 1) l = l.squeeze(-1);
   if (is_floating(l.dtype())) l = l.to(kInt64);
-  if (num_classes < 0) num_classes = max(l).item<int64_t>() + 1;
+  if (num_classes < 0) {
+    if (l.numel() == 0)
+      fail<ValueError>("to_categorical: cannot infer num_classes from empty labels ", l.shape());
+    num_classes = max(l).item<int64_t>() + 1;
+  }
   return one_hot(l, num_classes, kFloat32);
 }
 

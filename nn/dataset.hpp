@@ -4,7 +4,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::nn {
 

@@ -1,11 +1,11 @@
 // Keras initializers over the seeded random functions.
-#include "nn/initializers.hpp"
+#include "tapegrad/nn/initializers.hpp"
 
 #include <cmath>
 #include <vector>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

@@ -1,12 +1,12 @@
 // JSON parsing and printing.
-#include "nn/json.hpp"
+#include "tapegrad/nn/json.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg::nn {
 

@@ -1,13 +1,13 @@
 // Layer: lazy building, eager and symbolic calls, weight bookkeeping.
-#include "nn/layer.hpp"
+#include "tapegrad/nn/layer.hpp"
 
 #include <cctype>
 #include <map>
 #include <mutex>
 #include <unordered_set>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

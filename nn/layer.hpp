@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.hpp"
-#include "nn/config.hpp"
-#include "nn/initializers.hpp"
+#include "tapegrad/core/tensor.hpp"
+#include "tapegrad/nn/config.hpp"
+#include "tapegrad/nn/initializers.hpp"
 
 namespace tg::nn {
 

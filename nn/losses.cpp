@@ -1,9 +1,10 @@
 // Keras losses written with differentiable tapegrad ops.
-#include "nn/losses.hpp"
+#include "tapegrad/nn/losses.hpp"
 
 #include <cmath>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 
@@ -66,6 +67,7 @@ Tensor log_cosh(const Tensor& yt, const Tensor& yp) {
   return mean_last(sub(add(x, softplus(mul(x, -2.0))), std::log(2.0)));
 }
 Tensor binary_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits, double ls) {
+  ErrorContext ctx("binary_crossentropy");
   Tensor t = prepare("binary_crossentropy", yt, yp);
   if (ls > 0) t = add(mul(t, 1.0 - ls), 0.5 * ls);
   Tensor per;
@@ -80,14 +82,12 @@ Tensor binary_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits,
 }
 Tensor categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits, double ls,
                                 int64_t axis) {
+  ErrorContext ctx("categorical_crossentropy");
   Tensor t = prepare("categorical_crossentropy", yt, yp);
   if (yp.dim() == 0)
     fail<ShapeError>("categorical_crossentropy: y_pred must have a class axis, got a scalar");
-  if (ls > 0) {
-    const double k =
-        static_cast<double>(yp.shape()[normalize_axis("categorical_crossentropy", axis, yp.dim())]);
-    t = add(mul(t, 1.0 - ls), ls / k);
-  }
+  axis = normalize_axis("categorical_crossentropy", axis, yp.dim());
+  if (ls > 0) t = add(mul(t, 1.0 - ls), ls / static_cast<double>(yp.shape()[axis]));
   if (from_logits) return neg(sum(mul(t, log_softmax(yp, axis)), {axis}));
   Tensor p = div(yp, sum(yp, {axis}, true));
   p = clip(p, kEpsilon, 1.0 - kEpsilon);
@@ -109,7 +109,16 @@ Tensor sparse_categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool 
   if (labels.shape() != want)
     fail<ShapeError>("sparse_categorical_crossentropy: labels of shape ", yt.shape(),
                      " do not match predictions ", yp.shape());
-  labels = labels.to(kInt64).unsqueeze(-1);
+  labels = labels.to(kInt64);
+  if (labels.numel() > 0) {
+    NoGrad ng;
+    const int64_t classes = yp.shape().back();
+    const int64_t lo = min(labels).item<int64_t>(), hi = max(labels).item<int64_t>();
+    if (lo < 0 || hi >= classes)
+      fail<IndexError>("sparse_categorical_crossentropy: label ", lo < 0 ? lo : hi,
+                       " out of range for ", classes, " classes");
+  }
+  labels = labels.unsqueeze(-1);
   Tensor logp;
   if (from_logits) {
     logp = log_softmax(yp, -1);
@@ -151,6 +160,7 @@ Tensor cosine_similarity(const Tensor& yt, const Tensor& yp, int64_t axis) {
 }
 Tensor ctc(const Tensor& yt, const Tensor& yp, const Tensor& label_lengths,
            const Tensor& logit_lengths, int64_t blank) {
+  ErrorContext ctx("ctc");
   if (!yt.defined() || !yp.defined()) fail<ValueError>("ctc: undefined y_true or y_pred");
   if (yt.dim() != 2)
     fail<ShapeError>("ctc: y_true must be [batch, max_label_length], got ", yt.shape());
@@ -208,12 +218,15 @@ Loss::Loss(const std::string& name) : name_(name) {
     fail<ValueError>("Loss: unknown loss '", name, "'");
 }
 
-Tensor reduce_loss(const Tensor& per, Reduction r, const Tensor& w) {
+Tensor reduce_loss(const Tensor& per, Reduction r, const Tensor& w, std::string_view name) {
   Tensor l = per;
   if (w.defined()) {
     Tensor wt = w.to(per.dtype());
     // One weight per sample: align with the leading (batch) axis.
     while (wt.dim() > l.dim() && wt.shape().back() == 1) wt = wt.squeeze(-1);
+    if (wt.dim() > l.dim() || (wt.dim() > 0 && l.dim() > 0 && wt.shape()[0] != l.shape()[0]))
+      fail<ShapeError>(name, ": sample_weight of shape ", w.shape(),
+                       " does not match the per-sample loss ", l.shape());
     while (wt.dim() < l.dim()) wt = wt.unsqueeze(-1);
     l = mul(l, wt);
   }
@@ -231,7 +244,8 @@ Tensor reduce_loss(const Tensor& per, Reduction r, const Tensor& w) {
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
                         const Tensor& sample_weight) const {
   if (!fn_) fail<ValueError>("Loss: no loss function set");
-  return reduce_loss(fn_(y_true, y_pred), reduction_, sample_weight);
+  ErrorContext ctx(name_.c_str());  // inner ops' errors name this loss
+  return reduce_loss(fn_(y_true, y_pred), reduction_, sample_weight, name_);
 }
 
 }  // namespace tg::nn

@@ -2,8 +2,9 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <string_view>
 
-#include "core/tensor.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::nn {
 
@@ -83,8 +84,9 @@ class Loss {
   Reduction reduction_ = Reduction::SumOverBatchSize;
 };
 
-/// Reduces per-sample losses with optional sample weights (Keras: weighted sum / batch size).
+/// Reduces per-sample losses with optional sample weights (Keras: weighted sum / batch size);
+/// name is the loss reported when the weights do not fit the batch.
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction,
-                   const Tensor& sample_weight = Tensor());
+                   const Tensor& sample_weight = Tensor(), std::string_view name = "loss");
 
 }  // namespace tg::nn

@@ -1,17 +1,29 @@
 // Metric accumulators and the accuracy family.
-#include "nn/metrics.hpp"
+#include "tapegrad/nn/metrics.hpp"
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "nn/losses.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/losses.hpp"
 
 namespace tg::nn {
 
 namespace {
-Tensor labels_of(const Tensor& y_true, const Tensor& y_pred) {
+/// Integer labels of y_true ([..., 1] squeezed), checked against y_pred minus its class axis.
+Tensor labels_of(std::string_view metric, const Tensor& y_true, const Tensor& y_pred) {
   Tensor t = y_true.detach();
   if (t.dim() == y_pred.dim() && t.dim() > 0 && t.shape().back() == 1) t = t.squeeze(-1);
+  if (y_pred.dim() == 0 || t.shape() != Shape(y_pred.shape().begin(), y_pred.shape().end() - 1))
+    fail<ShapeError>(metric, ": labels of shape ", y_true.shape(),
+                     " do not match predictions ", y_pred.shape());
   return t.to(kInt64);
+}
+/// Throws IndexError naming metric when a label is outside [0, classes).
+void check_labels(std::string_view metric, const Tensor& labels, int64_t classes) {
+  if (labels.numel() == 0) return;
+  const int64_t lo = min(labels).item<int64_t>(), hi = max(labels).item<int64_t>();
+  if (lo < 0 || hi >= classes)
+    fail<IndexError>(metric, ": label ", lo < 0 ? lo : hi, " out of range for ", classes,
+                     " classes");
 }
 /// 1 where label's prediction is among the k largest (ties count in favour).
 Tensor in_top_k(const Tensor& y_pred, const Tensor& labels, int64_t k) {
@@ -25,11 +37,15 @@ void MeanMetric::update(const Tensor& y_true, const Tensor& y_pred, const Tensor
   NoGrad ng;
   // Sums in the values' own dtype (float32 counts are exact to 2^24 per batch): devices without
   // float64 support run metrics too.
+  ErrorContext ctx(name().c_str());  // inner ops' errors name this metric
   Tensor v = fn_(y_true.detach(), y_pred.detach());
   if (!is_floating(v.dtype())) v = v.to(kFloat32);
   if (sw.defined()) {
     Tensor w = sw.detach().to(v.dtype());
     while (w.dim() > v.dim() && w.shape().back() == 1) w = w.squeeze(-1);
+    if (w.dim() > v.dim() || (w.dim() > 0 && v.dim() > 0 && w.shape()[0] != v.shape()[0]))
+      fail<ShapeError>(name(), ": sample_weight of shape ", sw.shape(), " does not match ",
+                       v.shape());
     while (w.dim() < v.dim()) w = w.unsqueeze(-1);
     w = w.expand(v.shape());
     total_ += sum(mul(v, w)).item<double>();
@@ -122,13 +138,20 @@ Tensor categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
   return eq(argmax(y_true, -1), argmax(y_pred, -1)).to(kFloat32);
 }
 Tensor sparse_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred) {
-  return eq(labels_of(y_true, y_pred), argmax(y_pred, -1)).to(kFloat32);
+  return eq(labels_of("sparse_categorical_accuracy", y_true, y_pred), argmax(y_pred, -1))
+      .to(kFloat32);
 }
 Tensor top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred, int64_t k) {
+  if (y_true.shape() != y_pred.shape())
+    fail<ShapeError>("top_k_categorical_accuracy: y_true shape ", y_true.shape(),
+                     " does not match y_pred shape ", y_pred.shape(),
+                     " (use sparse_top_k_categorical_accuracy for integer labels)");
   return in_top_k(y_pred, argmax(y_true, -1), k);
 }
 Tensor sparse_top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_pred, int64_t k) {
-  return in_top_k(y_pred, labels_of(y_true, y_pred), k);
+  Tensor labels = labels_of("sparse_top_k_categorical_accuracy", y_true, y_pred);
+  check_labels("sparse_top_k_categorical_accuracy", labels, y_pred.shape().back());
+  return in_top_k(y_pred, labels, k);
 }
 }  // namespace metrics
 

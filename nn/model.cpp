@@ -1,5 +1,5 @@
 // Functional graph execution and the training loop (fit, evaluate, predict).
-#include "nn/model.hpp"
+#include "tapegrad/nn/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,10 +8,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/engine.hpp"
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "nn/progress_bar.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/progress_bar.hpp"
 
 namespace tg::nn {
 

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "nn/callbacks.hpp"
-#include "nn/dataset.hpp"
-#include "nn/layer.hpp"
-#include "nn/losses.hpp"
-#include "nn/metrics.hpp"
-#include "nn/optimizer.hpp"
+#include "tapegrad/nn/callbacks.hpp"
+#include "tapegrad/nn/dataset.hpp"
+#include "tapegrad/nn/layer.hpp"
+#include "tapegrad/nn/losses.hpp"
+#include "tapegrad/nn/metrics.hpp"
+#include "tapegrad/nn/optimizer.hpp"
 
 namespace tg::nn {
 

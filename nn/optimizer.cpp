@@ -1,12 +1,12 @@
 // Optimizer base: clipping, weight decay, slots, state; schedules; lookup by name.
-#include "nn/optimizer.hpp"
+#include "tapegrad/nn/optimizer.hpp"
 
 #include <cmath>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "core/backend.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg::optim {
 

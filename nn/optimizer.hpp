@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/tensor.hpp"
-#include "nn/config.hpp"
+#include "tapegrad/core/tensor.hpp"
+#include "tapegrad/nn/config.hpp"
 
 namespace tg::optim {
 

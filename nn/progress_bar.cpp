@@ -1,5 +1,5 @@
 // Progress bar rendering.
-#include "nn/progress_bar.hpp"
+#include "tapegrad/nn/progress_bar.hpp"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
 // l1, l2 and l1_l2 penalties.
-#include "nn/regularizers.hpp"
+#include "tapegrad/nn/regularizers.hpp"
 
-#include "autograd/ops.hpp"
-#include "core/error.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg::nn::regularizers {
 

@@ -3,8 +3,8 @@
 #include <functional>
 #include <string>
 
-#include "core/tensor.hpp"
-#include "nn/config.hpp"
+#include "tapegrad/core/tensor.hpp"
+#include "tapegrad/nn/config.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // Model files (TGMODEL format), weight files, .npy files, and atomic writes.
-#include "nn/saving.hpp"
+#include "tapegrad/nn/saving.hpp"
 
 #include <unistd.h>
 
@@ -11,17 +11,17 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "nn/json.hpp"
-#include "nn/layers/activation_layer.hpp"
-#include "nn/layers/conv.hpp"
-#include "nn/layers/dense.hpp"
-#include "nn/layers/merge.hpp"
-#include "nn/layers/normalization.hpp"
-#include "nn/layers/pooling.hpp"
-#include "nn/layers/recurrent.hpp"
-#include "nn/layers/reshaping.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/json.hpp"
+#include "tapegrad/nn/layers/activation_layer.hpp"
+#include "tapegrad/nn/layers/conv.hpp"
+#include "tapegrad/nn/layers/dense.hpp"
+#include "tapegrad/nn/layers/merge.hpp"
+#include "tapegrad/nn/layers/normalization.hpp"
+#include "tapegrad/nn/layers/pooling.hpp"
+#include "tapegrad/nn/layers/recurrent.hpp"
+#include "tapegrad/nn/layers/reshaping.hpp"
 
 namespace tg::nn {
 

@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "core/tensor.hpp"
-#include "nn/config.hpp"
-#include "nn/model.hpp"
+#include "tapegrad/core/tensor.hpp"
+#include "tapegrad/nn/config.hpp"
+#include "tapegrad/nn/model.hpp"
 
 namespace tg::nn {
 

@@ -36,6 +36,21 @@ for exe in build/tests/test_*; do
   fi
   if [ "$rc" -ne 0 ] && [ -z "$summary" ]; then :; fi
 done
+
+# The installed library as its users consume it (pkg-config, CMake, meson subproject, static
+# link): one test each.
+echo "=== consumers (tests/consumers/run.sh)"
+consumers=$(bash tests/consumers/run.sh build 2>&1)
+printf '%s\n' "$consumers" | tail -n 40
+cp=$(grep -cE '^consumer [a-z]+: passed$' <<<"$consumers")
+cf=$(grep -cE '^consumer [a-z]+: failed' <<<"$consumers")
+passed=$((passed + cp))
+failed=$((failed + cf))
+if [ $((cp + cf)) -ne 4 ]; then
+  echo "--- consumers: expected 4 results, got $((cp + cf)): counted as 1 failed"
+  failed=$((failed + 1))
+fi
+
 echo
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

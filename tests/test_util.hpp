@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad.hpp"
+#include "tapegrad/tapegrad.hpp"
 
 namespace tg::test {
 

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backends/opencl/opencl_devices.hpp"
+#include <tapegrad/backends/opencl/opencl_devices.hpp>
 
 namespace {
 std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }

@@ -1,7 +1,7 @@
 // Elementwise functions of two tensors (broadcasting, dtype promotion), comparisons, where,
 // the C++ operators and the in-place forms.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

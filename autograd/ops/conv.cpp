@@ -1,6 +1,6 @@
 // Convolutions: conv2d, conv1d, conv2d_transpose and the two adjoint ops their backward uses.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -240,6 +240,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Conv1dOptions& o) {
 }
 
 Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Conv1dOptions& o) {
+  ErrorContext ctx("conv1d");
   check_defined("conv1d", x_in);
   check_defined("conv1d", w, "kernel");
   check_same_device("conv1d", {&x_in, &w, &bias});
@@ -252,6 +253,9 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Con
     fail<ValueError>("conv1d: strides and dilation_rate must be positive, got ", o.strides, " and ",
                      o.dilation_rate);
   Tensor x = cf ? x_in.permute({0, 2, 1}) : x_in;
+  if (o.groups > 0 && w.shape()[1] * o.groups != x.shape()[2])
+    fail<ShapeError>("conv1d: kernel ", w.shape(), " with groups = ", o.groups, " expects ",
+                     w.shape()[1] * o.groups, " input channels, got input ", x_in.shape());
   Conv2dOptions o2{.strides = {1, o.strides},
                    .padding = o.padding,
                    .dilation_rate = {1, o.dilation_rate},
@@ -271,6 +275,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& w, const Tensor& bias, const Con
 
 TG_REGISTER_OP("conv2d_transpose", "conv2d_backward_input", true);
 Tensor conv2d_transpose(const Tensor& x_in, const Tensor& w, const Conv2dTransposeOptions& o) {
+  ErrorContext ctx("conv2d_transpose");
   check_defined("conv2d_transpose", x_in);
   check_defined("conv2d_transpose", w, "kernel");
   check_same_device("conv2d_transpose", x_in, w);

@@ -1,6 +1,6 @@
 // Inverted dropout (a composite of random, comparison and mul).
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 // Indexing: gather, take_along_axis, index_select, scatter_add, one_hot, cumsum.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -8,7 +8,9 @@ using namespace ops;
 
 namespace {
 /// Throws IndexError when index is not int64/int32 or has a value outside [0, size).
-Tensor checked_index(std::string_view op, const Tensor& index, int64_t size, int64_t axis) {
+/// unit, when given, names what the index counts ("classes"): "out of range for 5 classes".
+Tensor checked_index(std::string_view op, const Tensor& index, int64_t size, int64_t axis,
+                     const char* unit = nullptr) {
   check_defined(op, index, "index");
   if (index.dtype() != kInt64 && index.dtype() != kInt32)
     fail<DTypeError>(op, ": index must be int64 or int32, got ", index.dtype());
@@ -19,6 +21,8 @@ Tensor checked_index(std::string_view op, const Tensor& index, int64_t size, int
   backend_of(ix).reduce(ReduceOp::Min, ix, lo);
   backend_of(ix).reduce(ReduceOp::Max, ix, hi);
   const int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
+  if ((mn < 0 || mx >= size) && unit)
+    fail<IndexError>(op, ": index ", mn < 0 ? mn : mx, " out of range for ", size, " ", unit);
   if (mn < 0 || mx >= size)
     fail<IndexError>(op, ": index ", mn < 0 ? mn : mx, " out of range for axis ", axis, " of size ",
                      size);
@@ -133,7 +137,7 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes, DType dtype) {
   check_defined("one_hot", indices, "indices");
   if (num_classes <= 0)
     fail<ValueError>("one_hot: num_classes must be positive, got ", num_classes);
-  Tensor ix = checked_index("one_hot", indices, num_classes, -1);
+  Tensor ix = checked_index("one_hot", indices, num_classes, -1, "classes");
   Tensor classes = arange(num_classes, {.dtype = kInt64, .device = indices.device()});
   return cast_raw(eq(ix.unsqueeze(-1), classes), dtype);
 }

@@ -1,6 +1,6 @@
 // Joining, splitting and padding.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -62,6 +62,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
 TG_REGISTER_OP("stack", "copy", true);
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   if (xs.empty()) fail<ValueError>("stack: no tensors given");
+  check_defined("stack", xs[0]);
   const int64_t a = normalize_axis("stack", axis, xs[0].dim() + 1);
   std::vector<Tensor> us;
   for (size_t i = 0; i < xs.size(); ++i) {

@@ -1,6 +1,6 @@
 // Matrix product with NumPy semantics (1-D promotion, broadcast batch axes).
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 // Batch and layer normalization (composites of differentiable ops), and embedding lookup.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -113,6 +113,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma_in, const Tensor& beta_in
 TG_REGISTER_OP("layer_norm", "composite", true);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Axes& axes_in,
                   double eps) {
+  ErrorContext ctx("layer_norm");
   check_defined("layer_norm", x);
   check_floating("layer_norm", x);
   Axes axes = normalize_axes("layer_norm", axes_in, x.dim());
@@ -139,6 +140,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 
 TG_REGISTER_OP("embedding", "gather", true);
 Tensor embedding(const Tensor& indices, const Tensor& table) {
+  ErrorContext ctx("embedding");
   check_defined("embedding", indices, "indices");
   check_defined("embedding", table, "table");
   check_same_device("embedding", table, indices);

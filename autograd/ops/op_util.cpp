@@ -1,5 +1,5 @@
 // Shared helpers of the op definitions.
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 #include <cmath>
 

@@ -3,10 +3,10 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "autograd/node.hpp"
-#include "autograd/ops.hpp"
-#include "core/backend.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/autograd/node.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg::ops {
 

@@ -1,6 +1,6 @@
 // Pooling: max and average (with TensorFlow padding semantics) and global pooling.
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

@@ -5,8 +5,8 @@
 // lstm_cell / gru_cell ops, whose backward is a kernel of its own).
 #include <optional>
 
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -37,6 +37,8 @@ void check_state(std::string_view op, const Tensor& s, const Tensor& x, int64_t 
   if (s.defined() && s.shape() != Shape{x.shape()[0], h})
     fail<ShapeError>(op, ": initial ", what, " must be (", x.shape()[0], ", ", h, "), got ",
                      s.shape());
+  if (s.defined() && s.dtype() != x.dtype())
+    fail<DTypeError>(op, ": initial ", what, " is ", s.dtype(), " but the input is ", x.dtype());
 }
 
 /// The checked initial state s, or zeros when none was given.
@@ -54,6 +56,9 @@ struct Steps {
 };
 
 Tensor assemble(const std::vector<Tensor>& hs, const Tensor& last, bool return_sequences) {
+  if (return_sequences && hs.empty())  // zero time steps: an empty sequence of outputs
+    return zeros({last.shape()[0], 0, last.shape()[1]},
+                 {.dtype = last.dtype(), .device = last.device()});
   return return_sequences ? stack(hs, 1) : last;
 }
 }  // namespace
@@ -370,6 +375,7 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
 TG_REGISTER_OP("lstm", "rnn_forward", true);  // or matmul + lstm_cell per step
 std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& k,
                          const Tensor& rk, const Tensor& b, const RnnOptions& o) {
+  ErrorContext ctx("lstm");
   check_same_device("lstm", {&x, &h0, &c0, &k, &rk, &b});
   const int64_t H = check_rnn("lstm", x, k, rk, 4);
   if (b.defined() && b.shape() != Shape{4 * H})
@@ -384,6 +390,7 @@ std::vector<Tensor> lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, co
 TG_REGISTER_OP("gru", "rnn_forward", true);  // or matmul + gru_cell per step
 std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
                         const Tensor& b, const RnnOptions& o) {
+  ErrorContext ctx("gru");
   check_same_device("gru", {&x, &h0, &k, &rk, &b});
   const int64_t H = check_rnn("gru", x, k, rk, 3);
   if (b.defined() && b.shape() != Shape{2, 3 * H})
@@ -397,6 +404,7 @@ std::vector<Tensor> gru(const Tensor& x, const Tensor& h0, const Tensor& k, cons
 TG_REGISTER_OP("simple_rnn", "composite", true);
 std::vector<Tensor> simple_rnn(const Tensor& x, const Tensor& h0, const Tensor& k, const Tensor& rk,
                                const Tensor& b, const RnnOptions& o) {
+  ErrorContext ctx("simple_rnn");
   check_same_device("simple_rnn", {&x, &h0, &k, &rk, &b});
   const int64_t H = check_rnn("simple_rnn", x, k, rk, 1);
   if (b.defined() && b.shape() != Shape{H})

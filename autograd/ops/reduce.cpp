@@ -1,8 +1,8 @@
 // Reductions over sets of axes (with keepdims), arg reductions and sum_to.
 #include <cmath>
 
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 
@@ -133,10 +133,12 @@ Tensor var(const Tensor& x, const Axes& axes_in, bool keepdims, int64_t ddof) {
 }
 TG_REGISTER_OP("std", "composite", true);
 Tensor std(const Tensor& x, const Axes& axes, bool keepdims, int64_t ddof) {
+  ErrorContext ctx("std");
   return sqrt(var(x, axes, keepdims, ddof));
 }
 TG_REGISTER_OP("logsumexp", "composite", true);
 Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdims) {
+  ErrorContext ctx("logsumexp");
   check_defined("logsumexp", x);
   check_floating("logsumexp", x);
   Axes axes = normalize_axes("logsumexp", axes_in, x.dim());
@@ -148,8 +150,10 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdims) {
 }
 TG_REGISTER_OP("norm", "composite", true);
 Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdims) {
+  ErrorContext ctx("norm");
   check_defined("norm", x);
   if (!(p > 0)) fail<ValueError>("norm: p must be positive, got ", p);
+  normalize_axes("norm", axes, x.dim());  // checks the axes (empty: all)
   Tensor xf = is_floating(x.dtype()) ? x : x.to(kFloat32);
   if (p == 1.0) return sum(abs(xf), axes, keepdims);
   if (std::isinf(p)) return max(abs(xf), axes, keepdims);

@@ -1,8 +1,8 @@
 // Elementwise functions of one tensor: forward kernel, shape rule (same shape) and backward.
 #include <cmath>
 
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

@@ -1,8 +1,8 @@
 // Views (reshape, transpose, slice, expand, ...), copies and conversions.
 #include <numeric>
 
-#include "autograd/op_registry.hpp"
-#include "autograd/ops/op_util.hpp"
+#include "tapegrad/autograd/op_registry.hpp"
+#include "tapegrad/autograd/ops/op_util.hpp"
 
 namespace tg {
 

@@ -6,8 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "backends/cpu/cpu_backend.hpp"
-#include "backends/cpu/cpu_backend_impl.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend_impl.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 // oneDNN-backed float32 kernels with a primitive cache keyed by descriptor.
-#include "backends/cpu/cpu_backend.hpp"
-#include "backends/cpu/cpu_backend_impl.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend_impl.hpp"
 
 #include <array>
 #include <mutex>

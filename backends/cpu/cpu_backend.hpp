@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "backends/reference/reference_backend.hpp"
+#include "tapegrad/backends/reference/reference_backend.hpp"
 
 namespace tg {
 

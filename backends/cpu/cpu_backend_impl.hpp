@@ -5,7 +5,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
 
 namespace tg {
 

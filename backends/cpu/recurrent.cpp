@@ -10,8 +10,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 
-#include "backends/cpu/cpu_backend.hpp"
-#include "backends/cpu/cpu_backend_impl.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend_impl.hpp"
 
 namespace tg {
 

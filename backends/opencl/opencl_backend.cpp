@@ -1,6 +1,6 @@
 // OpenCL backend: device selection, transfers, and the elementwise, reduction, indexing and
 // random kernels (matmul in opencl_matmul.cpp, convolution/pooling/CTC in opencl_conv_pool.cpp).
-#include "backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
 
 #include <clblast.h>
 
@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "backends/opencl/opencl_runtime.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg {
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "backends/opencl/opencl_devices.hpp"
-#include "core/backend.hpp"
+#include "tapegrad/backends/opencl/opencl_devices.hpp"
+#include "tapegrad/core/backend.hpp"
 
 namespace tg {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 
 namespace tg::opencl {
 

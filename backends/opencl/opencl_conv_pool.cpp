@@ -2,9 +2,9 @@
 // loss: geometry set-up and kernel launches.
 #include <algorithm>
 
-#include "backends/opencl/opencl_backend.hpp"
-#include "backends/opencl/opencl_blas.hpp"
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_blas.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 // Listing of the OpenCL devices of this machine.
-#include "backends/opencl/opencl_devices.hpp"
+#include "tapegrad/backends/opencl/opencl_devices.hpp"
 
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 
 namespace tg {
 

@@ -1,11 +1,11 @@
 // Matrix products on OpenCL: CLBlast GEMM (single, folded, strided-batched or one call per batch)
 // for float32/float64, a plain kernel for integer dtypes.
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 // clblast.h after opencl_runtime.hpp, which fixes the OpenCL target version.
 #include <clblast.h>
 
-#include "backends/opencl/opencl_backend.hpp"
-#include "backends/opencl/opencl_blas.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_blas.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 // OpenCL fused optimizer updates: one launch per parameter of kernels/optimizer.cl.
-#include "backends/opencl/opencl_backend.hpp"
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 
 namespace tg {
 

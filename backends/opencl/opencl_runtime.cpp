@@ -1,6 +1,6 @@
 // The OpenCL device context: status names, geometry, program assembly and build, kernel cache,
 // buffer pool and host transfers.
-#include "backends/opencl/opencl_runtime.hpp"
+#include "tapegrad/backends/opencl/opencl_runtime.hpp"
 
 #include <algorithm>
 #include <cstdio>

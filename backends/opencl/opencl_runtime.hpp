@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-#include "backends/opencl/opencl_devices.hpp"
-#include "core/allocator.hpp"
-#include "core/error.hpp"
-#include "core/tensor.hpp"
+#include "tapegrad/backends/opencl/opencl_devices.hpp"
+#include "tapegrad/core/allocator.hpp"
+#include "tapegrad/core/error.hpp"
+#include "tapegrad/core/tensor.hpp"
 
 namespace tg::opencl {
 

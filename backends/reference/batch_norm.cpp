@@ -2,7 +2,7 @@
 #include <cmath>
 #include <vector>
 
-#include "backends/reference/reference_backend.hpp"
+#include "tapegrad/backends/reference/reference_backend.hpp"
 
 namespace tg {
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/backend.hpp"
-#include "core/error.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/error.hpp"
 
 namespace tg::reference {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backends/reference/reference_backend.hpp"
+#include "tapegrad/backends/reference/reference_backend.hpp"
 
 namespace tg {
 

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "backends/reference/reference_backend.hpp"
+#include "tapegrad/backends/reference/reference_backend.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Reference kernels: strided loops, accumulation in double for floats and int64 for integers.
-#include "backends/reference/reference_backend.hpp"
+#include "tapegrad/backends/reference/reference_backend.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "backends/reference/elementwise.hpp"
-#include "backends/reference/strided_loop.hpp"
+#include "tapegrad/backends/reference/elementwise.hpp"
+#include "tapegrad/backends/reference/strided_loop.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 // The reference backend: plain loops over any strides for every dtype; the test oracle.
 #pragma once
-#include "core/backend.hpp"
+#include "tapegrad/core/backend.hpp"
 
 namespace tg {
 

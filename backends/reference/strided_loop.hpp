@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-#include "core/shape.hpp"
+#include "tapegrad/core/shape.hpp"
 
 namespace tg::reference {
 

@@ -1,5 +1,5 @@
 // IDX decoding through zlib (which reads plain files too).
-#include "nn/data/idx.hpp"
+#include "tapegrad/nn/data/idx.hpp"
 
 #include <zlib.h>
 

@@ -1,7 +1,7 @@
 // ActivationFn and Dropout layers.
-#include "nn/layers/activation_layer.hpp"
+#include "tapegrad/nn/layers/activation_layer.hpp"
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

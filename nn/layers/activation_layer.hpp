@@ -2,9 +2,9 @@
 #pragma once
 #include <optional>
 
-#include "nn/activations.hpp"
-#include "nn/layer.hpp"
-#include "nn/layers/reshaping.hpp"
+#include "tapegrad/nn/activations.hpp"
+#include "tapegrad/nn/layer.hpp"
+#include "tapegrad/nn/layers/reshaping.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // Conv1D, Conv2D and Conv2DTranspose layers over the convolution ops.
-#include "nn/layers/conv.hpp"
+#include "tapegrad/nn/layers/conv.hpp"
 
 namespace tg::nn {
 

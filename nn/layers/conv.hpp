@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "nn/layers/dense.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layers/dense.hpp"
 
 namespace tg::nn {
 

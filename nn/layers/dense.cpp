@@ -1,7 +1,7 @@
 // Dense layer.
-#include "nn/layers/dense.hpp"
+#include "tapegrad/nn/layers/dense.hpp"
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

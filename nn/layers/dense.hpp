@@ -2,9 +2,9 @@
 #pragma once
 #include <string>
 
-#include "nn/activations.hpp"
-#include "nn/layer.hpp"
-#include "nn/regularizers.hpp"
+#include "tapegrad/nn/activations.hpp"
+#include "tapegrad/nn/layer.hpp"
+#include "tapegrad/nn/regularizers.hpp"
 
 namespace tg::nn {
 

@@ -1,7 +1,7 @@
 // Merge layers.
-#include "nn/layers/merge.hpp"
+#include "tapegrad/nn/layers/merge.hpp"
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

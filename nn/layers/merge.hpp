@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "nn/layer.hpp"
+#include "tapegrad/nn/layer.hpp"
 
 namespace tg::nn {
 

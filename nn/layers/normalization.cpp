@@ -1,8 +1,8 @@
 // BatchNormalization, LayerNormalization and Embedding layers.
-#include "nn/layers/normalization.hpp"
+#include "tapegrad/nn/layers/normalization.hpp"
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/layers/dense.hpp"
+#include "tapegrad/nn/layers/dense.hpp"
 
 namespace tg::nn {
 

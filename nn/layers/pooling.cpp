@@ -1,7 +1,7 @@
 // Pooling layers over the pooling ops.
-#include "nn/layers/pooling.hpp"
+#include "tapegrad/nn/layers/pooling.hpp"
 
-#include "nn/layers/conv.hpp"
+#include "tapegrad/nn/layers/conv.hpp"
 
 namespace tg::nn {
 

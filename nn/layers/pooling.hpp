@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "nn/layer.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer.hpp"
 
 namespace tg::nn {
 

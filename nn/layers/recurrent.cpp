@@ -1,7 +1,7 @@
 // SimpleRNN, LSTM, GRU, Bidirectional and TimeDistributed.
-#include "nn/layers/recurrent.hpp"
+#include "tapegrad/nn/layers/recurrent.hpp"
 
-#include "autograd/grad_mode.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
 
 namespace tg::nn {
 

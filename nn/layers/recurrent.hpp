@@ -2,9 +2,9 @@
 #pragma once
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "nn/layers/dense.hpp"
-#include "nn/layers/reshaping.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layers/dense.hpp"
+#include "tapegrad/nn/layers/reshaping.hpp"
 
 namespace tg::nn {
 

@@ -1,9 +1,9 @@
 // Flatten, Reshape and Permute.
-#include "nn/layers/reshaping.hpp"
+#include "tapegrad/nn/layers/reshaping.hpp"
 
 #include <algorithm>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

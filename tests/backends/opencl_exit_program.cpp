@@ -3,7 +3,7 @@
 // by tests/backends/test_opencl_exit.cpp with a fresh PoCL kernel cache each time: it must exit 0.
 #include <cstdio>
 
-#include "tapegrad.hpp"
+#include "tapegrad/tapegrad.hpp"
 
 using namespace tg;
 

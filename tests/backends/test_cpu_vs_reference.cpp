@@ -4,7 +4,7 @@
 #include <set>
 
 #include "autograd/op_cases.hpp"
-#include "backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
 #include "test_util.hpp"
 
 using namespace tg;

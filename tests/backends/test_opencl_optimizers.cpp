@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
 #include "test_util.hpp"
 
 using namespace tg;

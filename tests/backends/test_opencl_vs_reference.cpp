@@ -10,7 +10,7 @@
 #include <set>
 
 #include "autograd/op_cases.hpp"
-#include "backends/opencl/opencl_backend.hpp"
+#include "tapegrad/backends/opencl/opencl_backend.hpp"
 #include "test_util.hpp"
 
 using namespace tg;

@@ -1,6 +1,6 @@
 // The CPU backend's oneDNN primitive cache: a repeated shape reuses its primitive, a new one
 // builds exactly one.
-#include "backends/cpu/cpu_backend.hpp"
+#include "tapegrad/backends/cpu/cpu_backend.hpp"
 #include "test_util.hpp"
 
 using namespace tg;

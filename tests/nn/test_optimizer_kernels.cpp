@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "core/backend.hpp"
-#include "core/registry.hpp"
+#include "tapegrad/core/backend.hpp"
+#include "tapegrad/core/registry.hpp"
 #include "test_util.hpp"
 
 using namespace tg;
