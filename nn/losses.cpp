@@ -95,6 +95,7 @@ Tensor categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_lo
 }
 Tensor sparse_categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool from_logits,
                                        int64_t axis) {
+  ErrorContext ctx("sparse_categorical_crossentropy");
   if (!yt.defined() || !yp.defined())
     fail<ValueError>("sparse_categorical_crossentropy: undefined y_true or y_pred");
   if (yp.dim() < 1)
@@ -129,6 +130,7 @@ Tensor sparse_categorical_crossentropy(const Tensor& yt, const Tensor& yp, bool 
   return neg(take_along_axis(logp, labels, -1).squeeze(-1));
 }
 Tensor kl_divergence(const Tensor& yt, const Tensor& yp) {
+  ErrorContext ctx("kl_divergence");
   Tensor t = clip(prepare("kl_divergence", yt, yp), kEpsilon, 1.0);
   Tensor p = clip(yp, kEpsilon, 1.0);
   return sum(mul(t, log(div(t, p))), {-1});
@@ -146,12 +148,14 @@ Tensor squared_hinge(const Tensor& yt, const Tensor& yp) {
   return mean_last(square(relu(sub(1.0, mul(t, yp)))));
 }
 Tensor categorical_hinge(const Tensor& yt, const Tensor& yp) {
+  ErrorContext ctx("categorical_hinge");
   Tensor t = prepare("categorical_hinge", yt, yp);
   Tensor pos = sum(mul(t, yp), {-1});
   Tensor negv = max(mul(sub(1.0, t), yp), {-1});
   return relu(add(sub(negv, pos), 1.0));
 }
 Tensor cosine_similarity(const Tensor& yt, const Tensor& yp, int64_t axis) {
+  ErrorContext ctx("cosine_similarity");
   Tensor t = prepare("cosine_similarity", yt, yp);
   auto l2n = [axis](const Tensor& x) {
     return div(x, sqrt(maximum(sum(square(x), {axis}, true), 1e-12)));

@@ -56,10 +56,30 @@ void MeanMetric::update(const Tensor& y_true, const Tensor& y_pred, const Tensor
   }
 }
 
-void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
+namespace {
+/// Checks binary-metric operands: y_true of y_pred's shape (a trailing 1 on either side may
+/// differ), sample weights one per sample.
+void check_binary(const std::string& metric, const Tensor& y_true, const Tensor& y_pred,
+                  const Tensor& sw) {
+  auto squeezed = [](Shape s) {
+    if (!s.empty() && s.back() == 1) s.pop_back();
+    return s;
+  };
+  if (y_pred.dim() == 0 || squeezed(y_true.shape()) != squeezed(y_pred.shape()))
+    fail<ShapeError>(metric, ": y_true shape ", y_true.shape(), " does not match y_pred shape ",
+                     y_pred.shape());
+  if (sw.defined() && sw.numel() != y_pred.shape()[0])
+    fail<ShapeError>(metric, ": sample_weight of shape ", sw.shape(), " does not match ",
+                     y_pred.shape()[0], " samples");
+}
+}  // namespace
+
+void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw_in) {
   NoGrad ng;
+  check_binary(name(), y_true, y_pred, sw_in);
+  const Tensor sw = sw_in;
   Tensor p = gt(y_pred.detach(), threshold_).to(kFloat32);
-  Tensor t = gt(y_true.detach().to(kFloat32), 0.5).to(kFloat32);
+  Tensor t = gt(y_true.detach().to(kFloat32), 0.5).to(kFloat32).reshape(p.shape());
   Tensor w = sw.defined()
                  ? sw.detach()
                        .to(kFloat32)
@@ -88,6 +108,7 @@ void AUC::reset() {
 }
 void AUC::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
   NoGrad ng;
+  check_binary(name(), y_true, y_pred, sw);
   std::vector<double> p = y_pred.to_vector<double>(), t = y_true.to_vector<double>();
   std::vector<double> w;
   if (sw.defined()) w = sw.to_vector<double>();
@@ -125,8 +146,9 @@ double AUC::result() const {
 
 namespace metrics {
 Tensor binary_accuracy(const Tensor& y_true, const Tensor& y_pred, double threshold) {
+  check_binary("binary_accuracy", y_true, y_pred, Tensor());
   Tensor p = gt(y_pred, threshold).to(kFloat32);
-  Tensor t = y_true.to(kFloat32);
+  Tensor t = y_true.to(kFloat32).reshape(p.shape());
   Tensor eqv = eq(t, p).to(kFloat32);
   return eqv.dim() > 1 ? mean(eqv, {-1}) : eqv;
 }

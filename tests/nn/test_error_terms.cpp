@@ -123,3 +123,24 @@ TEST_CASE("to_categorical and one_hot speak of classes", "[errors]") {
   TG_CHECK_VALUES(nn::to_categorical(i64({2, 0}, {2}), 3), (std::vector<double>{0, 0, 1, 1, 0, 0}),
                   0, 0);
 }
+
+TEST_CASE("binary metrics check y_true against y_pred and the sample weights", "[errors]") {
+  const Tensor yp = tensor({0.9f, 0.2f, 0.7f, 0.4f}, {4, 1});
+  // [N] labels against [N, 1] predictions: accepted, values worked out by hand (3 of 4 right).
+  const Tensor yt = tensor({1.f, 0.f, 0.f, 0.f}, {4});
+  CHECK(nn::metrics::binary_accuracy(yt, yp).shape() == Shape{4});
+  CHECK(sum(nn::metrics::binary_accuracy(yt, yp)).item<double>() == 3.0);
+  CHECK_THROWS_WITH(nn::metrics::binary_accuracy(ones({3, 1}), yp),
+                    "binary_accuracy: y_true shape [3, 1] does not match y_pred shape [4, 1]");
+  for (const char* name : {"precision", "recall", "auc"}) {
+    INFO(name);
+    auto m = nn::get_metric(name);
+    CHECK_THROWS_WITH(m->update(ones({3, 1}), yp, Tensor()),
+                      StartsWith(std::string(name) + ": y_true shape [3, 1] does not match"));
+    CHECK_THROWS_WITH(m->update(yt, yp, ones({8})),
+                      StartsWith(std::string(name) + ": sample_weight of shape [8] does not match 4"));
+  }
+  auto p = nn::get_metric("precision");
+  p->update(yt, yp, Tensor());  // predicted positive: 0.9 (true) and 0.7 (false): 1/2
+  CHECK(p->result() == Approx(0.5));
+}
