@@ -9,8 +9,8 @@ namespace {
 thread_local const char* t_context = nullptr;  // outermost ErrorContext of this thread
 }  // namespace
 
-ErrorContext::ErrorContext(const char* name) noexcept : prev_(t_context) {
-  if (!prev_) t_context = name;
+ErrorContext::ErrorContext(const char* name, Kind kind) noexcept : prev_(t_context) {
+  if (!prev_ || kind == Kind::Layer) t_context = name;
 }
 
 ErrorContext::~ErrorContext() { t_context = prev_; }

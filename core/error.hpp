@@ -50,12 +50,16 @@ class BackendError : public Error {
 /// Puts errors in the terms of the function the user called. While a scope is alive on this
 /// thread, an error that an inner op raises as `<inner>: <what is wrong>` reads
 /// `<name>: <what is wrong> (<inner>)`, e.g. `embedding: index 7 out of range for axis 0 of
-/// size 7 (index_select)`. Scopes nest; the outermost one names the message. Composite ops,
-/// losses and metrics open one; costs nothing unless an error is raised.
+/// size 7 (index_select)`. An op scope (composite ops, losses, metrics) names the message
+/// only when no scope is open, so the function the user called wins over the ones it calls; a
+/// layer scope always takes over, so an error inside a model names the innermost layer
+/// (`LSTM 'lstm': ... (lstm)`). Costs nothing unless an error is raised.
 class ErrorContext {
  public:
-  /// name must outlive the scope (a string literal).
-  explicit ErrorContext(const char* name) noexcept;
+  /// What opened the scope.
+  enum class Kind { Op, Layer };
+  /// name must outlive the scope (a string literal, or a layer's label kept alive).
+  explicit ErrorContext(const char* name, Kind kind = Kind::Op) noexcept;
   ~ErrorContext();
   ErrorContext(const ErrorContext&) = delete;
   ErrorContext& operator=(const ErrorContext&) = delete;

@@ -115,6 +115,8 @@ Tensor Layer::operator()(const Tensor& x, bool training) {
 }
 
 std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool training) {
+  const std::string where = label();  // errors of the ops inside name this layer
+  ErrorContext ctx(where.c_str(), ErrorContext::Kind::Layer);
   if (!built_) {
     std::vector<Shape> shapes;
     for (const Tensor& x : xs) {
@@ -129,6 +131,8 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
 }
 
 std::vector<Symbol> Layer::call_symbolic(const std::vector<Symbol>& inputs) {
+  const std::string where = label();
+  ErrorContext ctx(where.c_str(), ErrorContext::Kind::Layer);
   std::vector<Shape> shapes;
   for (const Symbol& s : inputs) {
     if (!s.defined()) fail<ValueError>(label(), ": called on an undefined symbolic tensor");

@@ -14,7 +14,14 @@ namespace {
 Tensor prepare(const char* name, const Tensor& y_true, const Tensor& y_pred) {
   if (!y_true.defined() || !y_pred.defined())
     fail<ValueError>(name, ": undefined y_true or y_pred");
-  if (y_true.shape() != y_pred.shape()) {
+  // Keras aligns ranks that differ by a trailing axis of 1 ([N] against [N, 1]) instead of
+  // broadcasting them to [N, N].
+  Tensor yt = y_true;
+  if (yt.dim() + 1 == y_pred.dim() && y_pred.shape().back() == 1)
+    yt = yt.unsqueeze(-1);
+  else if (yt.dim() == y_pred.dim() + 1 && yt.shape().back() == 1)
+    yt = yt.squeeze(-1);
+  if (yt.shape() != y_pred.shape()) {
     try {
       broadcast_shapes(name, y_true.shape(), y_pred.shape());
     } catch (const ShapeError&) {
@@ -23,7 +30,7 @@ Tensor prepare(const char* name, const Tensor& y_true, const Tensor& y_pred) {
     }
   }
   DType dt = is_floating(y_pred.dtype()) ? y_pred.dtype() : kFloat32;
-  return y_true.dtype() == dt ? y_true : y_true.to(dt);
+  return yt.dtype() == dt ? yt : yt.to(dt);
 }
 Tensor mean_last(const Tensor& x) { return x.dim() == 0 ? x : mean(x, {-1}); }
 Tensor pm_one(const Tensor& t) {

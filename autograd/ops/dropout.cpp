@@ -8,6 +8,7 @@ using namespace ops;
 
 TG_REGISTER_OP("dropout", "composite", true);
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<uint64_t> seed) {
+  ErrorContext ctx("dropout");
   check_defined("dropout", x);
   if (!(rate >= 0.0 && rate < 1.0)) fail<ValueError>("dropout: rate must be in [0, 1), got ", rate);
   if (!training || rate == 0.0) return x;

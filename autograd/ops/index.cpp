@@ -95,6 +95,7 @@ Tensor scatter_add(const Tensor& x, int64_t axis_in, const Tensor& index, const 
 
 TG_REGISTER_OP("take_along_axis", "gather", true);
 Tensor take_along_axis(const Tensor& x, const Tensor& index, int64_t axis_in) {
+  ErrorContext ctx("take_along_axis");
   check_defined("take_along_axis", x);
   check_defined("take_along_axis", index, "index");
   check_same_device("take_along_axis", x, index);

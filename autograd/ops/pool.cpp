@@ -134,6 +134,7 @@ TG_REGISTER_OP("avg_pool2d_backward", "avg_pool2d_backward", true);
 
 TG_REGISTER_OP("global_avg_pool2d", "composite", true);
 Tensor global_avg_pool2d(const Tensor& x, bool keepdims, const std::string& data_format) {
+  ErrorContext ctx("global_avg_pool2d");
   check_defined("global_avg_pool2d", x);
   if (x.dim() != 4)
     fail<ShapeError>("global_avg_pool2d: expected an input of rank 4, got ", x.shape());
@@ -142,6 +143,7 @@ Tensor global_avg_pool2d(const Tensor& x, bool keepdims, const std::string& data
 }
 TG_REGISTER_OP("global_max_pool2d", "composite", true);
 Tensor global_max_pool2d(const Tensor& x, bool keepdims, const std::string& data_format) {
+  ErrorContext ctx("global_max_pool2d");
   check_defined("global_max_pool2d", x);
   if (x.dim() != 4)
     fail<ShapeError>("global_max_pool2d: expected an input of rank 4, got ", x.shape());

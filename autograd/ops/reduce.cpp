@@ -14,8 +14,13 @@ namespace {
 Tensor reduce_kernel(ReduceOp op, const Tensor& x, const Axes& axes, DType dt) {
   Tensor xin = cast_raw(x, dt);
   Tensor out = Tensor::empty(keepdims_shape(x.shape(), axes), dt, x.device());
-  if (x.numel() == 0 && (op == ReduceOp::Max || op == ReduceOp::Min))
-    fail<ValueError>(reduce_op_name(op), ": reduction of an empty tensor ", x.shape());
+  // max/min have no identity: an empty reduced axis has no answer (an empty kept axis gives
+  // an empty result, as in NumPy).
+  if (op == ReduceOp::Max || op == ReduceOp::Min)
+    for (int64_t a : axes)
+      if (x.shape()[a] == 0)
+        fail<ValueError>(reduce_op_name(op), ": reduction over the empty axis ", a, " of ",
+                         x.shape());
   backend_of(x).reduce(op, xin, out);
   return out;
 }
@@ -121,6 +126,7 @@ Tensor prod(const Tensor& x, const Axes& axes, bool keepdims) {
 
 TG_REGISTER_OP("var", "composite", true);
 Tensor var(const Tensor& x, const Axes& axes_in, bool keepdims, int64_t ddof) {
+  ErrorContext ctx("var");
   check_defined("var", x);
   Axes axes = normalize_axes("var", axes_in, x.dim());
   int64_t n = 1;

@@ -144,3 +144,44 @@ TEST_CASE("binary metrics check y_true against y_pred and the sample weights", "
   p->update(yt, yp, Tensor());  // predicted positive: 0.9 (true) and 0.7 (false): 1/2
   CHECK(p->result() == Approx(0.5));
 }
+
+TEST_CASE("errors of the ops inside a layer name the layer", "[errors]") {
+  nn::LayerNormalization ln;
+  ln(ones({4, 16}));
+  CHECK_THROWS_WITH(ln(ones({4, 8})), StartsWith("LayerNormalization '") &&
+                                          Contains("gamma has shape [16]") &&
+                                          Contains("(layer_norm)"));
+  nn::LSTM lstm(8);
+  lstm(ones({2, 5, 3}));
+  CHECK_THROWS_WITH(lstm(ones({2, 5, 4})), StartsWith("LSTM '"));
+  nn::Embedding emb(7, 4);
+  CHECK_THROWS_WITH(emb(i64({1, 9}, {2})), StartsWith("Embedding '") && Contains("9"));
+  // Inside a model the innermost layer is named, not the model.
+  nn::Sequential m;
+  m.add(nn::Embedding(7, 4));
+  m.add(nn::Flatten());
+  m(i64({1, 2}, {1, 2}));
+  CHECK_THROWS_WITH(m(i64({1, 9}, {1, 2})), StartsWith("Embedding '") && Contains("9"));
+}
+
+TEST_CASE("losses align [N] labels with [N, 1] predictions; empty reductions", "[errors]") {
+  // mse of y_true [3] against y_pred [3, 1]: per-sample (t - p)², not a [3, 3] broadcast.
+  const Tensor yt = tensor({1.f, 2.f, 3.f}, {3});
+  const Tensor yp = tensor({1.f, 1.f, 1.f}, {3, 1});
+  TG_CHECK_VALUES(nn::losses::mean_squared_error(yt, yp), (std::vector<double>{0, 1, 4}), 1e-6, 0);
+  // max over a kept empty axis is empty; over an empty reduced axis an error naming the axis.
+  CHECK(max(zeros({0, 3}), {1}).shape() == Shape{0});
+  CHECK_THROWS_WITH(max(zeros({0, 3}), {0}), StartsWith("max: reduction over the empty axis 0"));
+  CHECK(logsumexp(zeros({0, 3}), {1}).shape() == Shape{0});
+  CHECK(global_max_pool2d(zeros({0, 4, 4, 3})).shape() == Shape{0, 3});
+}
+
+TEST_CASE("more composite ops name themselves", "[errors]") {
+  CHECK_THROWS_WITH(global_max_pool2d(ones({2, 4, 4, 3}), false, "channels_middle"),
+                    StartsWith("global_max_pool2d: "));
+  CHECK_THROWS_WITH(global_avg_pool2d(ones({2, 4, 4})), StartsWith("global_avg_pool2d: "));
+  CHECK_THROWS_WITH(dropout(ones({3}).to(kInt64), 0.5, true), StartsWith("dropout: "));
+  CHECK_THROWS_WITH(var(ones({3, 4}), {2}), StartsWith("var: axis 2 out of range"));
+  CHECK_THROWS_WITH(take_along_axis(ones({3, 4}), i64({0, 1, 2}, {3, 1}).reshape({1, 3, 1}), 1),
+                    StartsWith("take_along_axis: "));
+}
