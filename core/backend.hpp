@@ -3,71 +3,40 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "tapegrad/core/allocator.hpp"
+#include "tapegrad/core/op_table.hpp"
 #include "tapegrad/core/tensor.hpp"
 
 namespace tg {
 
-/// Elementwise functions of one tensor. Parameters p0/p1 are documented per op.
-enum class UnaryOp : uint8_t {
-  Neg,
-  Abs,
-  Sign,
-  Exp,
-  Log,
-  Log1p,
-  Expm1,
-  Sqrt,
-  Rsqrt,
-  Square,
-  Sin,
-  Cos,
-  Tanh,
-  Sigmoid,
-  Relu,
-  LeakyRelu,  ///< p0 = negative slope
-  Elu,        ///< p0 = alpha
-  Selu,
-  Gelu,
-  GeluTanh,
-  Softplus,
-  Softsign,
-  Erf,
-  PowScalar,  ///< x^p0
-  Clip,       ///< clamp to [p0, p1]
-  LogicalNot,
-  Step,  ///< 1 where x > 0, else 0 (the derivative of relu)
-};
+#define TG_OP_ENUMERATOR_(name, str, ocl) name,
+#define TG_OP_COUNT_(name, str, ocl) +1
+/// Elementwise functions of one tensor (the table in core/op_table.hpp, p0/p1 documented there).
+enum class UnaryOp : uint8_t { TG_UNARY_OPS(TG_OP_ENUMERATOR_) };
 /// Elementwise functions of two tensors; comparisons and logical ops write bool.
-enum class BinaryOp : uint8_t {
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,
-  Maximum,
-  Minimum,
-  Eq,
-  Ne,
-  Lt,
-  Le,
-  Gt,
-  Ge,
-  LogicalAnd,
-  LogicalOr,
-  ReluBackward,  ///< a where b > 0, else 0: the gradient a through relu at b (one pass)
-};
+enum class BinaryOp : uint8_t { TG_BINARY_OPS(TG_OP_ENUMERATOR_) };
 /// Reductions over the axes where the output has size 1 and the input does not.
-enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
+enum class ReduceOp : uint8_t { TG_REDUCE_OPS(TG_OP_ENUMERATOR_) };
+/// Number of codes of each kind (for tables indexed by the enums).
+inline constexpr int kUnaryOpCount = 0 TG_UNARY_OPS(TG_OP_COUNT_);
+inline constexpr int kBinaryOpCount = 0 TG_BINARY_OPS(TG_OP_COUNT_);
+inline constexpr int kReduceOpCount = 0 TG_REDUCE_OPS(TG_OP_COUNT_);
+#undef TG_OP_ENUMERATOR_
+#undef TG_OP_COUNT_
 /// Random distributions for Backend::random.
 enum class Distribution : uint8_t { Uniform, Normal };
 
+/// The op's name in the table (core/op_table.hpp).
 std::string_view unary_op_name(UnaryOp op);
 std::string_view binary_op_name(BinaryOp op);
 std::string_view reduce_op_name(ReduceOp op);
+/// `#define TG_UNARY_NEG 0` ... for every code of the table: prepended to the OpenCL program so
+/// that its kernels switch on the same numbers as the enums.
+std::string op_table_defines();
 
 /// Geometry of a 2-D convolution over NHWC tensors with kernels (kh, kw, in / groups, out).
 /// Dilation is the Keras dilation_rate (1 = dense); padding is explicit per side.

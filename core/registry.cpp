@@ -1,6 +1,7 @@
 // Backend selection by device, with a thread-local switch to the reference backend.
 #include "tapegrad/core/registry.hpp"
 
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 
@@ -66,23 +67,36 @@ void Backend::rnn_backward(RnnCell, bool, const RnnOperands&, const Tensor&, con
                      "' returned a workspace from rnn_forward but has no rnn_backward");
 }
 
+#define TG_OP_NAME_(name, str, ocl) str,
 std::string_view unary_op_name(UnaryOp op) {
-  static constexpr std::string_view names[] = {
-      "neg",      "abs",        "sign",   "exp",  "log",         "log1p",     "expm1",
-      "sqrt",     "rsqrt",      "square", "sin",  "cos",         "tanh",      "sigmoid",
-      "relu",     "leaky_relu", "elu",    "selu", "gelu",        "gelu_tanh", "softplus",
-      "softsign", "erf",        "pow",    "clip", "logical_not", "step"};
+  static constexpr std::string_view names[] = {TG_UNARY_OPS(TG_OP_NAME_)};
+  static_assert(std::size(names) == kUnaryOpCount);
   return names[static_cast<int>(op)];
 }
 std::string_view binary_op_name(BinaryOp op) {
-  static constexpr std::string_view names[] = {
-      "add", "sub", "mul", "div", "pow", "maximum",     "minimum",    "eq",
-      "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or", "relu_backward"};
+  static constexpr std::string_view names[] = {TG_BINARY_OPS(TG_OP_NAME_)};
+  static_assert(std::size(names) == kBinaryOpCount);
   return names[static_cast<int>(op)];
 }
 std::string_view reduce_op_name(ReduceOp op) {
-  static constexpr std::string_view names[] = {"sum", "mean", "max", "min", "prod"};
+  static constexpr std::string_view names[] = {TG_REDUCE_OPS(TG_OP_NAME_)};
+  static_assert(std::size(names) == kReduceOpCount);
   return names[static_cast<int>(op)];
+}
+#undef TG_OP_NAME_
+
+std::string op_table_defines() {
+  std::string s;
+  int i = 0;
+  auto add = [&](const char* macro) { s += std::string("#define ") + macro + " " + std::to_string(i++) + "\n"; };
+#define TG_OP_DEFINE_(name, str, ocl) add(#ocl);
+  TG_UNARY_OPS(TG_OP_DEFINE_)
+  i = 0;
+  TG_BINARY_OPS(TG_OP_DEFINE_)
+  i = 0;
+  TG_REDUCE_OPS(TG_OP_DEFINE_)
+#undef TG_OP_DEFINE_
+  return s;
 }
 
 }  // namespace tg

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "backends/opencl/opencl_kernels.hpp"
+#include "tapegrad/core/backend.hpp"
 
 namespace tg::opencl {
 
@@ -249,7 +250,9 @@ std::string to_expr(const TypeDef& t, const char* v) {
 
 /// The whole program: common.cl, typed.cl per dtype, copy.cl per dtype pair.
 std::string program_source(bool fp64) {
-  std::string s = source::kCommon;
+  // The kernel codes of core/op_table.hpp as macros, so the switches in typed.cl use the
+  // enums' numbers.
+  std::string s = op_table_defines() + source::kCommon;
   for (const TypeDef& t : kTypes) {
     if (!fp64 && std::strcmp(t.suf, "f64") == 0) continue;
     s += std::string("\n#define T ") + t.t + "\n#define SUF " + t.suf + "\n#define TG_KIND " +

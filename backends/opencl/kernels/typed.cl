@@ -27,60 +27,60 @@ __kernel void TG_CAT2(fill, SUF)(__global T* out, Geom g, T value) {
 inline T TG_CAT2(unary_op, SUF)(int op, T x, REAL p0, REAL p1) {
 #if TG_KIND == 0
   switch (op) {
-    case 0: return -x;
-    case 1: return fabs(x);
-    case 2: return (T)((x > 0) - (x < 0));
-    case 3: return exp(x);
-    case 4: return log(x);
-    case 5: return log1p(x);
-    case 6: return expm1(x);
-    case 7: return sqrt(x);
-    case 8: return (T)1 / sqrt(x);
-    case 9: return x * x;
-    case 10: return sin(x);
-    case 11: return cos(x);
-    case 12: return tanh(x);
-    case 13: return x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x));
-    case 14: return x > 0 ? x : (T)0;
-    case 15: return x > 0 ? x : (T)p0 * x;
-    case 16: return x > 0 ? x : (T)p0 * expm1(x);
-    case 17:
+    case TG_UNARY_NEG: return -x;
+    case TG_UNARY_ABS: return fabs(x);
+    case TG_UNARY_SIGN: return (T)((x > 0) - (x < 0));
+    case TG_UNARY_EXP: return exp(x);
+    case TG_UNARY_LOG: return log(x);
+    case TG_UNARY_LOG1P: return log1p(x);
+    case TG_UNARY_EXPM1: return expm1(x);
+    case TG_UNARY_SQRT: return sqrt(x);
+    case TG_UNARY_RSQRT: return (T)1 / sqrt(x);
+    case TG_UNARY_SQUARE: return x * x;
+    case TG_UNARY_SIN: return sin(x);
+    case TG_UNARY_COS: return cos(x);
+    case TG_UNARY_TANH: return tanh(x);
+    case TG_UNARY_SIGMOID: return x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x));
+    case TG_UNARY_RELU: return x > 0 ? x : (T)0;
+    case TG_UNARY_LEAKY_RELU: return x > 0 ? x : (T)p0 * x;
+    case TG_UNARY_ELU: return x > 0 ? x : (T)p0 * expm1(x);
+    case TG_UNARY_SELU:
       return (T)1.0507009873554804934193349852946 *
              (x > 0 ? x : (T)1.6732632423543772848170429916717 * expm1(x));
-    case 18: return (T)0.5 * x * ((T)1 + erf(x * (T)0.70710678118654752440));
-    case 19: {
+    case TG_UNARY_GELU: return (T)0.5 * x * ((T)1 + erf(x * (T)0.70710678118654752440));
+    case TG_UNARY_GELU_TANH: {
       const T c = (T)0.7978845608028654;  // sqrt(2/pi)
       return (T)0.5 * x * ((T)1 + tanh(c * (x + (T)0.044715 * x * x * x)));
     }
-    case 20: return log1p(exp(-fabs(x))) + (x > 0 ? x : (T)0);
-    case 21: return x / ((T)1 + fabs(x));
-    case 22: return erf(x);
-    case 23: return pow(x, (T)p0);
-    case 24: {  // std::min(std::max(x, lo), hi), NaN passing through as in C++
+    case TG_UNARY_SOFTPLUS: return log1p(exp(-fabs(x))) + (x > 0 ? x : (T)0);
+    case TG_UNARY_SOFTSIGN: return x / ((T)1 + fabs(x));
+    case TG_UNARY_ERF: return erf(x);
+    case TG_UNARY_POW_SCALAR: return pow(x, (T)p0);
+    case TG_UNARY_CLIP: {  // std::min(std::max(x, lo), hi), NaN passing through as in C++
       const T lo = (T)p0, hi = (T)p1;
       const T m = x < lo ? lo : x;
       return hi < m ? hi : m;
     }
-    case 25: return (T)(x == 0);
-    case 26: return x > 0 ? (T)1 : (T)0;
+    case TG_UNARY_LOGICAL_NOT: return (T)(x == 0);
+    case TG_UNARY_STEP: return x > 0 ? (T)1 : (T)0;
   }
 #elif TG_KIND == 1
   switch (op) {
-    case 0: return -x;
-    case 1: return x < 0 ? -x : x;
-    case 2: return (T)((x > 0) - (x < 0));
-    case 9: return x * x;
-    case 14: return x > 0 ? x : (T)0;
-    case 24: {  // clamped in floating point, as the CPU does
+    case TG_UNARY_NEG: return -x;
+    case TG_UNARY_ABS: return x < 0 ? -x : x;
+    case TG_UNARY_SIGN: return (T)((x > 0) - (x < 0));
+    case TG_UNARY_SQUARE: return x * x;
+    case TG_UNARY_RELU: return x > 0 ? x : (T)0;
+    case TG_UNARY_CLIP: {  // clamped in floating point, as the CPU does
       const REAL v = (REAL)x;
       const REAL m = v < p0 ? p0 : v;
       return (T)(p1 < m ? p1 : m);
     }
-    case 25: return (T)(x == 0);
-    case 26: return x > 0 ? (T)1 : (T)0;
+    case TG_UNARY_LOGICAL_NOT: return (T)(x == 0);
+    case TG_UNARY_STEP: return x > 0 ? (T)1 : (T)0;
   }
 #else
-  if (op == 25) return (T)(!x);
+  if (op == TG_UNARY_LOGICAL_NOT) return (T)(!x);
 #endif
   return x;  // the host sends only the ops this dtype has
 }
@@ -105,16 +105,16 @@ __kernel void TG_CAT2(logical_not, SUF)(__global const T* x, __global uchar* out
 inline T TG_CAT2(binary_op, SUF)(int op, T a, T b, __global int* err) {
 #if TG_KIND == 2
   switch (op) {
-    case 2: case 6: case 13: return (T)(a && b);
-    case 0: case 5: case 14: return (T)(a || b);
+    case TG_BINARY_MUL: case TG_BINARY_MINIMUM: case TG_BINARY_LOGICAL_AND: return (T)(a && b);
+    case TG_BINARY_ADD: case TG_BINARY_MAXIMUM: case TG_BINARY_LOGICAL_OR: return (T)(a || b);
   }
   return a;
 #else
   switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3:
+    case TG_BINARY_ADD: return a + b;
+    case TG_BINARY_SUB: return a - b;
+    case TG_BINARY_MUL: return a * b;
+    case TG_BINARY_DIV:
 #if TG_KIND == 1
       if (b == 0) {  // reported to the host, which throws
         *err = 1;
@@ -126,10 +126,10 @@ inline T TG_CAT2(binary_op, SUF)(int op, T a, T b, __global int* err) {
 #else
       return a / b;
 #endif
-    case 4: return (T)pow((hireal)a, (hireal)b);
-    case 5: return (a > b || TG_NAN(a)) ? a : b;  // NaN propagates
-    case 6: return (a < b || TG_NAN(a)) ? a : b;
-    case 15: return b > (T)0 ? a : (T)0;  // relu_backward
+    case TG_BINARY_POW: return (T)pow((hireal)a, (hireal)b);
+    case TG_BINARY_MAXIMUM: return (a > b || TG_NAN(a)) ? a : b;  // NaN propagates
+    case TG_BINARY_MINIMUM: return (a < b || TG_NAN(a)) ? a : b;
+    case TG_BINARY_RELU_BACKWARD: return b > (T)0 ? a : (T)0;  // relu_backward
   }
   return a;
 #endif
@@ -153,14 +153,14 @@ __kernel void TG_CAT2(compare, SUF)(__global const T* a, __global const T* b, __
   const T x = a[o[1]], y = b[o[2]];
   int r = 0;
   switch (op) {
-    case 7: r = x == y; break;
-    case 8: r = x != y; break;
-    case 9: r = x < y; break;
-    case 10: r = x <= y; break;
-    case 11: r = x > y; break;
-    case 12: r = x >= y; break;
-    case 13: r = (x != 0) && (y != 0); break;
-    case 14: r = (x != 0) || (y != 0); break;
+    case TG_BINARY_EQ: r = x == y; break;
+    case TG_BINARY_NE: r = x != y; break;
+    case TG_BINARY_LT: r = x < y; break;
+    case TG_BINARY_LE: r = x <= y; break;
+    case TG_BINARY_GT: r = x > y; break;
+    case TG_BINARY_GE: r = x >= y; break;
+    case TG_BINARY_LOGICAL_AND: r = (x != 0) && (y != 0); break;
+    case TG_BINARY_LOGICAL_OR: r = (x != 0) || (y != 0); break;
   }
   out[o[0]] = r ? 1 : 0;
 }
@@ -178,21 +178,21 @@ __kernel void TG_CAT2(where, SUF)(__global const uchar* cond, __global const T* 
 
 inline ACC TG_CAT2(reduce_init, SUF)(int op) {
 #if TG_KIND == 0
-  if (op == 2) return (ACC)-INFINITY;
-  if (op == 3) return (ACC)INFINITY;
+  if (op == TG_REDUCE_MAX) return (ACC)-INFINITY;
+  if (op == TG_REDUCE_MIN) return (ACC)INFINITY;
 #else
-  if (op == 2) return LONG_MIN;
-  if (op == 3) return LONG_MAX;
+  if (op == TG_REDUCE_MAX) return LONG_MIN;
+  if (op == TG_REDUCE_MIN) return LONG_MAX;
 #endif
-  return op == 4 ? (ACC)1 : (ACC)0;
+  return op == TG_REDUCE_PROD ? (ACC)1 : (ACC)0;
 }
 
 inline ACC TG_CAT2(reduce_step, SUF)(int op, ACC a, ACC v) {
   switch (op) {
-    case 0: case 1: return a + v;
-    case 2: return (v > a || TG_NAN(v)) ? v : a;
-    case 3: return (v < a || TG_NAN(v)) ? v : a;
-    case 4: return a * v;
+    case TG_REDUCE_SUM: case TG_REDUCE_MEAN: return a + v;
+    case TG_REDUCE_MAX: return (v > a || TG_NAN(v)) ? v : a;
+    case TG_REDUCE_MIN: return (v < a || TG_NAN(v)) ? v : a;
+    case TG_REDUCE_PROD: return a * v;
   }
   return a;
 }
@@ -212,7 +212,7 @@ __kernel void TG_CAT2(reduce, SUF)(__global const T* x, __global T* out, Geom ou
     acc = TG_CAT2(reduce_step, SUF)(op, acc, (ACC)x[off]);
     geom_next(&inner, idx, &off);
   }
-  if (op == 1) acc = count ? acc / (ACC)count : (ACC)0;
+  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : (ACC)0;
   out[o[0]] = TO_T(acc);
 }
 
@@ -254,7 +254,7 @@ __kernel void TG_CAT2(reduce_finish, SUF)(__global const ACC* part, __global T* 
   geom_offsets(&outer, j, 1, o);
   ACC acc = TG_CAT2(reduce_init, SUF)(op);
   for (long p = 0; p < parts; ++p) acc = TG_CAT2(reduce_step, SUF)(op, acc, part[j * parts + p]);
-  if (op == 1) acc = count ? acc / (ACC)count : (ACC)0;
+  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : (ACC)0;
   out[o[0]] = TO_T(acc);
 }
 
