@@ -74,10 +74,9 @@ void check_binary(const std::string& metric, const Tensor& y_true, const Tensor&
 }
 }  // namespace
 
-void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw_in) {
+void PrecisionRecall::update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sw) {
   NoGrad ng;
-  check_binary(name(), y_true, y_pred, sw_in);
-  const Tensor sw = sw_in;
+  check_binary(name(), y_true, y_pred, sw);
   Tensor p = gt(y_pred.detach(), threshold_).to(kFloat32);
   Tensor t = gt(y_true.detach().to(kFloat32), 0.5).to(kFloat32).reshape(p.shape());
   Tensor w = sw.defined()
