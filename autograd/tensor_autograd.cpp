@@ -48,21 +48,30 @@ Tensor Tensor::detach() const {
   return Tensor::make_view(storage(), shape(), strides(), offset(), dtype());
 }
 
+namespace {
+/// Appends fn to one of a leaf's hook lists (made on first use); the handle erases it by id
+/// and does nothing once the tensor is gone.
+template <class F>
+HookHandle add_leaf_hook(const std::shared_ptr<TensorImpl>& impl,
+                         std::unique_ptr<std::vector<HookEntry<F>>> TensorImpl::*list, F fn) {
+  auto& hooks = (*impl).*list;
+  if (!hooks) hooks = std::make_unique<std::vector<HookEntry<F>>>();
+  const uint64_t id = autograd::next_hook_id();
+  hooks->push_back({id, std::move(fn)});
+  std::weak_ptr<TensorImpl> weak = impl;
+  return HookHandle([weak, list, id] {
+    if (auto p = weak.lock(); p && (*p).*list)
+      std::erase_if(*((*p).*list), [id](const auto& h) { return h.id == id; });
+  });
+}
+}  // namespace
+
 HookHandle Tensor::register_hook(GradHook hook) const {
   if (!defined()) fail<ValueError>("register_hook: undefined tensor");
   if (!requires_grad())
     fail<ValueError>("register_hook: tensor of shape ", shape(), " does not require grad");
   if (!hook) fail<ValueError>("register_hook: empty hook");
-  if (is_leaf()) {
-    if (!impl_->hooks) impl_->hooks = std::make_unique<std::vector<HookEntry<GradHook>>>();
-    const uint64_t id = autograd::next_hook_id();
-    impl_->hooks->push_back({id, std::move(hook)});
-    std::weak_ptr<TensorImpl> weak = impl_;
-    return HookHandle([weak, id] {
-      if (auto impl = weak.lock(); impl && impl->hooks)
-        std::erase_if(*impl->hooks, [id](const auto& h) { return h.id == id; });
-    });
-  }
+  if (is_leaf()) return add_leaf_hook(impl_, &TensorImpl::hooks, std::move(hook));
   const uint64_t id = autograd::add_output_hook(*grad_fn(), impl_->output_nr, std::move(hook));
   std::weak_ptr<autograd::Node> weak = grad_fn();
   return HookHandle([weak, id] {
@@ -80,15 +89,7 @@ HookHandle Tensor::register_post_accumulate_grad_hook(PostAccumulateHook hook) c
     fail<ValueError>("register_post_accumulate_grad_hook: tensor of shape ", shape(),
                      " does not require grad");
   if (!hook) fail<ValueError>("register_post_accumulate_grad_hook: empty hook");
-  if (!impl_->post_hooks)
-    impl_->post_hooks = std::make_unique<std::vector<HookEntry<PostAccumulateHook>>>();
-  const uint64_t id = autograd::next_hook_id();
-  impl_->post_hooks->push_back({id, std::move(hook)});
-  std::weak_ptr<TensorImpl> weak = impl_;
-  return HookHandle([weak, id] {
-    if (auto impl = weak.lock(); impl && impl->post_hooks)
-      std::erase_if(*impl->post_hooks, [id](const auto& h) { return h.id == id; });
-  });
+  return add_leaf_hook(impl_, &TensorImpl::post_hooks, std::move(hook));
 }
 
 void Tensor::retain_grad() const {
