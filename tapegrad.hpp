@@ -7,6 +7,7 @@
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/op_registry.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/optim.hpp"
 #include "tapegrad/core/allocator.hpp"
 #include "tapegrad/core/device.hpp"
 #include "tapegrad/core/dtype.hpp"

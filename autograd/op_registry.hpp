@@ -1,8 +1,11 @@
 // The registry of ops: every public op registers its name, kernel and differentiability where
 // it is defined, so that tests can check each op has a reference kernel and a test entry.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "tapegrad/core/backend.hpp"
 
 namespace tg::autograd {
 
@@ -16,6 +19,17 @@ struct OpInfo {
 
 /// All registered ops, in registration order.
 const std::vector<OpInfo>& registered_ops();
+
+/// How many times the ops of this process have dispatched each code of the op table
+/// (core/op_table.hpp) to a backend: the registry test runs every op entry forward and backward
+/// and asserts that each kernel variant was reached, so no variant lands without a test entry.
+uint64_t dispatch_count(UnaryOp op);
+uint64_t dispatch_count(BinaryOp op);
+uint64_t dispatch_count(ReduceOp op);
+/// Counts one dispatch of the code (called by the ops next to the kernel call).
+void note_dispatch(UnaryOp op);
+void note_dispatch(BinaryOp op);
+void note_dispatch(ReduceOp op);
 
 /// Registers an op at static-initialisation time (see TG_REGISTER_OP).
 struct OpRegistrar {

@@ -25,6 +25,13 @@ enum class ReduceOp : uint8_t { TG_REDUCE_OPS(TG_OP_ENUMERATOR_) };
 inline constexpr int kUnaryOpCount = 0 TG_UNARY_OPS(TG_OP_COUNT_);
 inline constexpr int kBinaryOpCount = 0 TG_BINARY_OPS(TG_OP_COUNT_);
 inline constexpr int kReduceOpCount = 0 TG_REDUCE_OPS(TG_OP_COUNT_);
+#define TG_KERNEL_ENUMERATOR_(name, str, domain) name,
+#define TG_KERNEL_COUNT_(name, str, domain) +1
+/// The kernels of the Backend interface (the table TG_KERNELS in core/op_table.hpp).
+enum class Kernel : uint8_t { TG_KERNELS(TG_KERNEL_ENUMERATOR_) };
+inline constexpr int kKernelCount = 0 TG_KERNELS(TG_KERNEL_COUNT_);
+#undef TG_KERNEL_ENUMERATOR_
+#undef TG_KERNEL_COUNT_
 #undef TG_OP_ENUMERATOR_
 #undef TG_OP_COUNT_
 /// Random distributions for Backend::random.
@@ -34,6 +41,19 @@ enum class Distribution : uint8_t { Uniform, Normal };
 std::string_view unary_op_name(UnaryOp op);
 std::string_view binary_op_name(BinaryOp op);
 std::string_view reduce_op_name(ReduceOp op);
+/// The kernel's name in the table ("matmul", "adam_update").
+std::string_view kernel_name(Kernel k);
+/// Whether kernel k is defined for dtype dt at all (its domain in the table).
+bool kernel_domain_has(Kernel k, DType dt);
+
+/// How a backend runs a kernel for one dtype (Backend::supports).
+enum class Support : uint8_t {
+  None,      ///< not available: the ops raise an error naming op, kernel, dtype and device
+  Native,    ///< this backend's own kernel (oneDNN primitive, OpenCL C kernel, CLBlast call)
+  Fallback,  ///< a generic path: the reference loops, or a composition of other kernels
+};
+/// "none", "native", "fallback".
+std::string_view support_name(Support s);
 /// `#define TG_UNARY_NEG 0` ... for every code of the table: prepended to the OpenCL program so
 /// that its kernels switch on the same numbers as the enums.
 std::string op_table_defines();
@@ -56,29 +76,9 @@ struct Pool2dParams {
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
 };
 
-/// Update rules of Backend::optimizer_update (Keras 3 formulas, as nn/optimizer.cpp states
-/// them). Slots, in order: SgdMomentum/SgdNesterov: momentum; RMSprop: velocity;
-/// RMSpropMomentum: velocity, momentum; RMSpropCentered: velocity, average_gradient;
-/// RMSpropCenteredMomentum: velocity, average_gradient, momentum; Adam, Nadam: m, v;
-/// AdamAmsgrad: m, v, vhat; Adagrad: accumulator; Adadelta: accumulated_grad,
-/// accumulated_delta_var; Adamax: m, u.
-enum class OptimizerKind : uint8_t {
-  Sgd,
-  SgdMomentum,
-  SgdNesterov,
-  RMSprop,
-  RMSpropMomentum,
-  RMSpropCentered,
-  RMSpropCenteredMomentum,
-  Adam,
-  AdamAmsgrad,
-  Adagrad,
-  Adadelta,
-  Adamax,
-  Nadam,
-};
-/// Scalars of one optimizer update (those a rule does not use are ignored).
-struct OptimizerUpdate {
+/// Scalars of the fused optimizer-update kernels (Backend::sgd_update and the rest; those a
+/// rule does not use are ignored). The formulas are the Keras 3 ones, stated at each kernel.
+struct OptimizerScalars {
   double lr = 0;
   double beta_1 = 0, beta_2 = 0;  ///< Adam, Adamax, Nadam
   double rho = 0;                 ///< RMSprop, Adadelta
@@ -120,6 +120,11 @@ class Backend {
   virtual std::string_view name() const = 0;
   /// The allocator storages of this backend come from.
   virtual CachingAllocator& allocator() = 0;
+  /// How this backend runs kernel k for dtype dt. Every kernel of every backend is Native or a
+  /// declared Fallback on its domain (core/op_table.hpp; the registry test checks it); None
+  /// where the device cannot run it (float64 without cl_khr_fp64), so the ops refuse before
+  /// dispatch.
+  virtual Support supports(Kernel k, DType dt) const = 0;
 
   /// Copies host bytes into a contiguous tensor.
   virtual void copy_from_host(const void* src, const Tensor& dst) = 0;
@@ -236,10 +241,40 @@ class Backend {
                                    const Tensor& mean, const Tensor& var, double eps,
                                    const Tensor& grad_x, const Tensor& grad_gamma,
                                    const Tensor& grad_beta) = 0;
-  /// One optimizer step of param from grad, updating param and slots in place (all contiguous,
-  /// same floating dtype and device; slots as listed at OptimizerKind). Scalars in double.
-  virtual void optimizer_update(OptimizerKind kind, const Tensor& param, const Tensor& grad,
-                                const std::vector<Tensor>& slots, const OptimizerUpdate& u) = 0;
+
+  // Fused optimizer updates: param and the state tensors ("slots") updated in place from grad,
+  // elementwise, arithmetic in double (Keras 3 formulas). All operands contiguous, of param's
+  // shape, floating dtype and device (autograd/ops/optim.cpp checks); an undefined slot selects
+  // the variant without it.
+  /// SGD: momentum undefined: p −= lr·g. Otherwise m = μ·m − lr·g; p += m, or with nesterov
+  /// p += μ·m − lr·g.
+  virtual void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum,
+                          bool nesterov, const OptimizerScalars& s) = 0;
+  /// RMSprop: v = ρv + (1−ρ)g²; centered (average_gradient defined): mg = ρ·mg + (1−ρ)g and
+  /// denom = v − mg², else denom = v; inc = lr·g / sqrt(denom + ε); with momentum (defined):
+  /// m = μm + inc, p −= m; else p −= inc.
+  virtual void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
+                              const Tensor& average_gradient, const Tensor& momentum,
+                              const OptimizerScalars& s) = 0;
+  /// Adam: m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; amsgrad (vhat defined): vhat = max(vhat, v)
+  /// replaces v below; p −= step_size·m / (sqrt(v) + ε).
+  virtual void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m,
+                           const Tensor& v, const Tensor& vhat, const OptimizerScalars& s) = 0;
+  /// Adagrad: acc += g²; p −= lr·g / sqrt(acc + ε).
+  virtual void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& accumulator,
+                              const OptimizerScalars& s) = 0;
+  /// Adadelta: ag = ρ·ag + (1−ρ)g²; δ = sqrt(ad + ε) / sqrt(ag + ε)·g; ad = ρ·ad + (1−ρ)δ²;
+  /// p −= lr·δ.
+  virtual void adadelta_update(const Tensor& param, const Tensor& grad,
+                               const Tensor& accumulated_grad, const Tensor& accumulated_delta_var,
+                               const OptimizerScalars& s) = 0;
+  /// Adamax: m = β₁m + (1−β₁)g; u = max(β₂u, |g|); p −= step_size·m / (u + ε).
+  virtual void adamax_update(const Tensor& param, const Tensor& grad, const Tensor& m,
+                             const Tensor& u, const OptimizerScalars& s) = 0;
+  /// Nadam: m, v as Adam; m̂ = m·m_coef + g·g_coef; v̂ = v / v_correction;
+  /// p −= lr·m̂ / (sqrt(v̂) + ε).
+  virtual void nadam_update(const Tensor& param, const Tensor& grad, const Tensor& m,
+                            const Tensor& v, const OptimizerScalars& s) = 0;
 };
 
 }  // namespace tg

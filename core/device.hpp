@@ -1,5 +1,7 @@
 // Where a tensor's storage lives: the CPU or an OpenCL device.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -8,6 +10,8 @@ namespace tg {
 
 /// Kind of device.
 enum class DeviceType : uint8_t { CPU, OpenCL };
+/// Number of device types (for tables indexed by DeviceType).
+inline constexpr size_t kDeviceTypeCount = 2;
 
 /// A device: a type and an index ("cpu", "opencl:0").
 struct Device {

@@ -64,3 +64,47 @@
   X(Max, "max", TG_REDUCE_MAX)     \
   X(Min, "min", TG_REDUCE_MIN)     \
   X(Prod, "prod", TG_REDUCE_PROD)
+
+/// Every kernel of the Backend interface (core/backend.hpp), one line per virtual:
+/// X(Name, "name", domain). domain is the set of dtypes the kernel is defined for (the reference
+/// backend runs all of them): All (every dtype) or Floating (float32, float64). Backend::supports(Kernel, DType) answers per backend; the ops ask before they
+/// dispatch, and the registry test walks this list for every backend.
+#define TG_KERNELS(X)                                           \
+  X(CopyFromHost, "copy_from_host", All)                        \
+  X(CopyToHost, "copy_to_host", All)                            \
+  X(Fill, "fill", All)                                          \
+  X(Copy, "copy", All)                                          \
+  X(Unary, "unary", All)                                        \
+  X(Binary, "binary", All)                                      \
+  X(Where, "where", All)                                        \
+  X(Reduce, "reduce", All)                                      \
+  X(ArgReduce, "arg_reduce", All)                           \
+  X(Matmul, "matmul", All)                                  \
+  X(Softmax, "softmax", Floating)                               \
+  X(Cumsum, "cumsum", All)                                  \
+  X(Gather, "gather", All)                                      \
+  X(ScatterAdd, "scatter_add", All)                         \
+  X(Random, "random", Floating)                                 \
+  X(Conv2d, "conv2d", Floating)                                 \
+  X(Conv2dBackwardInput, "conv2d_backward_input", Floating)     \
+  X(Conv2dBackwardWeight, "conv2d_backward_weight", Floating)   \
+  X(MaxPool2d, "max_pool2d", Floating)                          \
+  X(MaxPool2dBackward, "max_pool2d_backward", Floating)         \
+  X(AvgPool2d, "avg_pool2d", Floating)                          \
+  X(AvgPool2dBackward, "avg_pool2d_backward", Floating)         \
+  X(CtcLoss, "ctc_loss", Floating)                              \
+  X(LstmCell, "lstm_cell", Floating)                            \
+  X(LstmCellBackward, "lstm_cell_backward", Floating)           \
+  X(GruCell, "gru_cell", Floating)                              \
+  X(GruCellBackward, "gru_cell_backward", Floating)             \
+  X(RnnForward, "rnn_forward", Floating)                        \
+  X(RnnBackward, "rnn_backward", Floating)                      \
+  X(BatchNorm, "batch_norm", Floating)                          \
+  X(BatchNormBackward, "batch_norm_backward", Floating)         \
+  X(SgdUpdate, "sgd_update", Floating)                          \
+  X(RmspropUpdate, "rmsprop_update", Floating)                  \
+  X(AdamUpdate, "adam_update", Floating)                        \
+  X(AdagradUpdate, "adagrad_update", Floating)                  \
+  X(AdadeltaUpdate, "adadelta_update", Floating)                \
+  X(AdamaxUpdate, "adamax_update", Floating)                    \
+  X(NadamUpdate, "nadam_update", Floating)

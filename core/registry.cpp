@@ -1,6 +1,7 @@
 // Backend selection by device, with a thread-local switch to the reference backend.
 #include "tapegrad/core/registry.hpp"
 
+#include <array>
 #include <iterator>
 #include <mutex>
 #include <unordered_map>
@@ -10,38 +11,75 @@
 
 namespace tg {
 
-Backend& cpu_backend();                      // defined in backends/cpu
-Backend* opencl_backend_factory(int index);  // defined in backends/opencl
+// Defined in the generated backends/builtin_backends.cpp: registers the backends this build
+// has (meson options onednn and opencl), each through its backends/<name>/register.cpp.
+void register_builtin_backends();
 
 namespace {
 [[gnu::tls_model("initial-exec")]] thread_local bool t_use_reference = false;
+using Factory = Backend* (*)(int);
 struct Factories {
   std::mutex mu;
-  Backend* (*opencl)(int) = opencl_backend_factory;  // register_backend may replace it
+  std::array<Factory, kDeviceTypeCount> by_type{};
+  Backend* cpu = nullptr;  // the CPU factory's result, cached: backend_for(cpu) is on every op
 };
 Factories& factories() {
   static Factories f;
   return f;
 }
+thread_local bool t_registering_builtins = false;
+/// The factories after the built-in backends registered (once, before any lookup and before a
+/// user's register_backend, so that a user's registration replaces a built-in one).
+Factories& registered() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    t_registering_builtins = true;
+    register_builtin_backends();
+    t_registering_builtins = false;
+  });
+  return factories();
+}
 }  // namespace
 
 Backend& backend_for(Device d) {
-  if (d.type == DeviceType::CPU) return t_use_reference ? reference_backend() : cpu_backend();
-  Backend* (*f)(int) = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(factories().mu);
-    f = factories().opencl;
+  if (d.type == DeviceType::CPU) {
+    if (t_use_reference) return reference_backend();
+    static Backend* const cpu = [] {
+      Factories& f = registered();
+      std::lock_guard<std::mutex> lock(f.mu);
+      return f.by_type[0] ? f.by_type[0](0) : nullptr;
+    }();
+    if (cpu) return *cpu;
+    fail<DeviceError>("backend_for: no backend serves the CPU in this build");
   }
-  if (!f) fail<DeviceError>("backend_for: no backend serves device ", d, " in this build");
+  Factory f = nullptr;
+  {
+    Factories& fs = registered();
+    std::lock_guard<std::mutex> lock(fs.mu);
+    f = fs.by_type[static_cast<size_t>(d.type)];
+  }
+  if (!f)
+    fail<DeviceError>("backend_for: no backend serves device ", d,
+                      " in this build (built without it: see the meson options in docs/backends.md)");
   Backend* b = f(d.index);
   if (!b) fail<DeviceError>("backend_for: device ", d, " does not exist");
   return *b;
 }
 
+bool has_backend(DeviceType type) {
+  Factories& f = registered();
+  std::lock_guard<std::mutex> lock(f.mu);
+  return f.by_type[static_cast<size_t>(type)] != nullptr;
+}
+
 void register_backend(DeviceType type, Backend* (*factory)(int)) {
-  if (type == DeviceType::CPU) fail<ValueError>("register_backend: the CPU backend is built in");
-  std::lock_guard<std::mutex> lock(factories().mu);
-  factories().opencl = factory;
+  const auto i = static_cast<size_t>(type);
+  if (i >= kDeviceTypeCount) fail<ValueError>("register_backend: unknown device type ", i);
+  Factories& f = t_registering_builtins ? factories() : registered();
+  std::lock_guard<std::mutex> lock(f.mu);
+  if (type == DeviceType::CPU && f.by_type[i])
+    fail<ValueError>("register_backend: the CPU backend is registered once, at start-up");
+  f.by_type[i] = factory;
 }
 
 UseReferenceBackend::UseReferenceBackend() : prev_(t_use_reference) { t_use_reference = true; }
@@ -84,6 +122,35 @@ std::string_view reduce_op_name(ReduceOp op) {
   return names[static_cast<int>(op)];
 }
 #undef TG_OP_NAME_
+
+#define TG_KERNEL_NAME_(name, str, domain) str,
+std::string_view kernel_name(Kernel k) {
+  static constexpr std::string_view names[] = {TG_KERNELS(TG_KERNEL_NAME_)};
+  static_assert(std::size(names) == kKernelCount);
+  return names[static_cast<int>(k)];
+}
+#undef TG_KERNEL_NAME_
+
+bool kernel_domain_has(Kernel k, DType dt) {
+  enum Domain : uint8_t { All, Floating };
+#define TG_KERNEL_DOMAIN_(name, str, domain) domain,
+  static constexpr Domain domains[] = {TG_KERNELS(TG_KERNEL_DOMAIN_)};
+#undef TG_KERNEL_DOMAIN_
+  static_assert(std::size(domains) == kKernelCount);
+  return domains[static_cast<int>(k)] == All || is_floating(dt);
+}
+
+std::string_view support_name(Support s) {
+  switch (s) {
+    case Support::None:
+      return "none";
+    case Support::Native:
+      return "native";
+    case Support::Fallback:
+      return "fallback";
+  }
+  return "?";
+}
 
 std::string op_table_defines() {
   std::string s;

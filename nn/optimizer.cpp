@@ -5,8 +5,7 @@
 
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
-#include "tapegrad/core/backend.hpp"
-#include "tapegrad/core/registry.hpp"
+#include "tapegrad/autograd/optim.hpp"
 
 namespace tg::optim {
 
@@ -180,25 +179,13 @@ void Optimizer::load_state(const std::vector<Tensor>& params,
 }
 
 namespace {
-/// Runs the fused update kernel of p's backend: p and slots in place (made contiguous on p's
-/// device first), the gradient converted to p's dtype and device; bumps the versions as an
-/// in-place op would.
-void fused_update(OptimizerKind kind, Tensor& p, const Tensor& g, std::vector<Tensor> slots,
-                  const OptimizerUpdate& u) {
-  Tensor gc = g;  // devices were checked in apply_gradients
-  if (gc.dtype() != p.dtype()) gc = gc.to(p.dtype());
-  gc = gc.contiguous();
-  for (Tensor& s : slots)
-    if (s.dtype() != p.dtype() || !s.is_contiguous()) s.set_data(s.to(p.dtype()).contiguous());
-  Tensor pc = p.is_contiguous() ? p : p.contiguous();
-  backend_for(p.device()).optimizer_update(kind, pc, gc, slots, u);
-  for (Tensor& s : slots) s.storage()->bump_version();
-  if (pc.is_same(p))
-    p.storage()->bump_version();
-  else
-    p.copy_(pc);
+/// The state tensor as the update ops require it: p's dtype and contiguous (a state loaded from
+/// a file in another dtype is converted once, in place of the slot).
+Tensor ready(Tensor slot, const Tensor& p) {
+  if (slot.defined() && (slot.dtype() != p.dtype() || !slot.is_contiguous()))
+    slot.set_data(slot.to(p.dtype()).contiguous());  // set_data: the optimizer's slot changes too
+  return slot;
 }
-
 template <class O>
 Common common_of(const O& o) {
   return {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm};
@@ -211,16 +198,12 @@ SGD::SGD(SGDOptions o) : Optimizer("SGD", common_of(o)), o_(o) {
     fail<ValueError>("SGD: momentum must be in [0, 1], got ", o.momentum);
 }
 void SGD::update(size_t i, Tensor& p, const Tensor& g, double lr) {
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.momentum = o_.momentum;
-  if (o_.momentum == 0.0) {
-    fused_update(OptimizerKind::Sgd, p, g, {}, u);
-    return;
-  }
-  // m = μm − lr·g; p += m (Nesterov: p += μm − lr·g).
-  fused_update(o_.nesterov ? OptimizerKind::SgdNesterov : OptimizerKind::SgdMomentum, p, g,
-               {slot(i, "momentum", p)}, u);
+  // m = μm − lr·g; p += m (Nesterov: p += μm − lr·g); without momentum p −= lr·g.
+  const Tensor m = o_.momentum == 0.0 ? Tensor() : slot(i, "momentum", p);
+  sgd_update_(p, g, ready(m, p), o_.nesterov, u);
 }
 nn::Config SGD::config() const {
   nn::Config c = common_config();
@@ -234,20 +217,16 @@ RMSprop::RMSprop(RMSpropOptions o) : Optimizer("RMSprop", common_of(o)), o_(o) {
 void RMSprop::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // v = ρv + (1−ρ)g²; centered: mg = ρmg + (1−ρ)g, denom = v − mg²; inc = lr·g / sqrt(denom + ε);
   // momentum: m = μm + inc, p −= m; else p −= inc.
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.rho = o_.rho;
   u.momentum = o_.momentum;
   u.epsilon = o_.epsilon;
-  std::vector<Tensor> slots{slot(i, "velocity", p)};
-  if (o_.centered) slots.push_back(slot(i, "average_gradient", p));
-  const bool momentum = o_.momentum > 0;
-  if (momentum) slots.push_back(slot(i, "momentum", p));
-  const OptimizerKind kind =
-      o_.centered
-          ? (momentum ? OptimizerKind::RMSpropCenteredMomentum : OptimizerKind::RMSpropCentered)
-          : (momentum ? OptimizerKind::RMSpropMomentum : OptimizerKind::RMSprop);
-  fused_update(kind, p, g, std::move(slots), u);
+  const Tensor v = slot(i, "velocity", p);
+  const Tensor mg = o_.centered ? slot(i, "average_gradient", p) : Tensor();
+  const Tensor m = o_.momentum > 0 ? slot(i, "momentum", p) : Tensor();
+  rmsprop_update_(p, g, ready(v, p), ready(mg, p),
+                  ready(m, p), u);
 }
 nn::Config RMSprop::config() const {
   nn::Config c = common_config();
@@ -264,16 +243,15 @@ Adam::Adam(std::string name, AdamOptions o) : Optimizer(std::move(name), common_
 void Adam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; amsgrad: vhat = max(vhat, v) replaces v below;
   // p −= α·m / (sqrt(v) + ε) with α = lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ).
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.beta_1 = o_.beta_1;
   u.beta_2 = o_.beta_2;
   u.epsilon = o_.epsilon;
   u.step_size = lr * std::sqrt(1.0 - std::pow(o_.beta_2, t())) / (1.0 - std::pow(o_.beta_1, t()));
-  std::vector<Tensor> slots{slot(i, "m", p), slot(i, "v", p)};
-  if (o_.amsgrad) slots.push_back(slot(i, "vhat", p));
-  fused_update(o_.amsgrad ? OptimizerKind::AdamAmsgrad : OptimizerKind::Adam, p, g,
-               std::move(slots), u);
+  const Tensor m = slot(i, "m", p), v = slot(i, "v", p);
+  const Tensor vhat = o_.amsgrad ? slot(i, "vhat", p) : Tensor();
+  adam_update_(p, g, ready(m, p), ready(v, p), ready(vhat, p), u);
 }
 nn::Config Adam::config() const {
   nn::Config c = common_config();
@@ -296,11 +274,10 @@ std::shared_ptr<Optimizer> AdamW::clone() const {
 Adagrad::Adagrad(AdagradOptions o) : Optimizer("Adagrad", common_of(o)), o_(o) {}
 void Adagrad::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // acc += g²; p −= lr·g / sqrt(acc + ε).
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.epsilon = o_.epsilon;
-  fused_update(OptimizerKind::Adagrad, p, g,
-               {slot(i, "accumulator", p, o_.initial_accumulator_value)}, u);
+  adagrad_update_(p, g, ready(slot(i, "accumulator", p, o_.initial_accumulator_value), p), u);
 }
 nn::Config Adagrad::config() const {
   nn::Config c = common_config();
@@ -313,12 +290,12 @@ nn::Config Adagrad::config() const {
 Adadelta::Adadelta(AdadeltaOptions o) : Optimizer("Adadelta", common_of(o)), o_(o) {}
 void Adadelta::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // ag = ρag + (1−ρ)g²; δ = sqrt(ad + ε)/sqrt(ag + ε)·g; ad = ρad + (1−ρ)δ²; p −= lr·δ.
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.rho = o_.rho;
   u.epsilon = o_.epsilon;
-  fused_update(OptimizerKind::Adadelta, p, g,
-               {slot(i, "accumulated_grad", p), slot(i, "accumulated_delta_var", p)}, u);
+  adadelta_update_(p, g, ready(slot(i, "accumulated_grad", p), p),
+                   ready(slot(i, "accumulated_delta_var", p), p), u);
 }
 nn::Config Adadelta::config() const {
   nn::Config c = common_config();
@@ -331,13 +308,13 @@ nn::Config Adadelta::config() const {
 Adamax::Adamax(AdamaxOptions o) : Optimizer("Adamax", common_of(o)), o_(o) {}
 void Adamax::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // m = β₁m + (1−β₁)g; u = max(β₂u, |g|); p −= lr/(1−β₁ᵗ) · m/(u + ε).
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.beta_1 = o_.beta_1;
   u.beta_2 = o_.beta_2;
   u.epsilon = o_.epsilon;
   u.step_size = lr / (1.0 - std::pow(o_.beta_1, t()));
-  fused_update(OptimizerKind::Adamax, p, g, {slot(i, "m", p), slot(i, "u", p)}, u);
+  adamax_update_(p, g, ready(slot(i, "m", p), p), ready(slot(i, "u", p), p), u);
 }
 nn::Config Adamax::config() const {
   nn::Config c = common_config();
@@ -366,7 +343,7 @@ void Nadam::on_state_loaded() {
 void Nadam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   // m, v as Adam; m̂ = m·u_{t+1}/(1−Π_{t+1}) + g·(1−u_t)/(1−Π_t); v̂ = v/(1−β₂ᵗ);
   // p −= lr·m̂ / (sqrt(v̂) + ε).
-  OptimizerUpdate u;
+  OptimizerScalars u;
   u.lr = lr;
   u.beta_1 = o_.beta_1;
   u.beta_2 = o_.beta_2;
@@ -374,7 +351,7 @@ void Nadam::update(size_t i, Tensor& p, const Tensor& g, double lr) {
   u.m_coef = u_t1_ / (1.0 - u_prod_t1_);
   u.g_coef = (1.0 - u_t_) / (1.0 - u_prod_t_);
   u.v_correction = 1.0 - std::pow(o_.beta_2, t());
-  fused_update(OptimizerKind::Nadam, p, g, {slot(i, "m", p), slot(i, "v", p)}, u);
+  nadam_update_(p, g, ready(slot(i, "m", p), p), ready(slot(i, "v", p), p), u);
 }
 nn::Config Nadam::config() const {
   nn::Config c = common_config();

@@ -161,7 +161,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   const DType dt = promote_types(a.dtype(), b.dtype());
   Tensor y = Tensor::empty(s, dt, a.device());
-  backend_of(a).where(expand_raw(cond, s), expand_raw(cast_raw(a, dt), s),
+  kernel_backend("where", Kernel::Where, a, dt).where(expand_raw(cond, s), expand_raw(cast_raw(a, dt), s),
                       expand_raw(cast_raw(b, dt), s), y);
   if (autograd::needs_grad(a, b)) {
     autograd::record("where", {&a, &b}, {&y},
@@ -227,7 +227,8 @@ Tensor& inplace(Tensor& self, const Tensor& other, std::string_view name, Binary
     return self;
   }
   check_same_device(name, self, other);
-  backend_of(self).binary(op, self, expand_raw(cast_raw(other, self.dtype()), s), self);
+  autograd::note_dispatch(op);
+  kernel_backend(binary_op_name(op), Kernel::Binary, self).binary(op, self, expand_raw(cast_raw(other, self.dtype()), s), self);
   self.storage()->bump_version();
   return self;
 }

@@ -111,7 +111,7 @@ Tensor conv2d_p(const Tensor& x, const Tensor& w, const Conv2dParams& p, const T
     check_floating("conv2d", b);
   }
   Tensor y = Tensor::empty(conv_out_shape(x.shape(), w.shape(), p), dt, x.device());
-  backend_of(x).conv2d(contiguous_raw(cast_raw(x, dt)), contiguous_raw(cast_raw(w, dt)),
+  kernel_backend("conv2d", Kernel::Conv2d, x, dt).conv2d(contiguous_raw(cast_raw(x, dt)), contiguous_raw(cast_raw(w, dt)),
                        b.defined() ? contiguous_raw(cast_raw(b.detach(), dt)) : Tensor(), y, p);
   if (autograd::needs_grad(x, w, b)) {
     SavedTensor sx = w.requires_grad() ? SavedTensor(x) : SavedTensor();
@@ -143,7 +143,7 @@ Tensor conv_bwd_input_p(const Tensor& gy, const Tensor& w, const Shape& xs, cons
                      w.shape());
   const DType dt = floating_of("conv2d_backward_input", gy, w);
   Tensor gx = Tensor::empty(xs, dt, gy.device());
-  backend_of(gy).conv2d_backward_input(contiguous_raw(cast_raw(gy, dt)),
+  kernel_backend("conv2d", Kernel::Conv2dBackwardInput, gy, dt).conv2d_backward_input(contiguous_raw(cast_raw(gy, dt)),
                                        contiguous_raw(cast_raw(w, dt)), gx, p);
   if (autograd::needs_grad(gy, w)) {
     SavedTensor sgy = w.requires_grad() ? SavedTensor(gy) : SavedTensor();
@@ -168,7 +168,7 @@ Tensor conv_bwd_weight_p(const Tensor& x, const Tensor& gy, const Shape& ws,
                      ws);
   const DType dt = floating_of("conv2d_backward_weight", x, gy);
   Tensor gw = Tensor::empty(ws, dt, x.device());
-  backend_of(x).conv2d_backward_weight(contiguous_raw(cast_raw(x, dt)),
+  kernel_backend("conv2d", Kernel::Conv2dBackwardWeight, x, dt).conv2d_backward_weight(contiguous_raw(cast_raw(x, dt)),
                                        contiguous_raw(cast_raw(gy, dt)), gw, p);
   if (autograd::needs_grad(x, gy)) {
     SavedTensor sx = gy.requires_grad() ? SavedTensor(x) : SavedTensor();

@@ -182,7 +182,7 @@ Tensor ctc_loss(const Tensor& logits, const Tensor& labels, const Tensor& label_
   const Tensor lab_t = tensor<int64_t>(lab, {N, L}, io);
   const Tensor lab_len_t = tensor<int64_t>(lab_len, {N}, io);
   const Tensor in_len_t = tensor<int64_t>(in_len, {N}, io);
-  Backend& be = backend_of(logits);
+  Backend& be = kernel_backend("ctc_loss", Kernel::CtcLoss, logits);
   Tensor logp = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   if (logits.numel() > 0) be.softmax(logits, 2, true, logp);
   const bool need = autograd::needs_grad(logits);

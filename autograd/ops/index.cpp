@@ -18,8 +18,10 @@ Tensor checked_index(std::string_view op, const Tensor& index, int64_t size, int
   if (ix.numel() == 0) return ix;
   Tensor lo = Tensor::empty(Shape(static_cast<size_t>(ix.dim()), 1), kInt64, ix.device());
   Tensor hi = Tensor::empty(lo.shape(), kInt64, ix.device());
-  backend_of(ix).reduce(ReduceOp::Min, ix, lo);
-  backend_of(ix).reduce(ReduceOp::Max, ix, hi);
+  kernel_backend(op, Kernel::Reduce, ix).reduce(ReduceOp::Min, ix, lo);
+  kernel_backend(op, Kernel::Reduce, ix).reduce(ReduceOp::Max, ix, hi);
+  autograd::note_dispatch(ReduceOp::Min);
+  autograd::note_dispatch(ReduceOp::Max);
   const int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
   if ((mn < 0 || mx >= size) && unit)
     fail<IndexError>(op, ": index ", mn < 0 ? mn : mx, " out of range for ", size, " ", unit);
@@ -48,7 +50,7 @@ Tensor gather(const Tensor& x, int64_t axis_in, const Tensor& index) {
 namespace ops {
 Tensor gather_valid(const Tensor& x, int64_t axis, const Tensor& ix) {
   Tensor y = Tensor::empty(ix.shape(), x.dtype(), x.device());
-  backend_of(x).gather(x, axis, ix, y);
+  kernel_backend("gather", Kernel::Gather, x).gather(x, axis, ix, y);
   if (autograd::needs_grad(x)) {
     autograd::record("gather", {&x}, {&y}, [ix, axis, xs = x.shape()](const Tensor& g) {
       return std::vector<Tensor>{
@@ -61,7 +63,7 @@ Tensor gather_valid(const Tensor& x, int64_t axis, const Tensor& ix) {
 Tensor scatter_add_valid(const Tensor& x, int64_t axis, const Tensor& ix, const Tensor& src) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   backend_of(x).copy(x, y);
-  backend_of(x).scatter_add(y, axis, ix, cast_raw(src, x.dtype()));
+  kernel_backend("scatter_add", Kernel::ScatterAdd, x).scatter_add(y, axis, ix, cast_raw(src, x.dtype()));
   if (autograd::needs_grad(x, src)) {
     autograd::record("scatter_add", {&x, &src}, {&y}, [ix, axis](const Tensor& g) {
       return std::vector<Tensor>{
@@ -149,7 +151,7 @@ Tensor cumsum(const Tensor& x, int64_t axis_in) {
   const int64_t axis = normalize_axis("cumsum", axis_in, x.dim());
   Tensor xin = x.dtype() == kBool ? cast_raw(x, kInt64) : x;
   Tensor y = Tensor::empty(x.shape(), xin.dtype(), x.device());
-  backend_of(x).cumsum(xin, axis, y);
+  kernel_backend("cumsum", Kernel::Cumsum, xin).cumsum(xin, axis, y);
   if (autograd::needs_grad(x)) {
     autograd::record("cumsum", {&x}, {&y}, [axis](const Tensor& g) {
       // Reverse cumulative sum: Σ_{j ≥ i} g_j = Σ g − cumsum(g) + g.

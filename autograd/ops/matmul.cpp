@@ -26,7 +26,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   sb.push_back(b.shape()[rb - 1]);
   const DType dt = promote_types(a.dtype(), b.dtype());
   Tensor y = Tensor::empty(out_shape, dt, a.device());
-  backend_of(a).matmul(expand_raw(cast_raw(a, dt), sa), expand_raw(cast_raw(b, dt), sb), y);
+  kernel_backend("matmul", Kernel::Matmul, a, dt).matmul(expand_raw(cast_raw(a, dt), sa), expand_raw(cast_raw(b, dt), sb), y);
   if (autograd::needs_grad(a, b)) {
     SavedTensor s_a = b.requires_grad() ? SavedTensor(a) : SavedTensor();
     SavedTensor s_b = a.requires_grad() ? SavedTensor(b) : SavedTensor();

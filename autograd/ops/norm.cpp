@@ -24,7 +24,7 @@ Tensor batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   mean_out = Tensor::empty({c}, x.dtype(), x.device());
   var_out = Tensor::empty({c}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).batch_norm(x, gamma, beta, mean_out, var_out, eps, true, y);
+  kernel_backend("batch_norm", Kernel::BatchNorm, x).batch_norm(x, gamma, beta, mean_out, var_out, eps, true, y);
   if (autograd::needs_grad(x, gamma, beta)) {
     autograd::record(
         "batch_norm", {&x, &gamma, &beta}, {&y},
@@ -45,7 +45,7 @@ Tensor batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta,
           Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
           Tensor gg = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
           Tensor gb = Tensor::empty(gm.shape(), gm.dtype(), gm.device());
-          backend_of(xs).batch_norm_backward(xs, contiguous_raw(g), gm, bmean, bvar, eps, gx, gg,
+          kernel_backend("batch_norm", Kernel::BatchNormBackward, xs).batch_norm_backward(xs, contiguous_raw(g), gm, bmean, bvar, eps, gx, gg,
                                              gb);
           return std::vector<Tensor>{gx, gg, gb};
         });

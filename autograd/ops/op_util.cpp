@@ -1,9 +1,20 @@
 // Shared helpers of the op definitions.
 #include "tapegrad/autograd/ops/op_util.hpp"
 
+#include "tapegrad/autograd/op_registry.hpp"
+
 #include <cmath>
 
 namespace tg::ops {
+
+Backend& kernel_backend(std::string_view op, Kernel k, const Tensor& t, DType dt) {
+  Backend& b = backend_for(t.device());
+  if (b.supports(k, dt) == Support::None) [[unlikely]]
+    fail<BackendError>(op, ": backend '", b.name(), "' of device ", t.device(), " has no ", dt,
+                       " kernel for ", kernel_name(k),
+                       kernel_domain_has(k, dt) ? "" : " (the kernel is defined for float32 and float64 only)");
+  return b;
+}
 
 Tensor view_raw(const Tensor& t, Shape shape, Strides strides, int64_t offset) {
   return Tensor::make_view(t.storage(), std::move(shape), std::move(strides), offset, t.dtype());
@@ -36,7 +47,8 @@ Tensor contiguous_raw(const Tensor& t) {
 
 Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0, double p1) {
   Tensor out = Tensor::empty(x.shape(), op == UnaryOp::LogicalNot ? kBool : x.dtype(), x.device());
-  backend_of(x).unary(op, x, out, p0, p1);
+  kernel_backend(unary_op_name(op), Kernel::Unary, x).unary(op, x, out, p0, p1);
+  autograd::note_dispatch(op);
   return out;
 }
 
@@ -55,12 +67,14 @@ Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const 
   check_same_device(name, a, b);
   if (a.shape() == b.shape() && a.dtype() == compute && b.dtype() == compute) {
     Tensor out = Tensor::empty(a.shape(), out_dtype, a.device());
-    backend_of(a).binary(op, a, b, out);
+    kernel_backend(name, Kernel::Binary, a, compute).binary(op, a, b, out);
+    autograd::note_dispatch(op);
     return out;
   }
   Shape s = broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = Tensor::empty(s, out_dtype, a.device());
-  backend_of(a).binary(op, expand_raw(cast_raw(a, compute), s), expand_raw(cast_raw(b, compute), s),
+  autograd::note_dispatch(op);
+  kernel_backend(name, Kernel::Binary, a, compute).binary(op, expand_raw(cast_raw(a, compute), s), expand_raw(cast_raw(b, compute), s),
                        out);
   return out;
 }

@@ -10,8 +10,16 @@
 
 namespace tg::ops {
 
-/// The backend of t's device.
+/// The backend of t's device (for the data-movement kernels copy, fill, copy_to_host and
+/// copy_from_host, which every backend runs for every dtype; the registry test checks it).
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+/// The backend of t's device after asking it whether it runs kernel k for dtype dt: throws
+/// BackendError naming op, kernel, dtype and device when it does not, before any dispatch.
+Backend& kernel_backend(std::string_view op, Kernel k, const Tensor& t, DType dt);
+/// kernel_backend for t's own dtype.
+inline Backend& kernel_backend(std::string_view op, Kernel k, const Tensor& t) {
+  return kernel_backend(op, k, t, t.dtype());
+}
 
 /// Throws DeviceError when a and b live on different devices.
 inline void check_same_device(std::string_view op, const Tensor& a, const Tensor& b) {

@@ -71,7 +71,7 @@ Tensor avg_pool_nhwc(const Tensor& x, const Pool2dParams& p, const Shape& out);
 /// The adjoint of average pooling (a differentiable op: its own adjoint is avg pooling).
 Tensor avg_pool_backward(const Tensor& gy, const Pool2dParams& p, const Shape& xs) {
   Tensor gx = Tensor::empty(xs, gy.dtype(), gy.device());
-  backend_of(gy).avg_pool2d_backward(contiguous_raw(gy), gx, p);
+  kernel_backend("avg_pool2d", Kernel::AvgPool2dBackward, gy).avg_pool2d_backward(contiguous_raw(gy), gx, p);
   if (autograd::needs_grad(gy))
     autograd::record("avg_pool2d_backward", {&gy}, {&gx}, [p, ys = gy.shape()](const Tensor& g) {
       return std::vector<Tensor>{avg_pool_nhwc(g, p, ys)};
@@ -81,7 +81,7 @@ Tensor avg_pool_backward(const Tensor& gy, const Pool2dParams& p, const Shape& x
 
 Tensor avg_pool_nhwc(const Tensor& x, const Pool2dParams& p, const Shape& out) {
   Tensor y = Tensor::empty(out, x.dtype(), x.device());
-  backend_of(x).avg_pool2d(contiguous_raw(x), y, p);
+  kernel_backend("avg_pool2d", Kernel::AvgPool2d, x).avg_pool2d(contiguous_raw(x), y, p);
   if (autograd::needs_grad(x))
     autograd::record("avg_pool2d", {&x}, {&y}, [p, xs = x.shape()](const Tensor& g) {
       return std::vector<Tensor>{avg_pool_backward(g, p, xs)};
@@ -101,7 +101,7 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
   Tensor y = Tensor::empty(r.out, x.dtype(), x.device());
   const bool grad = autograd::needs_grad(x);
   Tensor idx = grad ? Tensor::empty(r.out, kInt64, x.device()) : Tensor();
-  backend_of(x).max_pool2d(contiguous_raw(x), y, idx, r.p);
+  kernel_backend("max_pool2d", Kernel::MaxPool2d, x).max_pool2d(contiguous_raw(x), y, idx, r.p);
   if (grad) {
     // The gradient goes to the winning cells: a scatter of the flat gradient at the flat indices
     // (whose own adjoint is the matching gather, so gradients of gradients work).
@@ -112,7 +112,7 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& o) {
             scatter_add_valid(flat, 0, idx.reshape({-1}), g.reshape({-1})).reshape(xs)};
       }
       Tensor gx = Tensor::empty(xs, g.dtype(), g.device());
-      backend_of(g).max_pool2d_backward(contiguous_raw(g), idx, gx, p);
+      kernel_backend("max_pool2d", Kernel::MaxPool2dBackward, g).max_pool2d_backward(contiguous_raw(g), idx, gx, p);
       return std::vector<Tensor>{gx};
     });
   }

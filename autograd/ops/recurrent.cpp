@@ -121,7 +121,7 @@ std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
   Tensor h = Tensor::empty(cp.shape(), cp.dtype(), dev);
   Tensor c = Tensor::empty(cp.shape(), cp.dtype(), dev);
   Tensor gates = Tensor::empty(z.shape(), z.dtype(), dev);
-  backend_of(z).lstm_cell(z, cp, h, c, gates);
+  kernel_backend("lstm_cell", Kernel::LstmCell, z).lstm_cell(z, cp, h, c, gates);
   if (autograd::needs_grad(z_in, c_in)) {
     const int64_t H = cp.shape()[1];
     autograd::record("lstm_cell", {&z_in, &c_in}, {&h, &c},
@@ -133,7 +133,7 @@ std::vector<Tensor> lstm_cell(const Tensor& z_in, const Tensor& c_in) {
                        Tensor cpv = contiguous_raw(scp.unpack()), cv = sc.unpack();
                        Tensor dz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
                        Tensor dcp = Tensor::empty(cpv.shape(), cpv.dtype(), cpv.device());
-                       backend_of(gates).lstm_cell_backward(
+                       kernel_backend("lstm_cell", Kernel::LstmCellBackward, gates).lstm_cell_backward(
                            contiguous_raw(cast_raw(dh, gates.dtype())),
                            contiguous_raw(cast_raw(dc, gates.dtype())), gates, cpv, cv, dz, dcp);
                        return std::vector<Tensor>{dz, dcp};
@@ -151,7 +151,7 @@ Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
   const Device dev = xz.device();
   Tensor h = Tensor::empty(hp.shape(), hp.dtype(), dev);
   Tensor gates = Tensor::empty(xz.shape(), xz.dtype(), dev);
-  backend_of(xz).gru_cell(xz, hz, hp, h, gates);
+  kernel_backend("gru_cell", Kernel::GruCell, xz).gru_cell(xz, hz, hp, h, gates);
   if (autograd::needs_grad(xz_in, hz_in, h_in)) {
     const int64_t H = hp.shape()[1];
     autograd::record("gru_cell", {&xz_in, &hz_in, &h_in}, {&h},
@@ -163,7 +163,7 @@ Tensor gru_cell(const Tensor& xz_in, const Tensor& hz_in, const Tensor& h_in) {
                        Tensor dxz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
                        Tensor dhz = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
                        Tensor dhp = Tensor::empty(hpv.shape(), hpv.dtype(), hpv.device());
-                       backend_of(gates).gru_cell_backward(
+                       kernel_backend("gru_cell", Kernel::GruCellBackward, gates).gru_cell_backward(
                            contiguous_raw(cast_raw(g, gates.dtype())), gates, hzv, hpv, dxz, dhz,
                            dhp);
                        return std::vector<Tensor>{dxz, dhz, dhp};
@@ -309,7 +309,7 @@ std::optional<std::vector<Tensor>> whole_sequence(const Sequence& s) {
   Tensor hT = Tensor::empty({N, s.H}, x.dtype(), x.device());
   Tensor cT = s.lstm() ? Tensor::empty({N, s.H}, x.dtype(), x.device()) : Tensor();
   // The backend that ran the forward runs the backward, whatever backend_for says by then.
-  Backend* be = &backend_of(x);
+  Backend* be = &kernel_backend(s.lstm() ? "lstm" : "gru", Kernel::RnnForward, x);
   std::shared_ptr<RnnWorkspace> ws =
       be->rnn_forward(s.cell, s.o.go_backwards, training, in, y, hT, cT);
   if (!ws) return std::nullopt;

@@ -21,7 +21,8 @@ Tensor reduce_kernel(ReduceOp op, const Tensor& x, const Axes& axes, DType dt) {
       if (x.shape()[a] == 0)
         fail<ValueError>(reduce_op_name(op), ": reduction over the empty axis ", a, " of ",
                          x.shape());
-  backend_of(x).reduce(op, xin, out);
+  kernel_backend(reduce_op_name(op), Kernel::Reduce, xin).reduce(op, xin, out);
+  autograd::note_dispatch(op);
   return out;
 }
 
@@ -98,7 +99,7 @@ Tensor arg_reduction(std::string_view name, bool is_max, const Tensor& x,
   Shape ks = x.shape();
   ks[a] = 1;
   Tensor out = Tensor::empty(ks, kInt64, x.device());
-  backend_of(x).arg_reduce(is_max, x, a, out);
+  kernel_backend(is_max ? "argmax" : "argmin", Kernel::ArgReduce, x).arg_reduce(is_max, x, a, out);
   return keepdims ? out : out.squeeze(a);
 }
 }  // namespace

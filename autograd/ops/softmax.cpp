@@ -14,7 +14,7 @@ Tensor softmax_op(std::string_view name, const Tensor& x_in, int64_t axis_in, bo
   Tensor x = is_floating(x_in.dtype()) ? x_in : cast_raw(x_in, kFloat32);
   if (x.dim() == 0) x = view_raw(x, {1}, {1}, x.offset());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).softmax(x, axis, log, y);
+  kernel_backend(log ? "log_softmax" : "softmax", Kernel::Softmax, x).softmax(x, axis, log, y);
   if (x_in.dim() == 0) y = y.reshape({});
   if (autograd::needs_grad(x_in)) {
     SavedTensor sy(y, true);

@@ -453,6 +453,32 @@ void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& 
              {{DNNL_ARG_SRC, impl_->mem(xmd, x)}, {DNNL_ARG_DST, impl_->mem(omd, out)}});
 }
 
+Support CpuBackend::supports(Kernel k, DType dt) const {
+  if (!kernel_domain_has(k, dt)) return Support::None;
+  if (dt != kFloat32) return Support::Fallback;
+  switch (k) {
+    case Kernel::Unary:
+    case Kernel::Binary:
+    case Kernel::Reduce:
+    case Kernel::Matmul:
+    case Kernel::Softmax:
+    case Kernel::Conv2d:
+    case Kernel::Conv2dBackwardInput:
+    case Kernel::Conv2dBackwardWeight:
+    case Kernel::MaxPool2d:
+    case Kernel::MaxPool2dBackward:
+    case Kernel::AvgPool2d:
+    case Kernel::AvgPool2dBackward:
+    case Kernel::BatchNorm:
+    case Kernel::BatchNormBackward:
+    case Kernel::RnnForward:
+    case Kernel::RnnBackward:
+      return Support::Native;
+    default:
+      return Support::Fallback;
+  }
+}
+
 Backend& cpu_backend() {
   static CpuBackend* b = new CpuBackend();  // never destroyed: tensors may outlive main
   return *b;

@@ -23,6 +23,8 @@ class CpuBackend : public ReferenceBackend {
   CpuBackend();
   ~CpuBackend() override;
   std::string_view name() const override { return "cpu"; }
+  /// Native: the oneDNN kernels (float32); Fallback: the reference loops it inherits.
+  Support supports(Kernel k, DType dt) const override;
   void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) override;
   void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;

@@ -84,6 +84,25 @@ OpenClBackend::OpenClBackend(int index) {
 OpenClBackend::~OpenClBackend() { delete ctx_; }
 
 CachingAllocator& OpenClBackend::allocator() { return ctx_->allocator(); }
+
+Support OpenClBackend::supports(Kernel k, DType dt) const {
+  if (!kernel_domain_has(k, dt)) return Support::None;
+  switch (k) {
+    case Kernel::CopyFromHost:
+    case Kernel::CopyToHost:
+    case Kernel::Fill:
+    case Kernel::Copy:
+    case Kernel::Where:
+    case Kernel::Gather:
+      return Support::Native;  // float64 moves as 64-bit integers where the device lacks fp64
+    case Kernel::MaxPool2dBackward:  // Backend's default: fill + scatter_add
+    case Kernel::RnnForward:         // the op runs matmul + the cell kernel per step
+    case Kernel::RnnBackward:
+      return dt == kFloat64 && !ctx_->fp64() ? Support::None : Support::Fallback;
+    default:
+      return dt == kFloat64 && !ctx_->fp64() ? Support::None : Support::Native;
+  }
+}
 const OpenClDeviceInfo& OpenClBackend::device_info() const { return ctx_->info(); }
 void OpenClBackend::synchronize() { ctx_->finish(); }
 

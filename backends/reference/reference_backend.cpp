@@ -546,6 +546,18 @@ void ReferenceBackend::ctc_loss(const Tensor& log_probs, const Tensor& labels,
   });
 }
 
+Support ReferenceBackend::supports(Kernel k, DType dt) const {
+  if (!kernel_domain_has(k, dt)) return Support::None;
+  switch (k) {
+    case Kernel::MaxPool2dBackward:  // Backend's default: fill + scatter_add
+    case Kernel::RnnForward:         // no whole-sequence kernel: the op runs the cell per step
+    case Kernel::RnnBackward:
+      return Support::Fallback;
+    default:
+      return Support::Native;
+  }
+}
+
 Backend& reference_backend() {
   static ReferenceBackend* b = new ReferenceBackend();  // never destroyed: tensors may outlive main
   return *b;

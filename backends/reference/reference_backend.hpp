@@ -10,6 +10,7 @@ class ReferenceBackend : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
   CachingAllocator& allocator() override;
+  Support supports(Kernel k, DType dt) const override;
   void copy_from_host(const void* src, const Tensor& dst) override;
   void copy_to_host(const Tensor& src, void* dst) override;
   void fill(const Tensor& dst, double value) override;
@@ -56,8 +57,21 @@ class ReferenceBackend : public Backend {
   void gru_cell_backward(const Tensor& grad_h, const Tensor& gates, const Tensor& hz,
                          const Tensor& h_prev, const Tensor& grad_xz, const Tensor& grad_hz,
                          const Tensor& grad_h_prev) override;
-  void optimizer_update(OptimizerKind kind, const Tensor& param, const Tensor& grad,
-                        const std::vector<Tensor>& slots, const OptimizerUpdate& u) override;
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum, bool nesterov,
+                  const OptimizerScalars& s) override;
+  void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
+                      const Tensor& average_gradient, const Tensor& momentum,
+                      const OptimizerScalars& s) override;
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                   const Tensor& vhat, const OptimizerScalars& s) override;
+  void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& accumulator,
+                      const OptimizerScalars& s) override;
+  void adadelta_update(const Tensor& param, const Tensor& grad, const Tensor& accumulated_grad,
+                       const Tensor& accumulated_delta_var, const OptimizerScalars& s) override;
+  void adamax_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
+                     const OptimizerScalars& s) override;
+  void nadam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                    const OptimizerScalars& s) override;
 };
 
 }  // namespace tg

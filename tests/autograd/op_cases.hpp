@@ -1287,6 +1287,91 @@ inline const std::vector<OpCase>& op_cases() {
                  .name = "embedding 2-d indices",
                  .fn = [](const auto& x) { return embedding(x[1], x[0]); },
                  .inputs = {U({6, 4}), Index({2, 3}, 6)}});
+
+    // ---- fused optimizer updates (in place, off the tape): the case returns param and the
+    // state tensors after one update of copies of the inputs, flattened and concatenated ----
+    using Slots = std::vector<Tensor>;
+    using Update = std::function<void(const Tensor&, const Tensor&, const Slots&,
+                                      const OptimizerScalars&)>;
+    auto add_update = [&v](const std::string& op, const std::string& label, Update f,
+                           std::vector<InputGen> inputs, OptimizerScalars u) {
+      v.push_back({.op = op,
+                   .name = label,
+                   .fn =
+                       [f, u](const auto& x) {
+                         NoGrad ng;
+                         std::vector<Tensor> t;
+                         for (const Tensor& xi : x) t.push_back(xi.detach().clone());
+                         const Slots slots(t.begin() + 2, t.end());
+                         f(t[0], t[1], slots, u);
+                         std::vector<Tensor> flat{t[0].reshape({-1})};
+                         for (const Tensor& s : slots) flat.push_back(s.reshape({-1}));
+                         return concat(flat);
+                       },
+                   .inputs = std::move(inputs),
+                   .differentiable = false,
+                   .tol32 = 1e-5});
+    };
+    OptimizerScalars su;
+    su.lr = 0.1;
+    su.beta_1 = 0.9;
+    su.beta_2 = 0.99;
+    su.rho = 0.9;
+    su.momentum = 0.7;
+    su.epsilon = 1e-6;
+    su.step_size = 0.05;
+    su.m_coef = 1.3;
+    su.g_coef = 0.2;
+    su.v_correction = 0.4;
+    const Shape ps{3, 5};
+    const Tensor none;
+    add_update("sgd_update_", "sgd",
+               [none](auto& p, auto& g, auto&, auto& u) { sgd_update_(p, g, none, false, u); },
+               {U(ps), U(ps)}, su);
+    add_update("sgd_update_", "sgd momentum",
+               [](auto& p, auto& g, auto& s, auto& u) { sgd_update_(p, g, s[0], false, u); },
+               {U(ps), U(ps), U(ps, -0.5, 0.5)}, su);
+    add_update("sgd_update_", "sgd nesterov, transposed param",
+               [](auto& p, auto& g, auto& s, auto& u) {
+                 sgd_update_(p.transpose(0, 1), g, s[0], true, u);
+               },
+               {U({5, 3}), U(ps), U(ps, -0.5, 0.5)}, su);
+    add_update("rmsprop_update_", "rmsprop",
+               [none](auto& p, auto& g, auto& s, auto& u) {
+                 rmsprop_update_(p, g, s[0], none, none, u);
+               },
+               {U(ps), U(ps), U(ps, 0, 1)}, su);
+    add_update("rmsprop_update_", "rmsprop centered, momentum",
+               [](auto& p, auto& g, auto& s, auto& u) {
+                 rmsprop_update_(p, g, s[0], s[1], s[2], u);
+               },
+               {U(ps), U(ps), U(ps, 0.5, 1), U(ps, -0.3, 0.3), U(ps, -0.5, 0.5)}, su);
+    add_update("rmsprop_update_", "rmsprop momentum, float64 grad",
+               [none](auto& p, auto& g, auto& s, auto& u) {
+                 rmsprop_update_(p, g.to(kFloat64), s[0], none, s[1], u);
+               },
+               {U(ps), U(ps), U(ps, 0, 1), U(ps, -0.5, 0.5)}, su);
+    add_update("adam_update_", "adam",
+               [none](auto& p, auto& g, auto& s, auto& u) { adam_update_(p, g, s[0], s[1], none, u); },
+               {U(ps), U(ps), U(ps, -0.5, 0.5), U(ps, 0, 1)}, su);
+    add_update("adam_update_", "adam amsgrad",
+               [](auto& p, auto& g, auto& s, auto& u) { adam_update_(p, g, s[0], s[1], s[2], u); },
+               {U(ps), U(ps), U(ps, -0.5, 0.5), U(ps, 0, 1), U(ps, 0, 1)}, su);
+    add_update("adam_update_", "adam large",
+               [none](auto& p, auto& g, auto& s, auto& u) { adam_update_(p, g, s[0], s[1], none, u); },
+               {U({256, 300}), U({256, 300}), U({256, 300}, -0.5, 0.5), U({256, 300}, 0, 1)}, su);
+    add_update("adagrad_update_", "adagrad",
+               [](auto& p, auto& g, auto& s, auto& u) { adagrad_update_(p, g, s[0], u); },
+               {U(ps), U(ps), U(ps, 0.1, 1)}, su);
+    add_update("adadelta_update_", "adadelta",
+               [](auto& p, auto& g, auto& s, auto& u) { adadelta_update_(p, g, s[0], s[1], u); },
+               {U(ps), U(ps), U(ps, 0, 1), U(ps, 0, 1)}, su);
+    add_update("adamax_update_", "adamax",
+               [](auto& p, auto& g, auto& s, auto& u) { adamax_update_(p, g, s[0], s[1], u); },
+               {U(ps), U(ps), U(ps, -0.5, 0.5), U(ps, 0, 1)}, su);
+    add_update("nadam_update_", "nadam",
+               [](auto& p, auto& g, auto& s, auto& u) { nadam_update_(p, g, s[0], s[1], u); },
+               {U(ps), U(ps), U(ps, -0.5, 0.5), U(ps, 0, 1)}, su);
     return v;
   }();
   return cases;
