@@ -15,6 +15,7 @@ namespace tg::nn {
 
 class Layer;
 struct LayerCall;
+class Json;
 
 /// State of a symbolic tensor: a shape whose first axis (the batch) is -1 when unknown.
 struct SymbolState {
@@ -96,6 +97,14 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual Config config() const;
   /// Layers owned by this one (wrappers, models); their weights are part of this layer's.
   virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
+  /// The layers this one wraps and is rebuilt from (Bidirectional: its forward layer;
+  /// TimeDistributed: its inner layer). A saved file nests their entries in this layer's, and
+  /// load_model rebuilds them first and hands them to the layer's WrapperFactory (see
+  /// nn/layer_registry.hpp). Default: none.
+  virtual std::vector<std::shared_ptr<Layer>> wrapped_layers() const { return {}; }
+  /// This layer's entry in a model file. The default (default_layer_entry) writes its type,
+  /// config() and the entries of wrapped_layers(); models override it to write their graph.
+  virtual Json saved_entry() const;
 
   // ---- running ----
   /// Eager call on one tensor: builds on first use, then call().

@@ -1,5 +1,6 @@
-// Models: the functional graph of layer calls, Sequential, and the Keras training API
-// (compile, fit, evaluate, predict, summary).
+// Models: the functional graph of layer calls (functional.cpp), Sequential (sequential.cpp), the
+// Keras training API around one overridable train_step/test_step (trainer.cpp), and summary
+// (summary.cpp).
 #pragma once
 #include <concepts>
 #include <iostream>
@@ -118,6 +119,10 @@ class ModelImpl : public Layer {
   std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return layers_; }
   Config config() const override;
+  /// The model's entry in a file: {"class", "name", "trainable", "layers": the entry of each layer
+  /// (saved_entry), "inputs", "calls", "outputs"}; load_model rebuilds it through the registered
+  /// "Functional" factory.
+  Json saved_entry() const override;
   /// Layers in graph order (without the inputs).
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
   /// The layer named name (throws ValueError).
@@ -158,6 +163,51 @@ class ModelImpl : public Layer {
   /// Prints layer names, types, output shapes and parameter counts like Keras.
   void summary(std::ostream& os = std::cout);
 
+  // ---- the steps (override them to change what one batch does, as in Keras) ----
+  /// One training step on one batch; fit (every batch) and train_on_batch run it. The default:
+  /// forward(x, training = true), compute_loss (the compiled losses, weighted, plus the layers'
+  /// regularization losses), minimize (gradients of the total with respect to
+  /// trainable_weights() and one optimizer update), update_metrics, and step_logs. It returns the
+  /// batch's logs: "loss", each output's "<output>_loss" when there are several outputs, and
+  /// every metric's running result. fit reports the loss entries averaged over the epoch so far
+  /// (weighted by batch size) and every other entry as the step returned it, so an override may
+  /// add entries of its own. The batch has been checked (one target per output); in fit its
+  /// sample_weight already includes the class weights.
+  virtual Logs train_step(const Batch& batch);
+  /// One evaluation step on one batch; evaluate (every batch, and fit's validation) and
+  /// test_on_batch run it, under NoGrad. The default: forward(x, training = false),
+  /// compute_loss, update_metrics, step_logs; evaluate averages the loss entries as fit does.
+  virtual Logs test_step(const Batch& batch);
+  /// The outputs for one batch of inputs in inference mode; predict (every batch) and
+  /// predict_on_batch run it, under NoGrad. The default calls the model and drops the penalty
+  /// terms the layers added.
+  virtual std::vector<Tensor> predict_step(const std::vector<Tensor>& x);
+
+  // ---- pieces of a step, for overrides ----
+  /// The total loss of a batch and the loss of each output (scalars).
+  struct LossResult {
+    Tensor total;
+    std::vector<Tensor> per_output;
+  };
+  /// Runs the model for a step: drops penalty terms left by calls outside a step (predict, eager
+  /// use), then call_multi(x, training).
+  std::vector<Tensor> forward(const std::vector<Tensor>& x, bool training);
+  /// The compiled loss of each output of y_pred against batch.y (with batch.sample_weight), their
+  /// weighted sum, plus the regularization losses the layers added since forward (collected, so
+  /// call it once per forward). Throws when the outputs do not match the compiled losses.
+  LossResult compute_loss(const Batch& batch, const std::vector<Tensor>& y_pred);
+  /// Gradients of loss with respect to trainable_weights() (unused weights skipped) and one
+  /// update of the compiled optimizer.
+  void minimize(const Tensor& loss);
+  /// Updates every compiled metric of each output with (batch.y[i], y_pred[i], sample_weight).
+  void update_metrics(const Batch& batch, const std::vector<Tensor>& y_pred);
+  /// The logs of one step: "loss" (loss.total), the per-output losses when there are several
+  /// outputs, and every metric's result.
+  Logs step_logs(const LossResult& loss) const;
+  /// Resets the compiled metrics (fit does at each epoch, evaluate and the *_on_batch calls at
+  /// their start).
+  void reset_metrics();
+
   /// Moves the weights and the optimizer state to device.
   void to(Device device) override;
   /// The optimizer given to compile (null before).
@@ -191,18 +241,11 @@ class ModelImpl : public Layer {
     std::vector<std::shared_ptr<Metric>> metrics;
     std::string prefix;  // "" for single-output models, else "<output name>_"
   };
-  /// Forward pass, total loss (with regularization) and per-output losses of a batch.
-  struct StepResult {
-    Tensor total;
-    std::vector<Tensor> per_output;
-    std::vector<Tensor> predictions;
-  };
-  StepResult forward_loss(const Batch& b, bool training);
   void check_compiled(const char* what) const;
   void check_batch(const char* what, const Batch& b) const;
-  void update_metrics(const Batch& b, const StepResult& r);
   Logs metric_logs(double mean_loss, const std::vector<double>& output_losses) const;
-  void reset_metrics();
+  /// The log entries fit and evaluate average over batches: "loss" and the per-output losses.
+  std::vector<std::string> loss_keys() const;
   Tensor effective_sample_weight(const Batch& b,
                                  const std::map<int64_t, double>& class_weight) const;
   Logs run_evaluation(Dataset& data, int verbose,
@@ -231,6 +274,9 @@ class SequentialImpl : public ModelImpl {
   std::vector<Tensor> call_multi(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return stack_; }
+  /// {"class", "name", "trainable", "layers": the entry of each layer, "input_shape" once
+  /// built}; load_model rebuilds it through the registered "Sequential" factory.
+  Json saved_entry() const override;
   /// Builds the graph for inputs of this shape (without the batch axis).
   void build_for(const Shape& input_shape);
 

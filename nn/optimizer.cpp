@@ -376,3 +376,73 @@ std::shared_ptr<Optimizer> get(const std::string& name) {
 }
 
 }  // namespace tg::optim
+
+// ---- registration: load_model rebuilds each optimizer from its config() by name ----
+#include "tapegrad/nn/optimizer_registry.hpp"
+
+namespace tg::optim {
+namespace {
+// The settings every optimizer's config holds: weight decay and the clipping options.
+struct CommonSaved {
+  double weight_decay;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+};
+CommonSaved common_from_config(const nn::Config& c) {
+  return {c.get_or<double>("weight_decay", 0.0), optional_from_config(c, "clipnorm"),
+          optional_from_config(c, "clipvalue"), optional_from_config(c, "global_clipnorm")};
+}
+}  // namespace
+
+TG_REGISTER_OPTIMIZER("SGD", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<SGD>(SGDOptions{learning_rate_from_config(c), c.get<double>("momentum"),
+                                          c.get<bool>("nesterov"), k.weight_decay, k.clipnorm,
+                                          k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("RMSprop", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<RMSprop>(
+      RMSpropOptions{learning_rate_from_config(c), c.get<double>("rho"), c.get<double>("momentum"),
+                     c.get<double>("epsilon"), c.get<bool>("centered"), k.weight_decay, k.clipnorm,
+                     k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("Adam", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<Adam>(AdamOptions{learning_rate_from_config(c), c.get<double>("beta_1"),
+                                            c.get<double>("beta_2"), c.get<double>("epsilon"),
+                                            c.get<bool>("amsgrad"), k.weight_decay, k.clipnorm,
+                                            k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("AdamW", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<AdamW>(AdamWOptions{learning_rate_from_config(c), k.weight_decay,
+                                              c.get<double>("beta_1"), c.get<double>("beta_2"),
+                                              c.get<double>("epsilon"), c.get<bool>("amsgrad"),
+                                              k.clipnorm, k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("Adagrad", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<Adagrad>(AdagradOptions{
+      learning_rate_from_config(c), c.get<double>("initial_accumulator_value"),
+      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("Adadelta", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<Adadelta>(
+      AdadeltaOptions{learning_rate_from_config(c), c.get<double>("rho"), c.get<double>("epsilon"),
+                      k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("Adamax", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<Adamax>(AdamaxOptions{
+      learning_rate_from_config(c), c.get<double>("beta_1"), c.get<double>("beta_2"),
+      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+});
+TG_REGISTER_OPTIMIZER("Nadam", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
+  const CommonSaved k = common_from_config(c);
+  return std::make_shared<Nadam>(NadamOptions{
+      learning_rate_from_config(c), c.get<double>("beta_1"), c.get<double>("beta_2"),
+      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+});
+
+}  // namespace tg::optim

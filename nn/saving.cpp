@@ -7,23 +7,29 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <unordered_map>
 
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/json.hpp"
-#include "tapegrad/nn/layers/activation_layer.hpp"
-#include "tapegrad/nn/layers/conv.hpp"
-#include "tapegrad/nn/layers/dense.hpp"
-#include "tapegrad/nn/layers/merge.hpp"
-#include "tapegrad/nn/layers/normalization.hpp"
-#include "tapegrad/nn/layers/pooling.hpp"
-#include "tapegrad/nn/layers/recurrent.hpp"
-#include "tapegrad/nn/layers/reshaping.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
+#include "tapegrad/nn/optimizer_registry.hpp"
 
 namespace tg::nn {
+
+namespace detail {
+void link_activation_layer_layers();
+void link_conv_layers();
+void link_dense_layers();
+void link_merge_layers();
+void link_normalization_layers();
+void link_pooling_layers();
+void link_recurrent_layers();
+void link_reshaping_layers();
+void link_functional_model();
+void link_sequential_model();
+}  // namespace detail
 
 namespace {
 constexpr char kMagic[8] = {'T', 'G', 'M', 'O', 'D', 'E', 'L', '\1'};
@@ -45,12 +51,6 @@ uint64_t get_u64(const std::string& s, size_t at) {
   for (int i = 0; i < 8; ++i)
     v |= static_cast<uint64_t>(static_cast<unsigned char>(s[at + i])) << (8 * i);
   return v;
-}
-
-DType dtype_from_name(const std::string& n, const char* who) {
-  for (DType t : {kFloat32, kFloat64, kInt32, kInt64, kBool})
-    if (dtype_name(t) == n) return t;
-  fail<IOError>(who, ": unknown dtype '", n, "'");
 }
 
 std::string read_file(const std::string& path, const char* who) {
@@ -153,265 +153,20 @@ void collect_named(Layer& l, const std::string& prefix,
   }
 }
 
-// ---- layer registry ----
-std::mutex g_registry_mu;
-std::unordered_map<std::string, LayerFactory>& registry() {
-  static std::unordered_map<std::string, LayerFactory> r;
-  return r;
-}
-
-Shape shape_of(const Config& c, const char* key) { return Shape(c.list_or_empty(key)); }
-std::string init_name(const Config& c, const char* key, const char* fallback) {
-  std::string n = c.get_or<std::string>(key, fallback);
-  return n == "custom" ? std::string(fallback) : n;  // the saved weights replace the values
-}
-ActivationFn activation_of(const Config& c, const std::string& layer) {
-  std::string a = c.get_or<std::string>("activation", "linear");
-  if (a == "custom")
-    fail<IOError>("load_model: layer '", layer,
-                  "' used a custom activation function, which a file cannot hold; "
-                  "rebuild the model in code and use load_weights");
-  return ActivationFn(a);
-}
-
-std::shared_ptr<Layer> make_builtin(const std::string& type, const Config& c) {
-  const std::string name = c.get_or<std::string>("name", "");
-  std::shared_ptr<Layer> l;
-  if (type == "Dense") {
-    l = std::make_shared<DenseLayer>(
-        c.get<int64_t>("units"),
-        DenseOptions{.activation = activation_of(c, name),
-                     .use_bias = c.get_or<bool>("use_bias", true),
-                     .kernel_initializer = init_name(c, "kernel_initializer", "glorot_uniform"),
-                     .bias_initializer = init_name(c, "bias_initializer", "zeros"),
-                     .kernel_regularizer = read_regularizer(c, "kernel_regularizer", name),
-                     .bias_regularizer = read_regularizer(c, "bias_regularizer", name),
-                     .input_shape = shape_of(c, "input_shape"),
-                     .name = name});
-  } else if (type == "Flatten") {
-    l = std::make_shared<FlattenLayer>(BasicLayerOptions{shape_of(c, "input_shape"), name});
-  } else if (type == "Reshape") {
-    l = std::make_shared<ReshapeLayer>(shape_of(c, "target_shape"),
-                                       BasicLayerOptions{shape_of(c, "input_shape"), name});
-  } else if (type == "Permute") {
-    l = std::make_shared<PermuteLayer>(c.get<std::vector<int64_t>>("dims"),
-                                       BasicLayerOptions{shape_of(c, "input_shape"), name});
-  } else if (type == "Activation") {
-    l = std::make_shared<ActivationLayer>(activation_of(c, name),
-                                          BasicLayerOptions{shape_of(c, "input_shape"), name});
-  } else if (type == "Dropout") {
-    DropoutOptions o{.input_shape = shape_of(c, "input_shape"), .name = name};
-    if (c.has("seed")) o.seed = static_cast<uint64_t>(c.get<int64_t>("seed"));
-    l = std::make_shared<DropoutLayer>(c.get<double>("rate"), o);
-  } else if (type == "Conv2D") {
-    l = Conv2DLayer::from_config(c);
-  } else if (type == "Conv1D") {
-    l = Conv1DLayer::from_config(c);
-  } else if (type == "Conv2DTranspose") {
-    l = Conv2DTransposeLayer::from_config(c);
-  } else if (type == "MaxPooling2D" || type == "AveragePooling2D") {
-    l = Pooling2DLayer::from_config(c, type == "MaxPooling2D");
-  } else if (type == "GlobalMaxPooling2D" || type == "GlobalAveragePooling2D") {
-    l = GlobalPooling2DLayer::from_config(c, type == "GlobalMaxPooling2D");
-  } else if (type == "BatchNormalization") {
-    l = BatchNormalizationLayer::from_config(c);
-  } else if (type == "LayerNormalization") {
-    l = LayerNormalizationLayer::from_config(c);
-  } else if (type == "Embedding") {
-    l = EmbeddingLayer::from_config(c);
-  } else if (type == "LSTM" || type == "GRU" || type == "SimpleRNN") {
-    l = RNNLayer::from_config(type == "LSTM"  ? RNNLayer::Cell::LSTM
-                              : type == "GRU" ? RNNLayer::Cell::GRU
-                                              : RNNLayer::Cell::Simple,
-                              c);
-  } else if (type == "Add" || type == "Subtract" || type == "Multiply" || type == "Average" ||
-             type == "Maximum" || type == "Minimum" || type == "Concatenate") {
-    l = MergeLayer::from_config(type, c);
-  } else {
-    std::lock_guard<std::mutex> lock(g_registry_mu);
-    auto it = registry().find(type);
-    if (it == registry().end())
-      fail<IOError>("load_model: layer '", name, "' has type '", type,
-                    "', which is neither built in nor registered with nn::register_layer");
-    l = it->second(c);
-  }
-  if (!c.get_or<bool>("trainable", true)) l->set_trainable(false);
-  return l;
-}
-
-// ---- architecture ----
-Json architecture_of(Layer& layer);
-
-Json layer_entry(Layer& l) {
-  if (dynamic_cast<ModelImpl*>(&l)) return architecture_of(l);
-  Config cfg = l.config();
-  if (cfg.get_or<std::string>("activation", "") == "custom")
-    fail<IOError>("save_model: layer '", l.name(),
-                  "' uses a custom activation function, which a file cannot hold; "
-                  "save_weights and rebuild the model in code");
-  for (const char* key : {"kernel_regularizer", "bias_regularizer", "embeddings_regularizer"})
-    if (cfg.get_or<std::string>(key, "") == "custom")
-      fail<IOError>("save_model: layer '", l.name(), "' uses a custom ", key,
-                    ", which a file cannot hold; save_weights and rebuild the model in code");
-  Json::Object e{{"class", l.type()}, {"config", Json::parse(cfg.to_json())}};
-  // Wrappers hold the layer they wrap.
-  if (auto* b = dynamic_cast<BidirectionalLayer*>(&l))
-    e["layer"] = layer_entry(*b->forward_layer());
-  if (auto* t = dynamic_cast<TimeDistributedLayer*>(&l)) e["layer"] = layer_entry(*t->inner());
-  return e;
-}
-
-Json symbol_ref(const Symbol& s, const std::vector<Symbol>& inputs,
-                const std::unordered_map<const LayerCall*, size_t>& call_index) {
-  const auto& st = s.state();
-  if (!st->call) {
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (inputs[i] == s) return Json::Array{Json("input"), Json(i), Json(0)};
-    fail<ValueError>("save_model: a symbolic tensor refers to an input outside the model");
-  }
-  return Json::Array{Json("call"), Json(call_index.at(st->call.get())), Json(st->index)};
-}
-
-Json architecture_of(Layer& layer) {
-  auto* model = dynamic_cast<ModelImpl*>(&layer);
-  Json::Object a{{"class", layer.type()}, {"name", layer.name()}, {"trainable", layer.trainable()}};
-  if (auto* seq = dynamic_cast<SequentialImpl*>(model)) {
-    Json::Array layers;
-    for (auto& l : seq->sublayers()) layers.push_back(layer_entry(*l));
-    a["layers"] = layers;
-    if (!model->inputs().empty()) {
-      Json::Array shape;
-      const Shape& s = model->inputs()[0].shape();
-      for (size_t i = 1; i < s.size(); ++i) shape.emplace_back(s[i]);
-      a["input_shape"] = shape;
-    }
-    return a;
-  }
-  // Functional: layers, inputs, the calls in order, outputs.
-  std::vector<std::shared_ptr<LayerCall>> calls;
-  std::unordered_map<const LayerCall*, size_t> call_index;
-  {
-    // Recover the call order from the outputs (the model keeps it privately): post-order walk.
-    std::vector<std::pair<std::shared_ptr<LayerCall>, bool>> stack;
-    for (auto it = model->outputs().rbegin(); it != model->outputs().rend(); ++it)
-      if (it->state()->call) stack.emplace_back(it->state()->call, false);
-    while (!stack.empty()) {
-      auto [c, expanded] = stack.back();
-      stack.pop_back();
-      if (call_index.count(c.get())) continue;
-      if (expanded) {
-        call_index[c.get()] = calls.size();
-        calls.push_back(c);
-        continue;
-      }
-      stack.emplace_back(c, true);
-      for (auto it = c->inputs.rbegin(); it != c->inputs.rend(); ++it)
-        if (it->state()->call && !call_index.count(it->state()->call.get()))
-          stack.emplace_back(it->state()->call, false);
-    }
-  }
-  std::vector<Layer*> layers;
-  std::unordered_map<const Layer*, size_t> layer_index;
-  Json::Array layer_json, call_json, input_json, output_json;
-  for (auto& c : calls)
-    if (!layer_index.count(c->layer.get())) {
-      layer_index[c->layer.get()] = layers.size();
-      layers.push_back(c->layer.get());
-      layer_json.push_back(layer_entry(*c->layer));
-    }
-  for (const Symbol& s : model->inputs()) {
-    Json::Array shape;
-    for (size_t i = 1; i < s.shape().size(); ++i) shape.emplace_back(s.shape()[i]);
-    input_json.push_back(Json::Object{
-        {"name", s.name()}, {"shape", shape}, {"dtype", std::string(dtype_name(s.dtype()))}});
-  }
-  for (auto& c : calls) {
-    Json::Array ins;
-    for (const Symbol& s : c->inputs) ins.push_back(symbol_ref(s, model->inputs(), call_index));
-    call_json.push_back(Json::Object{{"layer", layer_index.at(c->layer.get())}, {"inputs", ins}});
-  }
-  for (const Symbol& s : model->outputs())
-    output_json.push_back(symbol_ref(s, model->inputs(), call_index));
-  a["layers"] = layer_json;
-  a["inputs"] = input_json;
-  a["calls"] = call_json;
-  a["outputs"] = output_json;
-  return a;
-}
-
-std::shared_ptr<ModelImpl> model_from(const Json& a);
-
-std::shared_ptr<Layer> layer_from(const Json& e) {
-  const std::string& cls = e.at("class").as_string("class");
-  if (cls == "Sequential" || cls == "Functional") return model_from(e);
-  Config c = Config::from_json(e.at("config").dump());
-  const std::string name = c.get_or<std::string>("name", "");
-  if (cls == "Bidirectional") {
-    auto inner = std::dynamic_pointer_cast<RNNLayer>(layer_from(e.at("layer")));
-    return std::make_shared<BidirectionalLayer>(
-        inner, BidirectionalOptions{.merge_mode = c.get<std::string>("merge_mode"), .name = name});
-  }
-  if (cls == "TimeDistributed")
-    return std::make_shared<TimeDistributedLayer>(layer_from(e.at("layer")),
-                                                  BasicLayerOptions{.name = name});
-  return make_builtin(cls, c);
-}
-
-std::shared_ptr<ModelImpl> model_from(const Json& a) {
-  const std::string& cls = a.at("class").as_string("class");
-  const std::string& name = a.at("name").as_string("name");
-  std::shared_ptr<ModelImpl> m;
-  if (cls == "Sequential") {
-    std::vector<std::shared_ptr<Layer>> layers;
-    for (const Json& e : a.at("layers").as_array("layers")) layers.push_back(layer_from(e));
-    auto seq = std::make_shared<SequentialImpl>(std::vector<std::shared_ptr<Layer>>{}, name);
-    for (auto& l : layers) seq->add(l);
-    if (a.has("input_shape") && !seq->built_graph()) {
-      Shape s;
-      for (const Json& d : a.at("input_shape").as_array("input_shape"))
-        s.push_back(d.as_int("input_shape"));
-      seq->build_for(s);
-    }
-    m = seq;
-  } else if (cls == "Functional") {
-    std::vector<std::shared_ptr<Layer>> layers;
-    for (const Json& e : a.at("layers").as_array("layers")) layers.push_back(layer_from(e));
-    std::vector<Symbol> inputs;
-    for (const Json& e : a.at("inputs").as_array("inputs")) {
-      Shape s;
-      for (const Json& d : e.at("shape").as_array("shape")) s.push_back(d.as_int("shape"));
-      inputs.push_back(
-          Input(s, {.name = e.at("name").as_string("name"),
-                    .dtype = dtype_from_name(e.at("dtype").as_string("dtype"), "load_model")}));
-    }
-    std::vector<std::vector<Symbol>> call_outputs;
-    auto resolve = [&](const Json& ref) -> Symbol {
-      const auto& r = ref.as_array("reference");
-      if (r.size() != 3) fail<IOError>("load_model: bad tensor reference");
-      const std::string& kind = r[0].as_string("reference kind");
-      const size_t i = static_cast<size_t>(r[1].as_int("reference")),
-                   k = static_cast<size_t>(r[2].as_int("reference"));
-      if (kind == "input" && i < inputs.size()) return inputs[i];
-      if (kind == "call" && i < call_outputs.size() && k < call_outputs[i].size())
-        return call_outputs[i][k];
-      fail<IOError>("load_model: tensor reference [", kind, ", ", i, ", ", k, "] points nowhere");
-    };
-    for (const Json& c : a.at("calls").as_array("calls")) {
-      const size_t li = static_cast<size_t>(c.at("layer").as_int("layer"));
-      if (li >= layers.size())
-        fail<IOError>("load_model: call refers to layer ", li, " of ", layers.size());
-      std::vector<Symbol> ins;
-      for (const Json& r : c.at("inputs").as_array("inputs")) ins.push_back(resolve(r));
-      call_outputs.push_back(layers[li]->call_symbolic(ins));
-    }
-    std::vector<Symbol> outputs;
-    for (const Json& r : a.at("outputs").as_array("outputs")) outputs.push_back(resolve(r));
-    m = std::make_shared<ModelImpl>(inputs, outputs, name);
-  } else {
-    fail<IOError>("load_model: unknown model class '", cls, "'");
-  }
-  if (a.has("trainable") && !a.at("trainable").as_bool("trainable")) m->set_trainable(false);
-  return m;
+/// Every file that registers built-in layers or models, referenced so that a static link of a
+/// program that only loads models keeps their registrars (an archive member nothing refers to is
+/// left out).
+void link_builtin_layers() {
+  detail::link_activation_layer_layers();
+  detail::link_conv_layers();
+  detail::link_dense_layers();
+  detail::link_merge_layers();
+  detail::link_normalization_layers();
+  detail::link_pooling_layers();
+  detail::link_recurrent_layers();
+  detail::link_reshaping_layers();
+  detail::link_functional_model();
+  detail::link_sequential_model();
 }
 
 void assign_weights(Layer& model, const std::vector<std::pair<std::string, Tensor>>& stored,
@@ -438,59 +193,7 @@ void assign_weights(Layer& model, const std::vector<std::pair<std::string, Tenso
   }
 }
 
-optim::LearningRate lr_of(const Config& c) { return c.get_or<double>("learning_rate", 0.001); }
-std::optional<double> opt_of(const Config& c, const char* k) {
-  return c.has(k) ? std::optional<double>(c.get<double>(k)) : std::nullopt;
-}
-std::shared_ptr<optim::Optimizer> optimizer_from(const Config& c) {
-  using namespace optim;
-  const std::string n = c.get<std::string>("name");
-  const double wd = c.get_or<double>("weight_decay", 0.0);
-  auto cn = opt_of(c, "clipnorm"), cv = opt_of(c, "clipvalue"), gcn = opt_of(c, "global_clipnorm");
-  if (n == "SGD")
-    return std::make_shared<SGD>(
-        SGDOptions{lr_of(c), c.get<double>("momentum"), c.get<bool>("nesterov"), wd, cn, cv, gcn});
-  if (n == "RMSprop")
-    return std::make_shared<RMSprop>(
-        RMSpropOptions{lr_of(c), c.get<double>("rho"), c.get<double>("momentum"),
-                       c.get<double>("epsilon"), c.get<bool>("centered"), wd, cn, cv, gcn});
-  if (n == "Adam" || n == "AdamW") {
-    AdamOptions o{lr_of(c),
-                  c.get<double>("beta_1"),
-                  c.get<double>("beta_2"),
-                  c.get<double>("epsilon"),
-                  c.get<bool>("amsgrad"),
-                  wd,
-                  cn,
-                  cv,
-                  gcn};
-    if (n == "Adam") return std::make_shared<Adam>(o);
-    return std::make_shared<AdamW>(
-        AdamWOptions{o.learning_rate, wd, o.beta_1, o.beta_2, o.epsilon, o.amsgrad, cn, cv, gcn});
-  }
-  if (n == "Adagrad")
-    return std::make_shared<Adagrad>(AdagradOptions{lr_of(c),
-                                                    c.get<double>("initial_accumulator_value"),
-                                                    c.get<double>("epsilon"), wd, cn, cv, gcn});
-  if (n == "Adadelta")
-    return std::make_shared<Adadelta>(
-        AdadeltaOptions{lr_of(c), c.get<double>("rho"), c.get<double>("epsilon"), wd, cn, cv, gcn});
-  if (n == "Adamax")
-    return std::make_shared<Adamax>(AdamaxOptions{lr_of(c), c.get<double>("beta_1"),
-                                                  c.get<double>("beta_2"), c.get<double>("epsilon"),
-                                                  wd, cn, cv, gcn});
-  if (n == "Nadam")
-    return std::make_shared<Nadam>(NadamOptions{lr_of(c), c.get<double>("beta_1"),
-                                                c.get<double>("beta_2"), c.get<double>("epsilon"),
-                                                wd, cn, cv, gcn});
-  fail<IOError>("load_model: unknown optimizer '", n, "'");
-}
 }  // namespace
-
-void register_layer(const std::string& type, LayerFactory factory) {
-  std::lock_guard<std::mutex> lock(g_registry_mu);
-  registry()[type] = std::move(factory);
-}
 
 void atomic_write(const std::string& path, const std::string& bytes, const char* who) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -523,7 +226,7 @@ void load_weights(Layer& model, const std::string& path) {
 
 void save_model(ModelImpl& model, const std::string& path) {
   Container c;
-  c.header = {{"kind", "model"}, {"format_version", 1}, {"architecture", architecture_of(model)}};
+  c.header = {{"kind", "model"}, {"format_version", 1}, {"architecture", model.saved_entry()}};
   collect_named(model, "", c.tensors, false);
   if (model.compiled() && model.optimizer()) {
     auto& opt = *model.optimizer();
@@ -560,7 +263,10 @@ Model load_model(const std::string& path) {
   if (h.at("kind").as_string("kind") != "model")
     fail<IOError>("load_model: '", path, "' holds ", h.at("kind").as_string("kind"),
                   ", not a model (use load_weights)");
-  std::shared_ptr<ModelImpl> m = model_from(h.at("architecture"));
+  link_builtin_layers();
+  std::shared_ptr<Layer> root = layer_from_entry(h.at("architecture"));
+  std::shared_ptr<ModelImpl> m = std::dynamic_pointer_cast<ModelImpl>(root);
+  if (!m) fail<IOError>("load_model: '", path, "' holds a ", root->type(), " layer, not a model");
   std::vector<std::pair<std::string, Tensor>> weights, opt_state;
   for (auto& [n, t] : c.tensors) {
     if (n.rfind("optimizer/", 0) == 0)
@@ -572,7 +278,7 @@ Model load_model(const std::string& path) {
   if (h.has("compile") && h.has("optimizer")) {
     Config cc = Config::from_json(h.at("compile").dump());
     if (m->restore_compile(
-            cc, optimizer_from(Config::from_json(h.at("optimizer").at("config").dump())))) {
+            cc, optim::from_config(Config::from_json(h.at("optimizer").at("config").dump())))) {
       std::vector<Tensor> params = m->trainable_weights();
       if (h.at("optimizer").has("state_params")) {
         std::vector<std::pair<std::string, Tensor>> named;

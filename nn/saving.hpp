@@ -7,6 +7,7 @@
 
 #include "tapegrad/core/tensor.hpp"
 #include "tapegrad/nn/config.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 #include "tapegrad/nn/model.hpp"
 
 namespace tg::nn {
@@ -19,7 +20,9 @@ void save_model(const ModelHandle<M>& model, const std::string& path) {
   save_model(*model, path);
 }
 /// Rebuilds a model saved by save_model: same predictions; compiled with the restored
-/// optimizer state when its loss, metrics and optimizer are built-ins, so fit resumes.
+/// optimizer state when its loss, metrics and optimizer are built-ins, so fit resumes. Every
+/// layer is rebuilt through the factory registered for its type (nn/layer_registry.hpp), the
+/// optimizer through the one registered for its name (nn/optimizer_registry.hpp).
 /// Throws IOError for a missing, truncated or corrupt file, naming what is wrong.
 Model load_model(const std::string& path);
 
@@ -36,11 +39,6 @@ template <class M>
 void load_weights(const LayerHandle<M>& model, const std::string& path) {
   load_weights(*model, path);
 }
-
-/// Makes a layer of a registered type from its config (for load_model).
-using LayerFactory = std::function<std::shared_ptr<Layer>(const Config&)>;
-/// Registers a layer type (a user-written layer) so load_model can rebuild it.
-void register_layer(const std::string& type, LayerFactory factory);
 
 /// Writes a tensor as a NumPy .npy file (version 1.0, little-endian, C order).
 void save_npy(const std::string& path, const Tensor& t);

@@ -2,6 +2,7 @@
 #include "tapegrad/nn/layers/activation_layer.hpp"
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -35,5 +36,23 @@ Config DropoutLayer::config() const {
   if (opts_.seed) c.set("seed", static_cast<int64_t>(*opts_.seed));
   return c;
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("Activation", [](const Config& c) -> std::shared_ptr<Layer> {
+  const std::string name = c.get_or<std::string>("name", "");
+  return std::make_shared<ActivationLayer>(
+      activation_from_config(c, name),
+      BasicLayerOptions{shape_from_config(c, "input_shape"), name});
+});
+TG_REGISTER_LAYER("Dropout", [](const Config& c) -> std::shared_ptr<Layer> {
+  DropoutOptions o{.input_shape = shape_from_config(c, "input_shape"),
+                   .name = c.get_or<std::string>("name", "")};
+  if (c.has("seed")) o.seed = static_cast<uint64_t>(c.get<int64_t>("seed"));
+  return std::make_shared<DropoutLayer>(c.get<double>("rate"), o);
+});
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_activation_layer_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

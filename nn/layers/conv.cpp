@@ -1,6 +1,8 @@
 // Conv1D, Conv2D and Conv2DTranspose layers over the convolution ops.
 #include "tapegrad/nn/layers/conv.hpp"
 
+#include "tapegrad/nn/layer_registry.hpp"
+
 namespace tg::nn {
 
 namespace {
@@ -231,5 +233,14 @@ std::shared_ptr<Layer> Conv2DTransposeLayer::from_config(const Config& c) {
                              .input_shape = Shape(c.list_or_empty("input_shape")),
                              .name = c.get<std::string>("name")});
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("Conv2D", Conv2DLayer::from_config);
+TG_REGISTER_LAYER("Conv1D", Conv1DLayer::from_config);
+TG_REGISTER_LAYER("Conv2DTranspose", Conv2DTransposeLayer::from_config);
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_conv_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

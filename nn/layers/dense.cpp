@@ -2,6 +2,7 @@
 #include "tapegrad/nn/layers/dense.hpp"
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -57,5 +58,25 @@ Config DenseLayer::config() const {
   write_regularizer(c, "bias_regularizer", opts_.bias_regularizer);
   return c;
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("Dense", [](const Config& c) -> std::shared_ptr<Layer> {
+  const std::string name = c.get_or<std::string>("name", "");
+  return std::make_shared<DenseLayer>(
+      c.get<int64_t>("units"),
+      DenseOptions{
+          .activation = activation_from_config(c, name),
+          .use_bias = c.get_or<bool>("use_bias", true),
+          .kernel_initializer = initializer_from_config(c, "kernel_initializer", "glorot_uniform"),
+          .bias_initializer = initializer_from_config(c, "bias_initializer", "zeros"),
+          .kernel_regularizer = read_regularizer(c, "kernel_regularizer", name),
+          .bias_regularizer = read_regularizer(c, "bias_regularizer", name),
+          .input_shape = shape_from_config(c, "input_shape"),
+          .name = name});
+});
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_dense_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

@@ -2,6 +2,7 @@
 #include "tapegrad/nn/layers/merge.hpp"
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -65,5 +66,21 @@ std::shared_ptr<Layer> MergeLayer::from_config(const std::string& kind, const Co
   return std::make_shared<MergeLayer>(kind, MergeOptions{.axis = c.get_or<int64_t>("axis", -1),
                                                          .name = c.get<std::string>("name")});
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("Add", [](const Config& c) { return MergeLayer::from_config("Add", c); });
+TG_REGISTER_LAYER("Subtract",
+                  [](const Config& c) { return MergeLayer::from_config("Subtract", c); });
+TG_REGISTER_LAYER("Multiply",
+                  [](const Config& c) { return MergeLayer::from_config("Multiply", c); });
+TG_REGISTER_LAYER("Average", [](const Config& c) { return MergeLayer::from_config("Average", c); });
+TG_REGISTER_LAYER("Maximum", [](const Config& c) { return MergeLayer::from_config("Maximum", c); });
+TG_REGISTER_LAYER("Minimum", [](const Config& c) { return MergeLayer::from_config("Minimum", c); });
+TG_REGISTER_LAYER("Concatenate",
+                  [](const Config& c) { return MergeLayer::from_config("Concatenate", c); });
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_merge_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

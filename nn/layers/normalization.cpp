@@ -3,6 +3,7 @@
 
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -131,5 +132,14 @@ std::shared_ptr<Layer> EmbeddingLayer::from_config(const Config& c) {
                        .input_shape = Shape(c.list_or_empty("input_shape")),
                        .name = c.get<std::string>("name")});
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("BatchNormalization", BatchNormalizationLayer::from_config);
+TG_REGISTER_LAYER("LayerNormalization", LayerNormalizationLayer::from_config);
+TG_REGISTER_LAYER("Embedding", EmbeddingLayer::from_config);
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_normalization_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

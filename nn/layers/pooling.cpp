@@ -1,6 +1,7 @@
 // Pooling layers over the pooling ops.
 #include "tapegrad/nn/layers/pooling.hpp"
 
+#include "tapegrad/nn/layer_registry.hpp"
 #include "tapegrad/nn/layers/conv.hpp"
 
 namespace tg::nn {
@@ -64,5 +65,19 @@ std::shared_ptr<Layer> GlobalPooling2DLayer::from_config(const Config& c, bool m
                                   .input_shape = Shape(c.list_or_empty("input_shape")),
                                   .name = c.get<std::string>("name")});
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("MaxPooling2D",
+                  [](const Config& c) { return Pooling2DLayer::from_config(c, true); });
+TG_REGISTER_LAYER("AveragePooling2D",
+                  [](const Config& c) { return Pooling2DLayer::from_config(c, false); });
+TG_REGISTER_LAYER("GlobalMaxPooling2D",
+                  [](const Config& c) { return GlobalPooling2DLayer::from_config(c, true); });
+TG_REGISTER_LAYER("GlobalAveragePooling2D",
+                  [](const Config& c) { return GlobalPooling2DLayer::from_config(c, false); });
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_pooling_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

@@ -2,6 +2,7 @@
 #include "tapegrad/nn/layers/recurrent.hpp"
 
 #include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -179,5 +180,36 @@ Tensor TimeDistributedLayer::call(const Tensor& x, bool training) {
 }
 
 Config TimeDistributedLayer::config() const { return Layer::config(); }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+TG_REGISTER_LAYER("LSTM",
+                  [](const Config& c) { return RNNLayer::from_config(RNNLayer::Cell::LSTM, c); });
+TG_REGISTER_LAYER("GRU",
+                  [](const Config& c) { return RNNLayer::from_config(RNNLayer::Cell::GRU, c); });
+TG_REGISTER_LAYER("SimpleRNN",
+                  [](const Config& c) { return RNNLayer::from_config(RNNLayer::Cell::Simple, c); });
+TG_REGISTER_LAYER(
+    "Bidirectional",
+    [](const Config& c, std::vector<std::shared_ptr<Layer>> wrapped) -> std::shared_ptr<Layer> {
+      const std::string name = c.get_or<std::string>("name", "");
+      auto inner = wrapped.size() == 1 ? std::dynamic_pointer_cast<RNNLayer>(wrapped[0]) : nullptr;
+      if (!inner)
+        fail<IOError>("load_model: Bidirectional '", name, "' does not hold one recurrent layer");
+      return std::make_shared<BidirectionalLayer>(
+          inner,
+          BidirectionalOptions{.merge_mode = c.get<std::string>("merge_mode"), .name = name});
+    });
+TG_REGISTER_LAYER(
+    "TimeDistributed",
+    [](const Config& c, std::vector<std::shared_ptr<Layer>> wrapped) -> std::shared_ptr<Layer> {
+      const std::string name = c.get_or<std::string>("name", "");
+      if (wrapped.size() != 1)
+        fail<IOError>("load_model: TimeDistributed '", name, "' does not hold one layer");
+      return std::make_shared<TimeDistributedLayer>(wrapped[0], BasicLayerOptions{.name = name});
+    });
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_recurrent_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

@@ -75,6 +75,8 @@ class BidirectionalLayer : public Layer {
   BidirectionalLayer(std::shared_ptr<RNNLayer> layer, BidirectionalOptions opts = {});
   std::vector<Tensor> call_multi(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {forward_, backward_}; }
+  /// The forward layer (the backward one is made from its config).
+  std::vector<std::shared_ptr<Layer>> wrapped_layers() const override { return {forward_}; }
   Config config() const override;
   const std::shared_ptr<RNNLayer>& forward_layer() const { return forward_; }
 
@@ -96,6 +98,7 @@ class TimeDistributedLayer : public Layer {
   TimeDistributedLayer(std::shared_ptr<Layer> layer, BasicLayerOptions opts = {});
   Tensor call(const Tensor& x, bool training) override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {inner_}; }
+  std::vector<std::shared_ptr<Layer>> wrapped_layers() const override { return {inner_}; }
   Config config() const override;
   const std::shared_ptr<Layer>& inner() const { return inner_; }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/layer_registry.hpp"
 
 namespace tg::nn {
 
@@ -80,5 +81,25 @@ Config PermuteLayer::config() const {
   c.set("dims", dims_);
   return c;
 }
+
+// ---- registration (load_model rebuilds these types from their configs) ----
+namespace {
+BasicLayerOptions basic_options(const Config& c) {
+  return {shape_from_config(c, "input_shape"), c.get_or<std::string>("name", "")};
+}
+}  // namespace
+TG_REGISTER_LAYER("Flatten", [](const Config& c) -> std::shared_ptr<Layer> {
+  return std::make_shared<FlattenLayer>(basic_options(c));
+});
+TG_REGISTER_LAYER("Reshape", [](const Config& c) -> std::shared_ptr<Layer> {
+  return std::make_shared<ReshapeLayer>(shape_from_config(c, "target_shape"), basic_options(c));
+});
+TG_REGISTER_LAYER("Permute", [](const Config& c) -> std::shared_ptr<Layer> {
+  return std::make_shared<PermuteLayer>(c.get<std::vector<int64_t>>("dims"), basic_options(c));
+});
+// Referenced by load_model, so that a static link keeps this file's registrars.
+namespace detail {
+void link_reshaping_layers() {}
+}  // namespace detail
 
 }  // namespace tg::nn

@@ -1,12 +1,10 @@
-// Functional graph execution and the training loop (fit, evaluate, predict).
+// The trainer: compile, and fit / evaluate / predict and the *_on_batch calls around one
+// overridable train_step, test_step and predict_step.
 #include "tapegrad/nn/model.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
-#include <sstream>
-#include <unordered_map>
-#include <unordered_set>
+#include <cstdio>
 
 #include "tapegrad/autograd/engine.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
@@ -14,153 +12,6 @@
 #include "tapegrad/nn/progress_bar.hpp"
 
 namespace tg::nn {
-
-// ---------------------------------------------------------------- graph
-
-ModelImpl::ModelImpl(std::vector<Symbol> inputs, std::vector<Symbol> outputs, std::string name)
-    : Layer("Functional", std::move(name)) {
-  set_graph(std::move(inputs), std::move(outputs));
-}
-
-ModelImpl::ModelImpl(std::string type, std::string name)
-    : Layer(std::move(type), std::move(name)) {}
-
-void ModelImpl::set_graph(std::vector<Symbol> inputs, std::vector<Symbol> outputs) {
-  if (inputs.empty()) fail<ValueError>(label(), ": a model needs at least one input");
-  if (outputs.empty()) fail<ValueError>(label(), ": a model needs at least one output");
-  std::unordered_set<const SymbolState*> input_set;
-  for (const Symbol& s : inputs) {
-    if (!s.defined()) fail<ValueError>(label(), ": an input is undefined");
-    if (s.state()->call) fail<ValueError>(label(), ": input '", s.name(), "' is not an nn::Input");
-    input_set.insert(s.state().get());
-  }
-  // Post-order walk from the outputs (explicit stack): every call after the calls it reads.
-  std::vector<std::shared_ptr<LayerCall>> order;
-  std::unordered_set<const LayerCall*> done, open;
-  std::vector<std::pair<std::shared_ptr<LayerCall>, bool>> stack;
-  for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
-    if (!it->defined()) fail<ValueError>(label(), ": an output is undefined");
-    if (it->state()->call)
-      stack.emplace_back(it->state()->call, false);
-    else if (!input_set.count(it->state().get()))
-      fail<ValueError>(label(), ": output '", it->name(),
-                       "' is an input that is not among the model's inputs");
-  }
-  while (!stack.empty()) {
-    auto [call, expanded] = stack.back();
-    stack.pop_back();
-    if (done.count(call.get())) continue;
-    if (expanded) {
-      done.insert(call.get());
-      order.push_back(call);
-      continue;
-    }
-    stack.emplace_back(call, true);
-    for (auto it = call->inputs.rbegin(); it != call->inputs.rend(); ++it) {
-      const auto& st = it->state();
-      if (st->call) {
-        if (!done.count(st->call.get())) stack.emplace_back(st->call, false);
-      } else if (!input_set.count(st.get())) {
-        fail<ValueError>(label(), ": the outputs depend on input '", st->name,
-                         "', which is not among the model's inputs");
-      }
-    }
-  }
-  // Weights are saved and loaded by layer name: two layers with one name would be mixed up.
-  std::vector<std::shared_ptr<Layer>> layers;
-  std::unordered_set<const Layer*> seen;
-  std::unordered_set<std::string> names;
-  for (const auto& c : order)
-    if (seen.insert(c->layer.get()).second) {
-      if (!names.insert(c->layer->name()).second)
-        fail<ValueError>(label(), ": two layers are named '", c->layer->name(),
-                         "'; layer names must be unique in a model");
-      layers.push_back(c->layer);
-    }
-  inputs_ = std::move(inputs);
-  outputs_ = std::move(outputs);
-  order_ = std::move(order);
-  layers_ = std::move(layers);
-  Layer::ensure_built({});
-}
-
-void ModelImpl::clear_graph() {
-  inputs_.clear();
-  outputs_.clear();
-  order_.clear();
-  layers_.clear();
-}
-
-void ModelImpl::ensure_graph(const std::vector<Tensor>&) {}
-
-std::vector<Tensor> ModelImpl::call_multi(const std::vector<Tensor>& xs, bool training) {
-  ensure_graph(xs);
-  if (xs.size() != inputs_.size())
-    fail<ValueError>(label(), ": expected ", inputs_.size(), " inputs, got ", xs.size());
-  std::unordered_map<const SymbolState*, Tensor> values;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Shape& want = inputs_[i].shape();
-    const Shape& got = xs[i].shape();
-    bool ok = want.size() == got.size();
-    for (size_t d = 0; ok && d < want.size(); ++d) ok = want[d] < 0 || want[d] == got[d];
-    if (!ok)
-      fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want,
-                       " (-1: any), got ", got);
-    values[inputs_[i].state().get()] = xs[i];
-  }
-  // Outputs of each call, looked up through the call pointer.
-  std::unordered_map<const LayerCall*, std::vector<Tensor>> results;
-  auto value_of = [&](const Symbol& s) -> const Tensor& {
-    const auto& st = s.state();
-    if (!st->call) return values.at(st.get());
-    return results.at(st->call.get()).at(st->index);
-  };
-  for (const auto& call : order_) {
-    std::vector<Tensor> ins;
-    for (const Symbol& s : call->inputs) ins.push_back(value_of(s));
-    results[call.get()] = (*call->layer)(ins, training);
-  }
-  std::vector<Tensor> outs;
-  for (const Symbol& s : outputs_) outs.push_back(value_of(s));
-  return outs;
-}
-
-std::vector<Shape> ModelImpl::compute_output_shapes(const std::vector<Shape>& in) {
-  if (!has_graph()) return Layer::compute_output_shapes(in);
-  if (in.size() != inputs_.size())
-    fail<ValueError>(label(), ": expected ", inputs_.size(), " inputs, got ", in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    const Shape& want = inputs_[i].shape();
-    bool ok = want.size() == in[i].size();
-    for (size_t d = 1; ok && d < want.size(); ++d)
-      ok = want[d] < 0 || in[i][d] < 0 || want[d] == in[i][d];
-    if (!ok)
-      fail<ShapeError>(label(), ": input '", inputs_[i].name(), "' expects shape ", want, ", got ",
-                       in[i]);
-  }
-  std::vector<Shape> out;
-  for (const Symbol& s : outputs_) out.push_back(s.shape());
-  return out;
-}
-
-Config ModelImpl::config() const {
-  Config c = Layer::config();
-  std::vector<int64_t> n_in{static_cast<int64_t>(inputs_.size())};
-  c.set("num_inputs", static_cast<int64_t>(inputs_.size()));
-  c.set("num_outputs", static_cast<int64_t>(outputs_.size()));
-  return c;
-}
-
-std::shared_ptr<Layer> ModelImpl::get_layer(const std::string& name) const {
-  for (const auto& l : sublayers())
-    if (l->name() == name) return l;
-  fail<ValueError>(label(), ": no layer named '", name, "'");
-}
-
-void ModelImpl::to(Device device) {
-  Layer::to(device);
-  if (optimizer_) optimizer_->to(device);
-}
 
 // ---------------------------------------------------------------- compile
 
@@ -322,7 +173,7 @@ void ModelImpl::check_batch(const char* what, const Batch& b) const {
                      " outputs");
 }
 
-// ---------------------------------------------------------------- one step
+// ---------------------------------------------------------------- batches and logs
 
 Tensor ModelImpl::effective_sample_weight(const Batch& b,
                                           const std::map<int64_t, double>& class_weight) const {
@@ -344,37 +195,6 @@ Tensor ModelImpl::effective_sample_weight(const Batch& b,
   return w;
 }
 
-ModelImpl::StepResult ModelImpl::forward_loss(const Batch& b, bool training) {
-  StepResult r;
-  collect_losses();  // drop penalties left by calls outside a training step (predict, eager use)
-  r.predictions = call_multi(b.x, training);
-  if (r.predictions.size() != specs_.size())
-    fail<ValueError>(label(), ": the model has ", r.predictions.size(),
-                     " outputs but was compiled for ", specs_.size());
-  for (size_t i = 0; i < specs_.size(); ++i) {
-    Tensor l = specs_[i].loss(b.y[i], r.predictions[i], b.sample_weight);
-    if (l.numel() != 1)
-      fail<ShapeError>(label(), ": loss '", specs_[i].loss.name(), "' of output ", i,
-                       " is not a scalar: ", l.shape());
-    l = l.reshape({});
-    r.per_output.push_back(l);
-    Tensor wl = specs_[i].weight == 1.0 ? l : mul(l, specs_[i].weight);
-    r.total = r.total.defined() ? add(r.total, wl) : wl;
-  }
-  for (const Tensor& extra : collect_losses()) r.total = add(r.total, extra.reshape({}));
-  return r;
-}
-
-void ModelImpl::update_metrics(const Batch& b, const StepResult& r) {
-  for (size_t i = 0; i < specs_.size(); ++i)
-    for (auto& m : specs_[i].metrics) m->update(b.y[i], r.predictions[i], b.sample_weight);
-}
-
-void ModelImpl::reset_metrics() {
-  for (auto& s : specs_)
-    for (auto& m : s.metrics) m->reset();
-}
-
 Logs ModelImpl::metric_logs(double mean_loss, const std::vector<double>& output_losses) const {
   Logs logs;
   logs["loss"] = mean_loss;
@@ -385,23 +205,42 @@ Logs ModelImpl::metric_logs(double mean_loss, const std::vector<double>& output_
   return logs;
 }
 
+std::vector<std::string> ModelImpl::loss_keys() const {
+  std::vector<std::string> keys{"loss"};
+  if (specs_.size() > 1)
+    for (const auto& s : specs_) keys.push_back(s.prefix + "loss");
+  return keys;
+}
+
 namespace {
-/// Running weighted means of the total loss and each output's loss over an epoch.
-struct LossMeans {
-  double total = 0, count = 0;
-  std::vector<double> outputs;
-  void add(double loss, const std::vector<double>& outs, double n) {
-    total += loss * n;
-    count += n;
-    if (outputs.empty()) outputs.assign(outs.size(), 0.0);
-    for (size_t i = 0; i < outs.size(); ++i) outputs[i] += outs[i] * n;
+/// The logs of the batches of an epoch so far: the loss entries as running means weighted by
+/// batch size, every other entry as the last step returned it (metrics keep running results).
+class RunningLogs {
+ public:
+  explicit RunningLogs(std::vector<std::string> loss_keys) : loss_keys_(std::move(loss_keys)) {}
+  /// Adds a step's logs for a batch of n samples; returns the logs so far.
+  const Logs& add(const Logs& step, double n) {
+    for (const auto& [k, v] : step) {
+      if (std::find(loss_keys_.begin(), loss_keys_.end(), k) == loss_keys_.end()) {
+        logs_[k] = v;
+        continue;
+      }
+      auto& [total, count] = sums_[k];
+      total += v * n;
+      count += n;
+      logs_[k] = count > 0 ? total / count : 0.0;
+    }
+    ++batches_;
+    return logs_;
   }
-  double mean() const { return count > 0 ? total / count : 0.0; }
-  std::vector<double> output_means() const {
-    std::vector<double> m = outputs;
-    for (double& v : m) v = count > 0 ? v / count : 0.0;
-    return m;
-  }
+  int64_t batches() const { return batches_; }
+  const Logs& logs() const { return logs_; }
+
+ private:
+  std::vector<std::string> loss_keys_;
+  std::map<std::string, std::pair<double, double>> sums_;
+  Logs logs_;
+  int64_t batches_ = 0;
 };
 
 std::vector<std::pair<std::string, double>> as_list(const Logs& l) {
@@ -418,7 +257,83 @@ std::vector<double> values_of(const std::vector<Tensor>& ts) {
   for (const Tensor& t : ts) v.push_back(t.item<double>());
   return v;
 }
+
+double batch_size_of(const Batch& b) { return static_cast<double>(b.x[0].shape()[0]); }
 }  // namespace
+
+// ---------------------------------------------------------------- the steps
+
+std::vector<Tensor> ModelImpl::forward(const std::vector<Tensor>& x, bool training) {
+  collect_losses();  // drop penalties left by calls outside a training step (predict, eager use)
+  return call_multi(x, training);
+}
+
+ModelImpl::LossResult ModelImpl::compute_loss(const Batch& b, const std::vector<Tensor>& y_pred) {
+  check_compiled("compute_loss");
+  if (y_pred.size() != specs_.size())
+    fail<ValueError>(label(), ": the model has ", y_pred.size(), " outputs but was compiled for ",
+                     specs_.size());
+  if (b.y.size() != specs_.size())
+    fail<ValueError>(label(), ": compute_loss got ", b.y.size(), " targets for ", specs_.size(),
+                     " outputs");
+  LossResult r;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    Tensor l = specs_[i].loss(b.y[i], y_pred[i], b.sample_weight);
+    if (l.numel() != 1)
+      fail<ShapeError>(label(), ": loss '", specs_[i].loss.name(), "' of output ", i,
+                       " is not a scalar: ", l.shape());
+    l = l.reshape({});
+    r.per_output.push_back(l);
+    Tensor wl = specs_[i].weight == 1.0 ? l : mul(l, specs_[i].weight);
+    r.total = r.total.defined() ? add(r.total, wl) : wl;
+  }
+  for (const Tensor& extra : collect_losses()) r.total = add(r.total, extra.reshape({}));
+  return r;
+}
+
+void ModelImpl::minimize(const Tensor& loss) {
+  check_compiled("minimize");
+  std::vector<Tensor> params = trainable_weights();
+  std::vector<Tensor> grads = autograd::grad({loss}, params, {}, {.allow_unused = true});
+  optimizer_->apply_gradients(params, grads);
+}
+
+void ModelImpl::update_metrics(const Batch& b, const std::vector<Tensor>& y_pred) {
+  for (size_t i = 0; i < specs_.size(); ++i)
+    for (auto& m : specs_[i].metrics) m->update(b.y[i], y_pred[i], b.sample_weight);
+}
+
+void ModelImpl::reset_metrics() {
+  for (auto& s : specs_)
+    for (auto& m : s.metrics) m->reset();
+}
+
+Logs ModelImpl::step_logs(const LossResult& loss) const {
+  return metric_logs(loss.total.item<double>(), values_of(loss.per_output));
+}
+
+Logs ModelImpl::train_step(const Batch& b) {
+  const std::vector<Tensor> y_pred = forward(b.x, true);
+  const LossResult loss = compute_loss(b, y_pred);
+  minimize(loss.total);
+  update_metrics(b, y_pred);
+  return step_logs(loss);
+}
+
+Logs ModelImpl::test_step(const Batch& b) {
+  const std::vector<Tensor> y_pred = forward(b.x, false);
+  const LossResult loss = compute_loss(b, y_pred);
+  update_metrics(b, y_pred);
+  return step_logs(loss);
+}
+
+std::vector<Tensor> ModelImpl::predict_step(const std::vector<Tensor>& x) {
+  std::vector<Tensor> out = call_multi(x, false);
+  collect_losses();  // inference keeps no penalty terms
+  return out;
+}
+
+// ---------------------------------------------------------------- one batch
 
 Logs ModelImpl::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                                const Tensor& sw) {
@@ -427,12 +342,7 @@ Logs ModelImpl::train_on_batch(const std::vector<Tensor>& x, const std::vector<T
   ensure_graph(b.x);
   check_batch("train_on_batch", b);
   reset_metrics();
-  StepResult r = forward_loss(b, true);
-  std::vector<Tensor> params = trainable_weights();
-  std::vector<Tensor> grads = autograd::grad({r.total}, params, {}, {.allow_unused = true});
-  optimizer_->apply_gradients(params, grads);
-  update_metrics(b, r);
-  return metric_logs(r.total.item<double>(), values_of(r.per_output));
+  return train_step(b);
 }
 
 Logs ModelImpl::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
@@ -443,16 +353,12 @@ Logs ModelImpl::test_on_batch(const std::vector<Tensor>& x, const std::vector<Te
   check_batch("test_on_batch", b);
   reset_metrics();
   NoGrad ng;
-  StepResult r = forward_loss(b, false);
-  update_metrics(b, r);
-  return metric_logs(r.total.item<double>(), values_of(r.per_output));
+  return test_step(b);
 }
 
 std::vector<Tensor> ModelImpl::predict_on_batch(const std::vector<Tensor>& x) {
   NoGrad ng;
-  std::vector<Tensor> out = call_multi(x, false);
-  collect_losses();  // inference keeps no penalty terms
-  return out;
+  return predict_step(x);
 }
 
 // ---------------------------------------------------------------- fit
@@ -519,7 +425,7 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
     data.reset(epoch);
     ProgressBar bar(data.num_batches(), o.verbose);
     reset_metrics();
-    LossMeans means;
+    RunningLogs running(loss_keys());
     int64_t step = 0;
     Logs logs;
     while (auto batch = data.next()) {
@@ -527,20 +433,14 @@ History ModelImpl::fit(Dataset& data, FitOptions o) {
       ensure_graph(batch->x);
       check_batch("fit", *batch);
       batch->sample_weight = effective_sample_weight(*batch, o.class_weight);
-      StepResult r = forward_loss(*batch, true);
-      std::vector<Tensor> params = trainable_weights();
-      std::vector<Tensor> grads = autograd::grad({r.total}, params, {}, {.allow_unused = true});
-      optimizer_->apply_gradients(params, grads);
-      update_metrics(*batch, r);
-      means.add(r.total.item<double>(), values_of(r.per_output),
-                static_cast<double>(batch->x[0].shape()[0]));
+      logs = running.add(train_step(*batch), batch_size_of(*batch));
       ++step;
-      logs = metric_logs(means.mean(), means.output_means());
       if (data.num_batches() < 0 || step < data.num_batches()) bar.update(step, as_list(logs));
       for (auto& cb : o.callbacks) cb->on_train_batch_end(step - 1, logs);
       if (stop_training) break;
     }
-    epoch_logs = metric_logs(means.mean(), means.output_means());
+    epoch_logs = running.batches() > 0 ? running.logs()
+                                       : metric_logs(0.0, std::vector<double>(specs_.size(), 0.0));
     if (val) {
       Logs v = run_evaluation(*val, 0, o.callbacks);  // validation fires on_test_* as in Keras
       for (const auto& [k, x] : v) epoch_logs["val_" + k] = x;
@@ -561,22 +461,19 @@ Logs ModelImpl::run_evaluation(Dataset& data, int verbose,
   for (auto& cb : cbs) cb->on_test_begin({});
   data.reset(0);
   reset_metrics();
-  LossMeans means;
+  RunningLogs running(loss_keys());
   ProgressBar bar(data.num_batches(), verbose);
   int64_t step = 0;
   NoGrad ng;
   while (auto batch = data.next()) {
     ensure_graph(batch->x);
     check_batch("evaluate", *batch);
-    StepResult r = forward_loss(*batch, false);
-    update_metrics(*batch, r);
-    means.add(r.total.item<double>(), values_of(r.per_output),
-              static_cast<double>(batch->x[0].shape()[0]));
+    const Logs& so_far = running.add(test_step(*batch), batch_size_of(*batch));
     ++step;
-    if (data.num_batches() < 0 || step < data.num_batches())
-      bar.update(step, as_list(metric_logs(means.mean(), means.output_means())));
+    if (data.num_batches() < 0 || step < data.num_batches()) bar.update(step, as_list(so_far));
   }
-  Logs logs = metric_logs(means.mean(), means.output_means());
+  Logs logs = running.batches() > 0 ? running.logs()
+                                    : metric_logs(0.0, std::vector<double>(specs_.size(), 0.0));
   bar.update(step, as_list(logs), true);
   for (auto& cb : cbs) cb->on_test_end(logs);
   return logs;
@@ -610,149 +507,14 @@ std::vector<Tensor> ModelImpl::predict(const std::vector<Tensor>& x, PredictOpti
   NoGrad ng;
   int64_t step = 0;
   while (auto batch = data.next()) {
-    std::vector<Tensor> outs = call_multi(batch->x, false);
+    std::vector<Tensor> outs = predict_step(batch->x);
     if (parts.empty()) parts.resize(outs.size());
     for (size_t i = 0; i < outs.size(); ++i) parts[i].push_back(outs[i]);
-    collect_losses();  // inference keeps no penalty terms
     bar.update(++step, {});
   }
   std::vector<Tensor> result;
   for (auto& p : parts) result.push_back(p.size() == 1 ? p[0] : concat(p, 0));
   return result;
-}
-
-// ---------------------------------------------------------------- summary
-
-void ModelImpl::summary(std::ostream& os) {
-  struct Row {
-    std::string name, shape;
-    int64_t params;
-  };
-  std::vector<Row> rows;
-  auto shape_text = [](const Shape& s) {
-    std::ostringstream o;
-    o << '(';
-    for (size_t i = 0; i < s.size(); ++i)
-      o << (i ? ", " : "") << (s[i] < 0 ? std::string("None") : std::to_string(s[i]));
-    if (s.size() == 1) o << ',';
-    o << ')';
-    return o.str();
-  };
-  std::unordered_map<const Layer*, std::vector<Shape>> out_shapes;
-  for (const auto& c : order_) {
-    auto& v = out_shapes[c->layer.get()];
-    if (v.empty())
-      v = c->layer->compute_output_shapes([&] {
-        std::vector<Shape> in;
-        for (const Symbol& s : c->inputs) in.push_back(s.shape());
-        return in;
-      }());
-  }
-  for (const auto& l : sublayers()) {
-    std::string shape = "?";
-    auto it = out_shapes.find(l.get());
-    if (it != out_shapes.end()) {
-      shape.clear();
-      for (size_t i = 0; i < it->second.size(); ++i)
-        shape += (i ? ", " : "") + shape_text(it->second[i]);
-    }
-    rows.push_back({l->name() + " (" + l->type() + ")", shape, l->built() ? l->count_params() : 0});
-  }
-  const int w1 = 34, w2 = 26, w3 = 12;
-  const std::string rule(w1 + w2 + w3, '-'), thick(w1 + w2 + w3, '=');
-  os << "Model: \"" << name() << "\"\n" << rule << "\n";
-  os << std::left << std::setw(w1) << "Layer (type)" << std::setw(w2) << "Output Shape"
-     << std::right << std::setw(w3) << "Param #"
-     << "\n"
-     << thick << "\n";
-  for (const Row& r : rows)
-    os << std::left << std::setw(w1) << r.name << std::setw(w2) << r.shape << std::right
-       << std::setw(w3) << r.params << "\n";
-  int64_t trainable = 0, total = count_params();
-  for (const Tensor& t : trainable_weights()) trainable += t.numel();
-  os << thick << "\n";
-  os << "Total params: " << total << "\n";
-  os << "Trainable params: " << trainable << "\n";
-  os << "Non-trainable params: " << (total - trainable) << "\n" << rule << "\n";
-}
-
-// ---------------------------------------------------------------- Sequential
-
-SequentialImpl::SequentialImpl(std::vector<std::shared_ptr<Layer>> layers, std::string name)
-    : ModelImpl("Sequential", std::move(name)) {
-  for (auto& l : layers) add(l);
-}
-
-void SequentialImpl::add(std::shared_ptr<Layer> layer) {
-  if (!layer) fail<ValueError>(label(), ": add() got a null layer");
-  for (const auto& l : stack_) {
-    if (l == layer) fail<ValueError>(label(), ": layer '", layer->name(), "' was already added");
-    if (l->name() == layer->name())
-      fail<ValueError>(label(), ": a layer named '", layer->name(),
-                       "' is already in the model; names must be unique");
-  }
-  if (stack_.empty() && layer->declared_input_shape())
-    input_shape_ = *layer->declared_input_shape();
-  stack_.push_back(layer);
-  if (input_shape_) {
-    try {
-      rebuild();
-    } catch (...) {
-      stack_.pop_back();  // leave the model as it was
-      if (stack_.empty()) input_shape_.reset();
-      throw;
-    }
-  }
-}
-
-void SequentialImpl::pop() {
-  if (stack_.empty()) fail<ValueError>(label(), ": pop() on an empty model");
-  stack_.pop_back();
-  if (stack_.empty()) {
-    input_shape_.reset();
-    clear_graph();
-  } else if (input_shape_) {
-    rebuild();
-  }
-}
-
-void SequentialImpl::rebuild() {
-  Symbol in = Input(*input_shape_);
-  Symbol x = in;
-  for (const auto& l : stack_) x = l->call_symbolic({x})[0];
-  set_graph({in}, {x});
-}
-
-void SequentialImpl::build_for(const Shape& input_shape) {
-  input_shape_ = input_shape;
-  if (!stack_.empty()) rebuild();
-}
-
-void SequentialImpl::ensure_graph(const std::vector<Tensor>& x) {
-  if (has_graph()) return;
-  if (stack_.empty()) fail<ValueError>(label(), ": the model has no layers");
-  if (x.size() != 1)
-    fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", x.size());
-  Shape s = x[0].shape();
-  if (s.empty()) fail<ShapeError>(label(), ": inputs need a batch axis, got a scalar");
-  s.erase_at(0);
-  build_for(s);
-}
-
-std::vector<Tensor> SequentialImpl::call_multi(const std::vector<Tensor>& xs, bool training) {
-  ensure_graph(xs);
-  return ModelImpl::call_multi(xs, training);
-}
-
-std::vector<Shape> SequentialImpl::compute_output_shapes(const std::vector<Shape>& in) {
-  if (!has_graph()) {
-    if (in.size() != 1)
-      fail<ValueError>(label(), ": a Sequential model takes 1 input, got ", in.size());
-    Shape s = in[0];
-    s.erase_at(0);
-    build_for(s);
-  }
-  return ModelImpl::compute_output_shapes(in);
 }
 
 }  // namespace tg::nn
