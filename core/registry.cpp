@@ -21,7 +21,6 @@ using Factory = Backend* (*)(int);
 struct Factories {
   std::mutex mu;
   std::array<Factory, kDeviceTypeCount> by_type{};
-  Backend* cpu = nullptr;  // the CPU factory's result, cached: backend_for(cpu) is on every op
 };
 Factories& factories() {
   static Factories f;
@@ -44,6 +43,7 @@ Factories& registered() {
 Backend& backend_for(Device d) {
   if (d.type == DeviceType::CPU) {
     if (t_use_reference) return reference_backend();
+    // The CPU factory's result, cached: backend_for(cpu) is on every op.
     static Backend* const cpu = [] {
       Factories& f = registered();
       std::lock_guard<std::mutex> lock(f.mu);

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,19 @@ inline std::filesystem::path temp_dir(const std::string& prefix, const std::stri
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
+}
+
+/// The whole file p as bytes.
+inline std::string read_bytes(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+/// Writes bytes b to p, replacing the file.
+inline void write_bytes(const std::filesystem::path& p, const std::string& b) {
+  std::ofstream f(p, std::ios::binary);
+  f.write(b.data(), static_cast<std::streamsize>(b.size()));
 }
 
 }  // namespace tg::test

@@ -1,9 +1,9 @@
 // Shared helpers of the op definitions.
 #include "tapegrad/autograd/ops/op_util.hpp"
 
-#include "tapegrad/autograd/op_registry.hpp"
-
 #include <cmath>
+
+#include "tapegrad/autograd/op_registry.hpp"
 
 namespace tg::ops {
 

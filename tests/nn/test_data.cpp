@@ -26,10 +26,7 @@ using tg::test::values;
 
 fs::path temp_dir(const std::string& name) { return test::temp_dir("nn_data", name); }
 
-void write_bytes(const fs::path& p, const std::string& b) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(b.data(), static_cast<std::streamsize>(b.size()));
-}
+using tg::test::write_bytes;
 
 std::string be32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),

@@ -72,16 +72,8 @@ TG_REGISTER_OPTIMIZER("TestPlainSGD", [](const nn::Config& c) {
   return std::make_shared<PlainSGD>(c.get<double>("learning_rate"));
 });
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-void write_bytes(const fs::path& p, const std::string& b) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(b.data(), static_cast<std::streamsize>(b.size()));
-}
+using tg::test::read_bytes;
+using tg::test::write_bytes;
 /// Rewrites the trailing checksum of a model file (FNV-1a 64 over everything before it, as
 /// docs/saving.md describes), so that an edited file is read as written.
 void fix_checksum(std::string& bytes) {

@@ -21,16 +21,8 @@ using tg::test::values;
 
 fs::path temp_dir(const std::string& name) { return test::temp_dir("nn_saving", name); }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-void write_bytes(const fs::path& p, const std::string& b) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(b.data(), static_cast<std::streamsize>(b.size()));
-}
+using tg::test::read_bytes;
+using tg::test::write_bytes;
 
 /// A user merge layer (joins inputs on the last axis), registered for load_model below.
 struct ConcatMerge : nn::Layer {
