@@ -71,6 +71,24 @@ void BM_Matmul(benchmark::State& state) {
 }
 BENCHMARK(BM_Matmul)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
 
+// A symbolic Conv2D call at 224x224x3 (shape inference of the functional API): the shape-only
+// path (MetaScope) against the eager call on a batch of one that symbolic calls used to run.
+void BM_Conv2D224_Symbolic(benchmark::State& state) {
+  tg::nn::Conv2D conv(64, {3, 3}, {.padding = "same"});
+  tg::nn::Symbol in = tg::nn::Input({224, 224, 3});
+  conv(in);  // build
+  for (auto _ : state) benchmark::DoNotOptimize(conv(in).shape());
+}
+BENCHMARK(BM_Conv2D224_Symbolic)->Unit(benchmark::kMicrosecond);
+
+void BM_Conv2D224_EagerBatch1(benchmark::State& state) {
+  tg::nn::Conv2D conv(64, {3, 3}, {.padding = "same"});
+  tg::Tensor x = tg::zeros({1, 224, 224, 3});
+  tg::NoGrad ng;
+  for (auto _ : state) benchmark::DoNotOptimize(conv(x).impl());
+}
+BENCHMARK(BM_Conv2D224_EagerBatch1)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

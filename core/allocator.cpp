@@ -82,7 +82,7 @@ CachingAllocator& cpu_allocator() {
   return *a;
 }
 
-AllocatorStats allocator_stats(Device d) { return backend_for(d).allocator().stats(); }
-void release_cached_memory(Device d) { backend_for(d).allocator().release_cache(); }
+AllocatorStats allocator_stats(Device d) { return device_backend(d).allocator().stats(); }
+void release_cached_memory(Device d) { device_backend(d).allocator().release_cache(); }
 
 }  // namespace tg

@@ -16,7 +16,15 @@ namespace tg {
 void register_builtin_backends();
 
 namespace {
-[[gnu::tls_model("initial-exec")]] thread_local bool t_use_reference = false;
+// Thread-local switches of backend_for, read together on every op: bit 0 UseReferenceBackend,
+// bit 1 MetaScope.
+constexpr uint8_t kReferenceBit = 1, kMetaBit = 2;
+[[gnu::tls_model("initial-exec")]] thread_local uint8_t t_mode = 0;
+bool set_mode_bit(uint8_t bit, bool on) {
+  const bool prev = t_mode & bit;
+  t_mode = on ? (t_mode | bit) : (t_mode & ~bit);
+  return prev;
+}
 using Factory = Backend* (*)(int);
 struct Factories {
   std::mutex mu;
@@ -41,8 +49,15 @@ Factories& registered() {
 }  // namespace
 
 Backend& backend_for(Device d) {
+  if (t_mode) [[unlikely]] {
+    if (t_mode & kMetaBit) return meta_backend();
+    if (d.type == DeviceType::CPU) return reference_backend();
+  }
+  return device_backend(d);
+}
+
+Backend& device_backend(Device d) {
   if (d.type == DeviceType::CPU) {
-    if (t_use_reference) return reference_backend();
     // The CPU factory's result, cached: backend_for(cpu) is on every op.
     static Backend* const cpu = [] {
       Factories& f = registered();
@@ -82,8 +97,14 @@ void register_backend(DeviceType type, Backend* (*factory)(int)) {
   f.by_type[i] = factory;
 }
 
-UseReferenceBackend::UseReferenceBackend() : prev_(t_use_reference) { t_use_reference = true; }
-UseReferenceBackend::~UseReferenceBackend() { t_use_reference = prev_; }
+UseReferenceBackend::UseReferenceBackend() : prev_(set_mode_bit(kReferenceBit, true)) {}
+UseReferenceBackend::~UseReferenceBackend() { set_mode_bit(kReferenceBit, prev_); }
+
+MetaScope::MetaScope() : prev_(set_mode_bit(kMetaBit, true)) {}
+MetaScope::~MetaScope() { set_mode_bit(kMetaBit, prev_); }
+NoMetaScope::NoMetaScope() : prev_(set_mode_bit(kMetaBit, false)) {}
+NoMetaScope::~NoMetaScope() { set_mode_bit(kMetaBit, prev_); }
+bool in_meta_scope() { return t_mode & kMetaBit; }
 
 void Backend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
                                   const Tensor& grad_in, const Pool2dParams&) {

@@ -11,8 +11,11 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) fail<ShapeError>("empty: negative size in shape ", shape);
   auto impl = detail::make_pooled<TensorImpl>();
-  impl->storage = detail::make_pooled<Storage>(
-      backend_for(device).allocator(), std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype));
+  const size_t bytes = std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype);
+  Backend& backend = device_backend(device);  // throws for a device that does not exist
+  impl->storage = in_meta_scope()
+                      ? detail::make_pooled<Storage>(Storage::Meta{}, device, bytes)
+                      : detail::make_pooled<Storage>(backend.allocator(), bytes);
   impl->strides = contiguous_strides(shape);
   impl->shape = shape;
   impl->dtype = dtype;
@@ -28,6 +31,16 @@ Tensor Tensor::make_view(std::shared_ptr<Storage> storage, Shape shape, Strides 
   impl->offset = offset;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+
+std::vector<unsigned char> Tensor::host_bytes() const {
+  if (!defined()) fail<ValueError>("to_vector: undefined tensor");
+  std::vector<unsigned char> bytes(static_cast<size_t>(numel()) * dtype_size(dtype()));
+  if (bytes.empty() || is_meta()) return bytes;  // a meta tensor reads as zeros
+  NoMetaScope compute;  // a real tensor's values, also when asked inside a MetaScope
+  const Tensor c = detach().contiguous();
+  backend_for(c.device()).copy_to_host(c, bytes.data());
+  return bytes;
 }
 
 int64_t Tensor::size(int64_t axis) const {

@@ -114,6 +114,9 @@ class Tensor {
   int64_t size(int64_t axis) const;
   int64_t numel() const { return tg::numel(impl_->shape); }
   bool is_contiguous() const;
+  /// Whether the tensor has shape, dtype and device but no memory yet: made by an op inside a
+  /// MetaScope (core/registry.hpp).
+  bool is_meta() const { return impl_->storage->is_meta(); }
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
@@ -129,6 +132,9 @@ class Tensor {
   /// All elements in row-major order, converted to T.
   template <class T>
   std::vector<T> to_vector() const;
+  /// The elements in row-major order as bytes of the tensor's own dtype, read through its
+  /// device's backend: a real tensor's values even inside a MetaScope, zeros for a meta tensor.
+  std::vector<unsigned char> host_bytes() const;
 
   // ---- autograd (defined in autograd/) ----
   bool requires_grad() const { return impl_->requires_grad; }
@@ -309,9 +315,15 @@ T* Tensor::data() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor c = detach().to(Device::cpu()).to(dtype_of_v<T>).contiguous();  // convert on the host
-  const T* p = c.data<T>();
-  return std::vector<T>(p, p + c.numel());
+  const std::vector<unsigned char> bytes = host_bytes();
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(numel()));
+  dispatch_dtype(dtype(), [&](auto zero) {  // convert on the host
+    using S = decltype(zero);
+    const S* p = reinterpret_cast<const S*>(bytes.data());
+    for (int64_t i = 0; i < numel(); ++i) out.push_back(static_cast<T>(p[i]));
+  });
+  return out;
 }
 
 template <class T>

@@ -8,6 +8,7 @@
 
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg::nn {
 
@@ -20,11 +21,6 @@ std::string unique_name(const std::string& base) {
   return n == 0 ? base : base + "_" + std::to_string(n);
 }
 
-Shape batch1(Shape s) {
-  for (auto& d : s)
-    if (d < 0) d = 1;
-  return s;
-}
 }  // namespace
 
 std::string snake_case(const std::string& type) {
@@ -76,22 +72,51 @@ std::vector<Tensor> Layer::call_multi(const std::vector<Tensor>& inputs, bool tr
   return {call(inputs[0], training)};
 }
 
+namespace {
+// Sizes an unknown axis (-1) takes in the two shape-only probes of compute_output_shapes; an
+// output size that differs between them depends on an unknown size and is reported as -1. The
+// second is 1.5 times the first, so the sizes stay apart through six halvings (stride-2 convs
+// and pools) and stay large enough for any kernel a model on unknown sizes would use.
+constexpr int64_t kProbeSizes[2] = {128, 192};
+
+Shape with_unknown(Shape s, int64_t size) {
+  for (auto& d : s)
+    if (d < 0) d = size;
+  return s;
+}
+}  // namespace
+
 std::vector<Shape> Layer::compute_output_shapes(const std::vector<Shape>& input_shapes) {
   ensure_built(input_shapes);
-  std::vector<Tensor> probes;
-  for (const Shape& s : input_shapes) probes.push_back(zeros(batch1(s)));
-  std::vector<Tensor> outs;
-  {
-    NoGrad ng;
-    outs = call_multi(probes, false);
-  }
-  collect_losses();  // drop what the probe added
-  std::vector<Shape> shapes;
-  for (const Tensor& o : outs) {
-    Shape s = o.shape();
-    if (!s.empty() && !input_shapes.empty() && !input_shapes[0].empty() && input_shapes[0][0] < 0)
-      s[0] = -1;
-    shapes.push_back(s);
+  bool unknown = false;
+  for (const Shape& s : input_shapes)
+    for (int64_t d : s) unknown |= d < 0;
+  // The layer's own call on meta tensors: its checks and every op's shape rule run, no kernel
+  // and no allocation (the weights are real; ops read them for nothing but their shapes).
+  auto probe = [&](int64_t size) {
+    std::vector<Tensor> outs;
+    {
+      MetaScope meta;
+      NoGrad ng;
+      std::vector<Tensor> probes;
+      for (const Shape& s : input_shapes) probes.push_back(Tensor::empty(with_unknown(s, size)));
+      outs = call_multi(probes, false);
+    }
+    collect_losses();  // drop what the probe added
+    std::vector<Shape> shapes;
+    for (const Tensor& o : outs) shapes.push_back(o.shape());
+    return shapes;
+  };
+  std::vector<Shape> shapes = probe(kProbeSizes[0]);
+  if (!unknown) return shapes;
+  const std::vector<Shape> other = probe(kProbeSizes[1]);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (i >= other.size() || other[i].size() != shapes[i].size())
+      fail<ValueError>(label(), ": output ", i, " changes rank with the unknown input sizes (",
+                       shapes[i], " for ", kProbeSizes[0], ", ",
+                       i < other.size() ? other[i] : Shape{}, " for ", kProbeSizes[1], ")");
+    for (size_t d = 0; d < shapes[i].size(); ++d)
+      if (shapes[i][d] != other[i][d]) shapes[i][d] = -1;
   }
   return shapes;
 }
@@ -106,6 +131,7 @@ Config Layer::config() const {
 
 void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
   if (built_) return;
+  NoMetaScope compute;  // weights are real even when the first call is symbolic
   build_multi(input_shapes);
   built_ = true;
 }
@@ -163,6 +189,7 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape, const Init
     if (w.name == name) fail<ValueError>(label(), ": weight '", name, "' added twice");
   Tensor v;
   {
+    NoMetaScope compute;  // also when a layer adds a weight during a symbolic call
     NoGrad ng;
     v = init(shape, dtype).contiguous();
     if (v.shape() != shape)

@@ -90,8 +90,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual Tensor call(const Tensor& x, bool training);
   /// The computation for several inputs or outputs; defaults to call(x) for one input.
   virtual std::vector<Tensor> call_multi(const std::vector<Tensor>& inputs, bool training);
-  /// Output shapes (batch axis -1) for input shapes. The default builds the layer and runs it
-  /// on zeros with batch 1; override when that is costly.
+  /// Output shapes (batch axis -1) for input shapes. The default builds the layer and runs its
+  /// call on meta tensors (a MetaScope: every op's checks and shape rule, no arithmetic, no
+  /// memory), twice when a size is unknown (-1): at 128 and at 192, an output size that differs
+  /// being unknown. Layers need not override it.
   virtual std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes);
   /// The constructor arguments (Keras get_config); the base writes name and trainable.
   virtual Config config() const;

@@ -1,5 +1,6 @@
 // Optimizer base: clipping, weight decay, slots, state; schedules; lookup by name.
 #include "tapegrad/nn/optimizer.hpp"
+#include "tapegrad/nn/optimizer_registry.hpp"
 
 #include <cmath>
 
@@ -362,87 +363,97 @@ nn::Config Nadam::config() const {
 }
 
 std::shared_ptr<Optimizer> get(const std::string& name) {
-  std::string n;
-  for (char c : name) n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (n == "sgd") return std::make_shared<SGD>();
-  if (n == "rmsprop") return std::make_shared<RMSprop>();
-  if (n == "adam") return std::make_shared<Adam>();
-  if (n == "adamw") return std::make_shared<AdamW>();
-  if (n == "adagrad") return std::make_shared<Adagrad>();
-  if (n == "adadelta") return std::make_shared<Adadelta>();
-  if (n == "adamax") return std::make_shared<Adamax>();
-  if (n == "nadam") return std::make_shared<Nadam>();
-  fail<ValueError>("optim::get: unknown optimizer '", name, "'");
+  auto lower = [](const std::string& x) {
+    std::string out;
+    for (char c : x) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  // Keras names are matched without case ("rmsprop", "RMSprop"); user-registered ones too.
+  for (const std::string& registered : registered_optimizers())
+    if (lower(registered) == lower(name)) {
+      nn::Config c;
+      c.set("name", registered);
+      return from_config(c);  // every setting absent: the options' defaults
+    }
+  fail<ValueError>("optim::get: unknown optimizer '", name, "' (registered: ",
+                   registered_optimizers().size(), " names, e.g. sgd, rmsprop, adam)");
 }
 
 }  // namespace tg::optim
 
 // ---- registration: load_model rebuilds each optimizer from its config() by name ----
-#include "tapegrad/nn/optimizer_registry.hpp"
 
 namespace tg::optim {
 namespace {
-// The settings every optimizer's config holds: weight decay and the clipping options.
-struct CommonSaved {
-  double weight_decay;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
-};
-CommonSaved common_from_config(const nn::Config& c) {
-  return {c.get_or<double>("weight_decay", 0.0), optional_from_config(c, "clipnorm"),
-          optional_from_config(c, "clipvalue"), optional_from_config(c, "global_clipnorm")};
+/// field = the config's value under key, when the config has it (a setting a file leaves out
+/// keeps the options' default, so optim::get builds an optimizer from its name alone).
+template <class T>
+void read(const nn::Config& c, const char* key, T& field) {
+  if (c.has(key)) field = c.get<T>(key);
+}
+/// The settings every optimizer's options hold: learning rate, weight decay and clipping.
+template <class O>
+O with_common(const nn::Config& c, O o) {
+  if (c.has("learning_rate")) o.learning_rate = learning_rate_from_config(c);
+  read(c, "weight_decay", o.weight_decay);
+  for (auto [key, field] : {std::pair{"clipnorm", &o.clipnorm}, std::pair{"clipvalue", &o.clipvalue},
+                            std::pair{"global_clipnorm", &o.global_clipnorm}})
+    if (c.has(key)) *field = optional_from_config(c, key);
+  return o;
+}
+/// beta_1, beta_2 and epsilon: the settings of Adam, AdamW, Adamax and Nadam.
+template <class O>
+O with_betas(const nn::Config& c, O o) {
+  read(c, "beta_1", o.beta_1);
+  read(c, "beta_2", o.beta_2);
+  read(c, "epsilon", o.epsilon);
+  return o;
 }
 }  // namespace
 
 TG_REGISTER_OPTIMIZER("SGD", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<SGD>(SGDOptions{learning_rate_from_config(c), c.get<double>("momentum"),
-                                          c.get<bool>("nesterov"), k.weight_decay, k.clipnorm,
-                                          k.clipvalue, k.global_clipnorm});
+  SGDOptions o = with_common(c, SGDOptions{});
+  read(c, "momentum", o.momentum);
+  read(c, "nesterov", o.nesterov);
+  return std::make_shared<SGD>(o);
 });
 TG_REGISTER_OPTIMIZER("RMSprop", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<RMSprop>(
-      RMSpropOptions{learning_rate_from_config(c), c.get<double>("rho"), c.get<double>("momentum"),
-                     c.get<double>("epsilon"), c.get<bool>("centered"), k.weight_decay, k.clipnorm,
-                     k.clipvalue, k.global_clipnorm});
+  RMSpropOptions o = with_common(c, RMSpropOptions{});
+  read(c, "rho", o.rho);
+  read(c, "momentum", o.momentum);
+  read(c, "epsilon", o.epsilon);
+  read(c, "centered", o.centered);
+  return std::make_shared<RMSprop>(o);
 });
 TG_REGISTER_OPTIMIZER("Adam", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<Adam>(AdamOptions{learning_rate_from_config(c), c.get<double>("beta_1"),
-                                            c.get<double>("beta_2"), c.get<double>("epsilon"),
-                                            c.get<bool>("amsgrad"), k.weight_decay, k.clipnorm,
-                                            k.clipvalue, k.global_clipnorm});
+  AdamOptions o = with_betas(c, with_common(c, AdamOptions{}));
+  read(c, "amsgrad", o.amsgrad);
+  return std::make_shared<Adam>(o);
 });
 TG_REGISTER_OPTIMIZER("AdamW", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<AdamW>(AdamWOptions{learning_rate_from_config(c), k.weight_decay,
-                                              c.get<double>("beta_1"), c.get<double>("beta_2"),
-                                              c.get<double>("epsilon"), c.get<bool>("amsgrad"),
-                                              k.clipnorm, k.clipvalue, k.global_clipnorm});
+  AdamWOptions o = with_betas(c, with_common(c, AdamWOptions{}));
+  read(c, "amsgrad", o.amsgrad);
+  return std::make_shared<AdamW>(o);
 });
 TG_REGISTER_OPTIMIZER("Adagrad", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<Adagrad>(AdagradOptions{
-      learning_rate_from_config(c), c.get<double>("initial_accumulator_value"),
-      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+  AdagradOptions o = with_common(c, AdagradOptions{});
+  read(c, "initial_accumulator_value", o.initial_accumulator_value);
+  read(c, "epsilon", o.epsilon);
+  return std::make_shared<Adagrad>(o);
 });
 TG_REGISTER_OPTIMIZER("Adadelta", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<Adadelta>(
-      AdadeltaOptions{learning_rate_from_config(c), c.get<double>("rho"), c.get<double>("epsilon"),
-                      k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+  AdadeltaOptions o = with_common(c, AdadeltaOptions{});
+  read(c, "rho", o.rho);
+  read(c, "epsilon", o.epsilon);
+  return std::make_shared<Adadelta>(o);
 });
 TG_REGISTER_OPTIMIZER("Adamax", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<Adamax>(AdamaxOptions{
-      learning_rate_from_config(c), c.get<double>("beta_1"), c.get<double>("beta_2"),
-      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+  AdamaxOptions o = with_betas(c, with_common(c, AdamaxOptions{}));
+  return std::make_shared<Adamax>(o);
 });
 TG_REGISTER_OPTIMIZER("Nadam", [](const nn::Config& c) -> std::shared_ptr<Optimizer> {
-  const CommonSaved k = common_from_config(c);
-  return std::make_shared<Nadam>(NadamOptions{
-      learning_rate_from_config(c), c.get<double>("beta_1"), c.get<double>("beta_2"),
-      c.get<double>("epsilon"), k.weight_decay, k.clipnorm, k.clipvalue, k.global_clipnorm});
+  NadamOptions o = with_betas(c, with_common(c, NadamOptions{}));
+  return std::make_shared<Nadam>(o);
 });
 
 }  // namespace tg::optim

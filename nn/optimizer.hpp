@@ -280,8 +280,10 @@ class Nadam : public Optimizer {
   double u_product_ = 1.0, u_t_ = 0, u_t1_ = 0, u_prod_t_ = 1, u_prod_t1_ = 1;
 };
 
-/// An optimizer by Keras name with default settings ("sgd", "rmsprop", "adam", "adamw",
-/// "adagrad", "adadelta", "adamax", "nadam"); throws ValueError otherwise.
+/// An optimizer by name, without regard to case, with its default settings: the Keras names
+/// ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "adamax", "nadam") and any name
+/// registered with TG_REGISTER_OPTIMIZER (its factory gets a config holding only "name").
+/// Throws ValueError for an unknown name.
 std::shared_ptr<Optimizer> get(const std::string& name);
 
 }  // namespace tg::optim

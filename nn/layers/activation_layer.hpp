@@ -13,7 +13,6 @@ class ActivationLayer : public Layer {
  public:
   ActivationLayer(ActivationFn activation, BasicLayerOptions opts = {});
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override { return in; }
   Config config() const override;
 
  private:
@@ -37,7 +36,6 @@ class DropoutLayer : public Layer {
  public:
   DropoutLayer(double rate, DropoutOptions opts = {});
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override { return in; }
   Config config() const override;
 
  private:

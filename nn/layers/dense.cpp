@@ -37,16 +37,6 @@ Tensor DenseLayer::call(const Tensor& x, bool) {
   return opts_.activation(y);
 }
 
-std::vector<Shape> DenseLayer::compute_output_shapes(const std::vector<Shape>& input_shapes) {
-  if (input_shapes.size() != 1)
-    fail<ValueError>(label(), ": expected 1 input, got ", input_shapes.size());
-  ensure_built(input_shapes);
-  check_input(input_shapes[0]);
-  Shape s = input_shapes[0];
-  s.back() = units_;
-  return {s};
-}
-
 Config DenseLayer::config() const {
   Config c = Layer::config();
   c.set("units", units_);

@@ -37,7 +37,6 @@ class DenseLayer : public Layer {
   DenseLayer(int64_t units, DenseOptions opts = {});
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
   Config config() const override;
   int64_t units() const { return units_; }
   /// The kernel (in, units) and bias (units); undefined before the layer is built.

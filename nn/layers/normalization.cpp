@@ -31,10 +31,6 @@ Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   return batch_norm(x, gamma_, beta_, moving_mean_, moving_variance_, training && trainable(),
                     o_.momentum, o_.epsilon, axis);
 }
-std::vector<Shape> BatchNormalizationLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  ensure_built(in);
-  return in;
-}
 Config BatchNormalizationLayer::config() const {
   Config c = Layer::config();
   c.set("axis", o_.axis);
@@ -68,10 +64,6 @@ void LayerNormalizationLayer::build(const Shape& in) {
 }
 Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
   return layer_norm(x, gamma_, beta_, Axes(o_.axis), o_.epsilon);
-}
-std::vector<Shape> LayerNormalizationLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  ensure_built(in);
-  return in;
 }
 Config LayerNormalizationLayer::config() const {
   Config c = Layer::config();
@@ -110,12 +102,6 @@ Tensor EmbeddingLayer::call(const Tensor& x, bool) {
                        input_dim_);
   }
   return embedding(ix, table_);
-}
-std::vector<Shape> EmbeddingLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  ensure_built(in);
-  Shape s = in[0];
-  s.push_back(output_dim_);
-  return {s};
 }
 Config EmbeddingLayer::config() const {
   Config c = Layer::config();

@@ -28,7 +28,6 @@ class BatchNormalizationLayer : public Layer {
   explicit BatchNormalizationLayer(BatchNormalizationOptions opts = {});
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override;
   Config config() const override;
   static std::shared_ptr<Layer> from_config(const Config& c);
   const Tensor& moving_mean() const { return moving_mean_; }
@@ -60,7 +59,6 @@ class LayerNormalizationLayer : public Layer {
   explicit LayerNormalizationLayer(LayerNormalizationOptions opts = {});
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override;
   Config config() const override;
   static std::shared_ptr<Layer> from_config(const Config& c);
 
@@ -88,7 +86,6 @@ class EmbeddingLayer : public Layer {
   EmbeddingLayer(int64_t input_dim, int64_t output_dim, EmbeddingOptions opts = {});
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override;
   Config config() const override;
   static std::shared_ptr<Layer> from_config(const Config& c);
 

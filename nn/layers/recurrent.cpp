@@ -82,18 +82,6 @@ std::vector<Tensor> RNNLayer::call_multi(const std::vector<Tensor>& in, bool) {
   return r;
 }
 
-std::vector<Shape> RNNLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  ensure_built(in);
-  if (in[0].size() != 3 || in[0][2] != kernel_.shape()[0])
-    fail<ShapeError>(label(), ": expected input (batch, timesteps, ", kernel_.shape()[0], "), got ",
-                     in[0]);
-  const int64_t n = in[0][0];
-  std::vector<Shape> out{o_.return_sequences ? Shape{n, in[0][1], units_} : Shape{n, units_}};
-  if (o_.return_state)
-    for (size_t i = 0; i < num_states(cell_); ++i) out.push_back({n, units_});
-  return out;
-}
-
 Config RNNLayer::config() const {
   Config c = Layer::config();
   c.set("units", units_);

@@ -31,7 +31,6 @@ class RNNLayer : public Layer {
   RNNLayer(Cell cell, int64_t units, RNNOptions opts = {});
   void build_multi(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call_multi(const std::vector<Tensor>& inputs, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
   Config config() const override;
   static std::shared_ptr<Layer> from_config(Cell cell, const Config& c);
   /// A new, unbuilt layer with the same settings (go_backwards flipped when reverse).

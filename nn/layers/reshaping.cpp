@@ -15,12 +15,6 @@ Tensor FlattenLayer::call(const Tensor& x, bool) {
   if (x.dim() < 1) fail<ShapeError>(label(), ": expected an input with a batch axis, got a scalar");
   return x.dim() == 1 ? x.reshape({x.shape()[0], 1}) : x.flatten(1);
 }
-std::vector<Shape> FlattenLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  if (in.size() != 1) fail<ValueError>(label(), ": expected 1 input, got ", in.size());
-  int64_t n = 1;
-  for (size_t i = 1; i < in[0].size(); ++i) n *= in[0][i];
-  return {Shape{in[0].empty() ? -1 : in[0][0], n}};
-}
 
 ReshapeLayer::ReshapeLayer(Shape target, BasicLayerOptions o)
     : Layer("Reshape", o.name), target_(std::move(target)) {
@@ -39,19 +33,6 @@ Tensor ReshapeLayer::call(const Tensor& x, bool) {
       (known && per % known))
     fail<ShapeError>(label(), ": cannot reshape input ", x.shape(), " to [batch] + ", target_);
   return x.reshape(s);
-}
-std::vector<Shape> ReshapeLayer::compute_output_shapes(const std::vector<Shape>& in) {
-  int64_t per = 1, known = 1;
-  for (size_t i = 1; i < in[0].size(); ++i) per *= in[0][i];
-  for (int64_t d : target_)
-    if (d != -1) known *= d;
-  Shape s = target_;
-  for (auto& d : s)
-    if (d == -1) d = known ? per / known : 0;
-  if (numel(s) != per)
-    fail<ShapeError>(label(), ": cannot reshape input ", in[0], " to [batch] + ", target_);
-  s.insert_at(0, in[0].empty() ? -1 : in[0][0]);
-  return {s};
 }
 Config ReshapeLayer::config() const {
   Config c = Layer::config();

@@ -17,7 +17,6 @@ class FlattenLayer : public Layer {
  public:
   explicit FlattenLayer(BasicLayerOptions opts = {});
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override;
 };
 /// Handle: nn::Flatten().
 class Flatten : public LayerHandle<FlattenLayer> {
@@ -31,7 +30,6 @@ class ReshapeLayer : public Layer {
  public:
   ReshapeLayer(Shape target_shape, BasicLayerOptions opts = {});
   Tensor call(const Tensor& x, bool training) override;
-  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& in) override;
   Config config() const override;
 
  private:

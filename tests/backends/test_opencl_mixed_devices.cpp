@@ -87,3 +87,26 @@ TEST_CASE("an optimizer step refuses a parameter and gradient on two devices",
   // Nothing changed: the parameter keeps its values.
   TG_CHECK_VALUES(w, (std::vector<double>{1, 1, 1}), 0, 0);
 }
+
+TEST_CASE("a MetaScope keeps OpenCL tensors on their device and allocates none", "[opencl][meta]") {
+  Tensor w = uniform({3, 5}, -1, 1, 7, {.device = kDev});
+  const std::vector<float> w_values = uniform({3, 5}, -1, 1, 7).to_vector<float>();
+  const AllocatorStats before = allocator_stats(kDev);
+  Tensor y;
+  {
+    MetaScope meta;
+    Tensor x = Tensor::empty({4, 3}, kFloat32, kDev);
+    y = relu(add(matmul(x, w), 1.0));
+    // A real OpenCL tensor reads its values inside the scope.
+    CHECK(w.to_vector<float>() == w_values);
+    // Mixed devices are refused as in a real run.
+    CHECK_THROWS_AS(matmul(Tensor::empty({4, 3}), w), DeviceError);
+  }
+  const AllocatorStats after = allocator_stats(kDev);
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.device_allocs == before.device_allocs);
+  CHECK(after.cache_hits == before.cache_hits);
+  CHECK(y.device() == kDev);
+  CHECK(y.shape() == Shape{4, 5});
+  CHECK(y.is_meta());
+}

@@ -196,3 +196,40 @@ TEST_CASE("a user optimizer registered with TG_REGISTER_OPTIMIZER is restored by
   CHECK_THAT(error_of<IOError>([&] { optim::from_config(unknown); }), Contains("NoSuchOptimizer"));
   fs::remove_all(dir);
 }
+
+TG_REGISTER_OPTIMIZER("TestDefaultSGD", [](const nn::Config& c) {
+  return std::make_shared<PlainSGD>(c.get_or<double>("learning_rate", 0.25));
+});
+
+TEST_CASE("optim::get builds any registered optimizer by name with its defaults",
+          "[registry][optimizer]") {
+  // Keras 3 defaults, by case-insensitive name.
+  auto setting = [](const std::string& name, const std::string& key) {
+    return optim::get(name)->config().get<double>(key);
+  };
+  CHECK(optim::get("RMSprop")->name() == "RMSprop");
+  CHECK(setting("rmsprop", "learning_rate") == Approx(0.001));
+  CHECK(setting("rmsprop", "rho") == Approx(0.9));
+  CHECK(setting("RMSPROP", "epsilon") == Approx(1e-7));
+  CHECK(setting("sgd", "learning_rate") == Approx(0.01));  // SGD's own default
+  CHECK(setting("adamw", "weight_decay") == Approx(0.004));
+  CHECK(setting("adam", "beta_2") == Approx(0.999));
+  CHECK(setting("adagrad", "initial_accumulator_value") == Approx(0.1));
+  CHECK(setting("adadelta", "rho") == Approx(0.95));
+  CHECK(optim::get("nadam")->name() == "Nadam");
+  CHECK(optim::get("adamax")->name() == "Adamax");
+  // A user optimizer registered with TG_REGISTER_OPTIMIZER, found the same way.
+  auto user = optim::get("testdefaultsgd");
+  CHECK(user->name() == "TestPlainSGD");
+  CHECK(user->learning_rate() == Approx(0.25));
+  CHECK_THAT(error_of<ValueError>([] { optim::get("no_such_optimizer"); }),
+             Contains("no_such_optimizer"));
+  // A saved config that leaves settings out gets the defaults for them.
+  nn::Config partial;
+  partial.set("name", std::string("Adam"));
+  partial.set("beta_1", 0.5);
+  auto adam = optim::from_config(partial);
+  CHECK(adam->config().get<double>("beta_1") == Approx(0.5));
+  CHECK(adam->config().get<double>("epsilon") == Approx(1e-7));
+  CHECK(adam->learning_rate() == Approx(0.001));
+}
