@@ -13,15 +13,20 @@ Tensor finish(Tensor t, const TensorOptions& opts) {
   if (opts.requires_grad) t.requires_grad_(true);
   return t;
 }
-}  // namespace
 
-Tensor full(const Shape& shape, double value, TensorOptions opts) {
-  Tensor t = Tensor::empty(shape, opts.dtype, opts.device);
+/// A tensor of shape filled with value; op names the factory in errors.
+Tensor filled(std::string_view op, const Shape& shape, double value, const TensorOptions& opts) {
+  Tensor t = Tensor::empty(shape, opts.dtype, opts.device, op);
   backend_for(opts.device).fill(t, value);
   return finish(t, opts);
 }
-Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0.0, opts); }
-Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+}  // namespace
+
+Tensor full(const Shape& shape, double value, TensorOptions opts) {
+  return filled("full", shape, value, opts);
+}
+Tensor zeros(const Shape& shape, TensorOptions opts) { return filled("zeros", shape, 0.0, opts); }
+Tensor ones(const Shape& shape, TensorOptions opts) { return filled("ones", shape, 1.0, opts); }
 Tensor zeros_like(const Tensor& t) {
   return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()});
 }
@@ -32,8 +37,8 @@ Tensor ones_like(const Tensor& t) {
 Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
 
 Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device) {
-  Tensor t = Tensor::empty(shape, dtype, device);
-  backend_for(device).copy_from_host(data, t);
+  Tensor t = Tensor::empty(shape, dtype, device, "from_blob");
+  if (t.numel() > 0) backend_for(device).copy_from_host(data, t);  // data may be null when empty
   return t;
 }
 
@@ -52,6 +57,9 @@ Tensor tensor(std::initializer_list<float> values, const Shape& shape, TensorOpt
 Tensor arange(double start, double stop, double step, TensorOptions opts) {
   if (step == 0) fail<ValueError>("arange: step must not be 0");
   const double span = (stop - start) / step;
+  if (!(span < 9.2e18))  // also NaN: an element count int64 cannot hold
+    fail<ShapeError>("arange: [", start, ", ", stop, ") in steps of ", step, " has ", span,
+                     " elements, more than 2^63");
   const int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;

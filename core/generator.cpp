@@ -31,7 +31,8 @@ Tensor make_random(const Shape& shape, Distribution dist, double a, double b, ui
   if (!is_floating(opts.dtype))
     fail<DTypeError>(dist == Distribution::Uniform ? "uniform" : "normal",
                      ": needs a floating dtype, got ", opts.dtype);
-  Tensor t = Tensor::empty(shape, opts.dtype, opts.device);
+  Tensor t = Tensor::empty(shape, opts.dtype, opts.device,
+                           dist == Distribution::Uniform ? "uniform" : "normal");
   backend_for(opts.device).random(t, dist, a, b, seed, offset);
   if (opts.requires_grad) t.requires_grad_(true);
   return t;
@@ -46,7 +47,7 @@ void manual_seed(uint64_t seed) {
 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts) {
   if (!(low < high)) fail<ValueError>("uniform: need low < high, got [", low, ", ", high, ")");
-  auto [seed, off] = global().take(static_cast<uint64_t>(numel(shape)));
+  auto [seed, off] = global().take(static_cast<uint64_t>(checked_numel("uniform", shape)));
   return make_random(shape, Distribution::Uniform, low, high, seed, off, opts);
 }
 Tensor uniform(const Shape& shape, double low, double high, uint64_t seed, TensorOptions opts) {
@@ -55,7 +56,7 @@ Tensor uniform(const Shape& shape, double low, double high, uint64_t seed, Tenso
 }
 Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions opts) {
   if (stddev < 0) fail<ValueError>("normal: negative stddev ", stddev);
-  auto [seed, off] = global().take(static_cast<uint64_t>(numel(shape)));
+  auto [seed, off] = global().take(static_cast<uint64_t>(checked_numel("normal", shape)));
   return make_random(shape, Distribution::Normal, mean, stddev, seed, off, opts);
 }
 Tensor normal(const Shape& shape, double mean, double stddev, uint64_t seed, TensorOptions opts) {

@@ -8,10 +8,39 @@
 
 namespace tg {
 
+namespace {
+/// The product of the non-zero sizes of s, or false when it overflows int64.
+bool nonzero_product(const Shape& s, int64_t* out) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    if (d != 0 && __builtin_mul_overflow(n, d, &n)) return false;
+  *out = n;
+  return true;
+}
+bool has_zero(const Shape& s) {
+  for (int64_t d : s)
+    if (d == 0) return true;
+  return false;
+}
+}  // namespace
+
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
+  if (!nonzero_product(s, &n))
+    fail<ShapeError>("shape ", s, " has more than 2^63 elements (int64 cannot count them)");
+  return has_zero(s) ? 0 : n;
+}
+
+int64_t checked_numel(std::string_view op, const Shape& s, int64_t element_bytes) {
+  for (int64_t d : s)
+    if (d < 0) fail<ShapeError>(op, ": negative size in shape ", s);
+  int64_t n = 1, bytes = 0;
+  if (!nonzero_product(s, &n))
+    fail<ShapeError>(op, ": shape ", s, " has more than 2^63 elements");
+  if (__builtin_mul_overflow(n, element_bytes, &bytes))
+    fail<ShapeError>(op, ": shape ", s, " of ", element_bytes, "-byte elements needs more than ",
+                     "2^63 bytes");
+  return has_zero(s) ? 0 : n;
 }
 
 Strides contiguous_strides(const Shape& s) {
@@ -36,6 +65,10 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
                        " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
+  int64_t count = 1;  // [2^40, 1] with [1, 2^40] gives more elements than int64 counts
+  if (!nonzero_product(out, &count))
+    fail<ShapeError>(op, ": broadcasting ", a, " and ", b, " gives ", out,
+                     ", more than 2^63 elements");
   return out;
 }
 

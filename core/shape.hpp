@@ -16,8 +16,14 @@ using Strides = SmallVec<int64_t, 6>;
 /// A list of axes (may be negative: -1 is the last axis).
 using Axes = SmallVec<int64_t, 6>;
 
-/// Number of elements of a shape (1 for a scalar shape []).
+/// Number of elements of a shape (1 for a scalar shape []). Throws ShapeError when the count
+/// does not fit in int64 (the product of the non-zero sizes must fit, as in NumPy, so that
+/// strides never wrap around either).
 int64_t numel(const Shape& s);
+/// numel(s) after checking that no size is negative and that the elements and their bytes
+/// (element_bytes each) fit in int64: otherwise a ShapeError naming op, the shape and the size
+/// needed, e.g. "zeros: shape [1099511627776, 1099511627776] has more than 2^63 elements".
+int64_t checked_numel(std::string_view op, const Shape& s, int64_t element_bytes = 1);
 /// Row-major strides of a contiguous tensor of this shape.
 Strides contiguous_strides(const Shape& s);
 /// NumPy broadcast of two shapes; throws ShapeError naming op and both shapes.

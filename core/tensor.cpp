@@ -7,11 +7,11 @@
 
 namespace tg {
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape)
-    if (d < 0) fail<ShapeError>("empty: negative size in shape ", shape);
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, std::string_view op) {
+  const int64_t esize = static_cast<int64_t>(dtype_size(dtype));
+  const int64_t n = checked_numel(op, shape, esize);
   auto impl = detail::make_pooled<TensorImpl>();
-  const size_t bytes = std::max<size_t>(tg::numel(shape), 1) * dtype_size(dtype);
+  const size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1) * esize);
   Backend& backend = device_backend(device);  // throws for a device that does not exist
   impl->storage = in_meta_scope()
                       ? detail::make_pooled<Storage>(Storage::Meta{}, device, bytes)

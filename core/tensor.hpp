@@ -97,7 +97,10 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   /// Uninitialised contiguous tensor.
-  static Tensor empty(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());
+  /// Throws ShapeError naming op for a negative size or a shape whose elements or bytes do not
+  /// fit in int64, and BackendError when the device is out of memory.
+  static Tensor empty(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu(),
+                      std::string_view op = "empty");
   /// A view of storage with explicit shape, strides and offset (no copy, no checks).
   static Tensor make_view(std::shared_ptr<Storage> storage, Shape shape, Strides strides,
                           int64_t offset, DType dtype);

@@ -87,12 +87,18 @@ struct Parser {
     }
     if (start == i) error("expected a value");
     std::string tok = s.substr(start, i - start);
+    size_t used = 0;
+    ConfigValue v;
     try {
-      if (is_float) return std::stod(tok);
-      return static_cast<int64_t>(std::stoll(tok));
+      if (is_float)
+        v = std::stod(tok, &used);
+      else
+        v = static_cast<int64_t>(std::stoll(tok, &used));
     } catch (const std::exception&) {
       error("bad number");
     }
+    if (used != tok.size()) error("bad number");  // "1-2", "1.2.3": a prefix is not the number
+    return v;
   }
   ConfigValue value() {
     ws();

@@ -6,6 +6,7 @@
 
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/core/registry.hpp"
 
 namespace tg::nn {
 
@@ -87,6 +88,8 @@ Initializer lecun_normal(std::optional<uint64_t> seed) {
 Initializer orthogonal(double gain, std::optional<uint64_t> seed) {
   return [gain, seed](const Shape& s, DType dt) {
     if (s.size() < 2) fail<ShapeError>("orthogonal: needs a shape of rank ≥ 2, got ", s);
+    // Nothing to orthogonalise in an empty shape; a symbolic (meta) call needs no values.
+    if (numel(s) == 0 || in_meta_scope()) return zeros(s, {.dtype = dt});
     int64_t cols = s.back(), rows = numel(s) / cols;
     // QR of an (max × min) normal matrix by modified Gram-Schmidt in float64.
     const int64_t n = std::max(rows, cols), m = std::min(rows, cols);

@@ -2,6 +2,7 @@
 #include "tapegrad/nn/json.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -21,6 +22,9 @@ double Json::as_number(const char* what) const {
 int64_t Json::as_int(const char* what) const {
   double d = as_number(what);
   if (d != std::floor(d)) fail<IOError>("json: ", what, " is not an integer: ", d);
+  // Doubles at or beyond 2^63 have no int64 (the cast would be undefined).
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+    fail<IOError>("json: ", what, " is out of the int64 range: ", d);
   return static_cast<int64_t>(d);
 }
 const std::string& Json::as_string(const char* what) const {
@@ -194,50 +198,119 @@ struct Parser {
     --depth;
     return r;
   }
+  /// Four hex digits of a \u escape.
+  uint32_t hex4() {
+    if (i + 4 > s.size()) error("bad \\u escape");
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char h = s[i++];
+      const int d = h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : -1;
+      if (d < 0) error("bad hex digit in a \\u escape");
+      v = v * 16 + static_cast<uint32_t>(d);
+    }
+    return v;
+  }
+  /// Appends code point cp as UTF-8.
+  static void utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
   std::string string() {
     if (i >= s.size() || s[i] != '"') error("expected a string");
     ++i;
     std::string out;
     while (i < s.size() && s[i] != '"') {
       char c = s[i++];
-      if (c == '\\') {
-        if (i >= s.size()) error("bad escape");
-        char e = s[i++];
-        switch (e) {
-          case 'n':
-            out += '\n';
-            break;
-          case 't':
-            out += '\t';
-            break;
-          case 'u': {
-            if (i + 4 > s.size()) error("bad \\u escape");
-            out += static_cast<char>(std::stoi(s.substr(i, 4), nullptr, 16));
-            i += 4;
-            break;
-          }
-          default:
-            out += e;
-        }
-      } else {
+      if (c != '\\') {
         out += c;
+        continue;
+      }
+      if (i >= s.size()) error("bad escape");
+      switch (const char e = s[i++]) {
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          uint32_t cp = hex4();
+          if (cp >= 0xD800 && cp < 0xDC00) {  // a high surrogate: its low half must follow
+            if (s.compare(i, 2, "\\u") != 0) error("unpaired surrogate in a \\u escape");
+            i += 2;
+            const uint32_t lo = hex4();
+            if (lo < 0xDC00 || lo >= 0xE000) error("unpaired surrogate in a \\u escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp < 0xE000) {
+            error("unpaired surrogate in a \\u escape");
+          }
+          utf8(out, cp);
+          break;
+        }
+        default:
+          error("bad escape");
       }
     }
     if (i >= s.size()) error("unterminated string");
     ++i;
     return out;
   }
+  /// A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, finite.
   double number() {
-    size_t start = i;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' ||
-                            s[i] == '+' || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
-      ++i;
-    if (start == i) error("unexpected character");
-    try {
-      return std::stod(s.substr(start, i - start));
-    } catch (const std::exception&) {
-      error("bad number");
+    const size_t start = i;
+    auto digits = [&] {
+      const size_t from = i;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+      return i - from;
+    };
+    if (i < s.size() && s[i] == '-') ++i;
+    if (digits() == 0) {
+      i = start;
+      error("unexpected character");
     }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      if (digits() == 0) error("bad number");
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      ++i;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+      if (digits() == 0) error("bad number");
+    }
+    double v = 0;
+    const auto r = std::from_chars(s.data() + start, s.data() + i, v);
+    if (r.ec != std::errc() || r.ptr != s.data() + i || !std::isfinite(v)) error("bad number");
+    return v;
   }
 };
 }  // namespace

@@ -2,6 +2,7 @@
 #include "tapegrad/nn/optimizer.hpp"
 #include "tapegrad/nn/optimizer_registry.hpp"
 
+#include <charconv>
 #include <cmath>
 
 #include "tapegrad/autograd/grad_mode.hpp"
@@ -165,7 +166,10 @@ void Optimizer::load_state(const std::vector<Tensor>& params,
   for (const auto& [key, t] : st) {
     const size_t slash = key.find('/');
     if (slash == std::string::npos) fail<ValueError>(name_, ": bad state entry name '", key, "'");
-    const size_t i = std::stoul(key.substr(0, slash));
+    size_t i = 0;
+    const auto r = std::from_chars(key.data(), key.data() + slash, i);
+    if (slash == 0 || r.ec != std::errc() || r.ptr != key.data() + slash)
+      fail<ValueError>(name_, ": state entry '", key, "' does not start with a parameter number");
     if (i >= params.size())
       fail<ValueError>(name_, ": state entry '", key, "' refers to parameter ", i, " of ",
                        params.size());

@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
+#include <string>
 #include <map>
 #include <vector>
 
 #include "tapegrad/core/error.hpp"
+#include "tapegrad/nn/saving.hpp"
 
 namespace tg::nn {
 
@@ -157,22 +158,19 @@ void plot_history(const History& h, const std::string& path, PlotOptions o) {
                h.epoch, &h.history.at(k), val == h.history.end() ? nullptr : &val->second);
   }
   cairo_destroy(cr);
-  // Written next to the target, then renamed over it: a failure leaves the old file.
-  const std::filesystem::path target(path);
-  const std::filesystem::path tmp = target.string() + ".tmp";
-  const cairo_status_t st = cairo_surface_write_to_png(surface, tmp.c_str());
+  // Encoded in memory, then written through atomic_write: a failure leaves the old file.
+  std::string png;
+  const cairo_status_t st = cairo_surface_write_to_png_stream(
+      surface,
+      [](void* closure, const unsigned char* data, unsigned int length) {
+        static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+        return CAIRO_STATUS_SUCCESS;
+      },
+      &png);
   cairo_surface_destroy(surface);
-  if (st != CAIRO_STATUS_SUCCESS) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    fail<IOError>("plot_history: cannot write '", path, "': ", cairo_status_to_string(st));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, target, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail<IOError>("plot_history: cannot write '", path, "': ", ec.message());
-  }
+  if (st != CAIRO_STATUS_SUCCESS)
+    fail<IOError>("plot_history: cannot encode '", path, "': ", cairo_status_to_string(st));
+  atomic_write(path, png, "plot_history");
 }
 
 }  // namespace tg::nn

@@ -1,9 +1,13 @@
 // Model files (TGMODEL format), weight files, .npy files, and atomic writes.
 #include "tapegrad/nn/saving.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +15,7 @@
 #include <unordered_map>
 
 #include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/core/registry.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/json.hpp"
 #include "tapegrad/nn/layer_registry.hpp"
@@ -115,12 +120,23 @@ struct Container {
       DType dt = dtype_from_name(e.at("dtype").as_string("dtype"), who);
       Shape shape;
       for (const Json& d : e.at("shape").as_array("shape")) shape.push_back(d.as_int("shape"));
-      const uint64_t off = static_cast<uint64_t>(e.at("offset").as_int("offset"));
-      const uint64_t nb = static_cast<uint64_t>(e.at("nbytes").as_int("nbytes"));
-      if (nb != static_cast<uint64_t>(numel(shape)) * dtype_size(dt))
-        fail<IOError>(who, ": tensor '", name, "' has ", nb, " bytes for shape ", shape);
-      if (data_start + off + nb > data_end)
-        fail<IOError>(who, ": tensor '", name, "' lies past the end of the data");
+      const int64_t off = e.at("offset").as_int("offset");
+      const int64_t nb = e.at("nbytes").as_int("nbytes");
+      // Sizes come from the file: checked without overflow before anything is allocated.
+      int64_t need = -1;
+      try {
+        need = checked_numel(who, shape, static_cast<int64_t>(dtype_size(dt))) *
+               static_cast<int64_t>(dtype_size(dt));
+      } catch (const ShapeError&) {
+      }
+      if (need < 0 || nb != need)
+        fail<IOError>(who, ": '", path, "': tensor '", name, "' has ", nb, " bytes for shape ",
+                      shape, " of ", dt);
+      const uint64_t avail = data_end - data_start;
+      if (off < 0 || static_cast<uint64_t>(off) > avail ||
+          static_cast<uint64_t>(nb) > avail - static_cast<uint64_t>(off))
+        fail<IOError>(who, ": '", path, "': tensor '", name, "' (offset ", off, ", ", nb,
+                      " bytes) lies past the end of the data (", avail, " bytes)");
       c.tensors.emplace_back(name, from_blob(bytes.data() + data_start + off, shape, dt));
     }
     return c;
@@ -196,20 +212,50 @@ void assign_weights(Layer& model, const std::vector<std::pair<std::string, Tenso
 }  // namespace
 
 void atomic_write(const std::string& path, const std::string& bytes, const char* who) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail<IOError>(who, ": cannot create '", tmp, "' next to '", path, "'");
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
-                  std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    fail<IOError>(who, ": writing '", tmp, "' failed; '", path, "' is unchanged");
+  // A name no other writer of this process or another one uses at the same time.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+                          std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  const auto error = [] { return std::string(std::strerror(errno)); };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    fail<IOError>(who, ": cannot create '", tmp, "' next to '", path, "': ", error(), "; '", path,
+                  "' is unchanged");
+  // The new file keeps the permissions of the one it replaces.
+  struct stat old_stat;
+  if (::stat(path.c_str(), &old_stat) == 0) (void)::fchmod(fd, old_stat.st_mode & 07777);
+  std::string why;
+  for (size_t done = 0; done < bytes.size() && why.empty();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n > 0)
+      done += static_cast<size_t>(n);
+    else if (n < 0 && errno != EINTR)
+      why = "write: " + error();
+    else if (n == 0)
+      why = "write: no progress";
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail<IOError>(who, ": cannot rename '", tmp, "' to '", path, "'; '", path, "' is unchanged");
+  if (why.empty() && ::fsync(fd) != 0) why = "fsync: " + error();
+  if (::close(fd) != 0 && why.empty()) why = "close: " + error();
+  if (why.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) why = "rename: " + error();
+  if (!why.empty()) {
+    ::unlink(tmp.c_str());
+    fail<IOError>(who, ": writing '", path, "' failed (", why, "); '", path, "' is unchanged");
   }
+  // The rename itself is durable only once the folder holding both names is synced.
+  const std::string parent = [&] {
+    const size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return std::string(".");
+    return slash == 0 ? std::string("/") : path.substr(0, slash);
+  }();
+  const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail<IOError>(who, ": '", path, "' written, but its folder '", parent,
+                             "' cannot be opened to sync it: ", error());
+  const bool synced = ::fsync(dir) == 0;
+  const std::string sync_error = synced ? std::string() : error();
+  ::close(dir);
+  if (!synced)
+    fail<IOError>(who, ": '", path, "' written, but syncing its folder '", parent, "' failed: ",
+                  sync_error);
 }
 
 void save_weights(Layer& model, const std::string& path) {
@@ -264,6 +310,22 @@ Model load_model(const std::string& path) {
     fail<IOError>("load_model: '", path, "' holds ", h.at("kind").as_string("kind"),
                   ", not a model (use load_weights)");
   link_builtin_layers();
+  {
+    // The architecture's sizes come from the file too: built first on meta tensors (no memory,
+    // no kernels), it may not need more weight bytes than the file holds, so that a damaged
+    // size never allocates before it is known to be false.
+    MetaScope meta;
+    NoGrad ng;
+    std::shared_ptr<Layer> probe = layer_from_entry(h.at("architecture"));
+    uint64_t need = 0, held = 0;
+    for (Weight* w : probe->weights())
+      need += static_cast<uint64_t>(w->value.numel()) * dtype_size(w->value.dtype());
+    for (const auto& [n, t] : c.tensors)
+      held += static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype());
+    if (need > held)
+      fail<IOError>("load_model: '", path, "': its architecture needs ", need,
+                    " bytes of weights, the file holds ", held);
+  }
   std::shared_ptr<Layer> root = layer_from_entry(h.at("architecture"));
   std::shared_ptr<ModelImpl> m = std::dynamic_pointer_cast<ModelImpl>(root);
   if (!m) fail<IOError>("load_model: '", path, "' holds a ", root->type(), " layer, not a model");
@@ -343,6 +405,106 @@ void save_npy(const std::string& path, const Tensor& t0) {
   atomic_write(path, out, "save_npy");
 }
 
+namespace {
+/// What a .npy header says.
+struct NpyHeader {
+  DType dtype = kFloat32;
+  bool fortran_order = false;
+  Shape shape;
+};
+
+/// Parses the Python dict literal of a .npy header, e.g.
+/// "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", strictly: the three keys, each
+/// once, and nothing else. Throws IOError naming the file and what is wrong.
+NpyHeader parse_npy_header(const std::string& h, const std::string& path) {
+  size_t i = 0;
+  auto bad = [&](const char* what) {
+    fail<IOError>("load_npy: '", path, "' has a malformed header (", what, " at offset ", i, ")");
+  };
+  auto ws = [&] {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\n' || h[i] == '\t')) ++i;
+  };
+  auto expect = [&](char c, const char* what) {
+    ws();
+    if (i >= h.size() || h[i] != c) bad(what);
+    ++i;
+  };
+  auto quoted = [&] {
+    ws();
+    if (i >= h.size() || (h[i] != '\'' && h[i] != '"')) bad("expected a quoted string");
+    const char q = h[i++];
+    const size_t end = h.find(q, i);
+    if (end == std::string::npos) bad("unterminated string");
+    std::string v = h.substr(i, end - i);
+    i = end + 1;
+    return v;
+  };
+  NpyHeader out;
+  bool seen_descr = false, seen_fortran = false, seen_shape = false;
+  expect('{', "expected '{'");
+  while (true) {
+    ws();
+    if (i < h.size() && h[i] == '}') break;
+    const std::string key = quoted();
+    expect(':', "expected ':'");
+    if (key == "descr" && !seen_descr) {
+      seen_descr = true;
+      const std::string d = quoted();
+      if (d == "<f4")
+        out.dtype = kFloat32;
+      else if (d == "<f8")
+        out.dtype = kFloat64;
+      else if (d == "<i4")
+        out.dtype = kInt32;
+      else if (d == "<i8")
+        out.dtype = kInt64;
+      else if (d == "|b1")
+        out.dtype = kBool;
+      else
+        fail<IOError>("load_npy: '", path, "' has unsupported dtype '", d, "'");
+    } else if (key == "fortran_order" && !seen_fortran) {
+      seen_fortran = true;
+      ws();
+      if (h.compare(i, 4, "True") == 0) {
+        out.fortran_order = true;
+        i += 4;
+      } else if (h.compare(i, 5, "False") == 0) {
+        i += 5;
+      } else {
+        bad("fortran_order is neither True nor False");
+      }
+    } else if (key == "shape" && !seen_shape) {
+      seen_shape = true;
+      expect('(', "expected '(' of the shape");
+      while (true) {
+        ws();
+        if (i < h.size() && h[i] == ')') break;
+        int64_t d = 0;
+        const size_t first = i;
+        for (; i < h.size() && h[i] >= '0' && h[i] <= '9'; ++i)
+          if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, h[i] - '0', &d))
+            bad("a size beyond int64");
+        if (i == first) bad("expected a size");
+        out.shape.push_back(d);
+        ws();
+        if (i < h.size() && h[i] == ',') ++i;
+        else if (i >= h.size() || h[i] != ')') bad("expected ',' or ')' in the shape");
+      }
+      ++i;
+    } else {
+      fail<IOError>("load_npy: '", path, "' has an unknown or repeated header key '", key, "'");
+    }
+    ws();
+    if (i < h.size() && h[i] == ',') ++i;
+    else if (i >= h.size() || h[i] != '}') bad("expected ',' or '}'");
+  }
+  for (auto [seen, key] : {std::pair{seen_descr, "descr"}, std::pair{seen_fortran, "fortran_order"},
+                           std::pair{seen_shape, "shape"}})
+    if (!seen) fail<IOError>("load_npy: '", path, "' header lacks '", key, "'");
+  return out;
+}
+}  // namespace
+
 Tensor load_npy(const std::string& path) {
   std::string b = read_file(path, "load_npy");
   if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0)
@@ -363,46 +525,19 @@ Tensor load_npy(const std::string& path) {
     fail<IOError>("load_npy: '", path, "' has unsupported version ", major);
   }
   if (start + hlen > b.size()) fail<IOError>("load_npy: '", path, "' is truncated in its header");
-  const std::string h = b.substr(start, hlen);
-  auto field = [&](const char* key) -> std::string {
-    size_t at = h.find(std::string("'") + key + "'");
-    if (at == std::string::npos) fail<IOError>("load_npy: '", path, "' header lacks '", key, "'");
-    at = h.find(':', at) + 1;
-    while (at < h.size() && h[at] == ' ') ++at;
-    size_t end = h[at] == '(' ? h.find(')', at) + 1
-                              : h.find_first_of(",}", h[at] == '\'' ? h.find('\'', at + 1) : at);
-    return h.substr(at, end - at);
-  };
-  std::string descr = field("descr"), fortran = field("fortran_order"), shape_s = field("shape");
-  descr = descr.substr(1, descr.size() - 2);
-  DType dt;
-  if (descr == "<f4")
-    dt = kFloat32;
-  else if (descr == "<f8")
-    dt = kFloat64;
-  else if (descr == "<i4")
-    dt = kInt32;
-  else if (descr == "<i8")
-    dt = kInt64;
-  else if (descr == "|b1")
-    dt = kBool;
-  else
-    fail<IOError>("load_npy: '", path, "' has unsupported dtype '", descr, "'");
-  Shape shape;
-  std::string digits;
-  for (char ch : shape_s) {
-    if (std::isdigit(static_cast<unsigned char>(ch)))
-      digits += ch;
-    else if (!digits.empty()) {
-      shape.push_back(std::stoll(digits));
-      digits.clear();
-    }
+  const NpyHeader head = parse_npy_header(b.substr(start, hlen), path);
+  const DType dt = head.dtype;
+  const Shape& shape = head.shape;
+  int64_t nbytes = -1;
+  try {
+    nbytes = checked_numel("load_npy", shape, static_cast<int64_t>(dtype_size(dt))) *
+             static_cast<int64_t>(dtype_size(dt));
+  } catch (const ShapeError&) {
   }
-  const size_t nbytes = static_cast<size_t>(numel(shape)) * dtype_size(dt);
-  if (start + hlen + nbytes > b.size())
+  if (nbytes < 0 || static_cast<uint64_t>(nbytes) > b.size() - start - hlen)
     fail<IOError>("load_npy: '", path, "' is truncated: ", b.size() - start - hlen,
-                  " data bytes for shape ", shape);
-  const bool is_fortran = fortran.find("True") != std::string::npos;
+                  " data bytes for shape ", shape, " of ", dt);
+  const bool is_fortran = head.fortran_order;
   if (!is_fortran) return from_blob(b.data() + start + hlen, shape, dt);
   Shape rev(shape.rbegin(), shape.rend());
   Tensor t = from_blob(b.data() + start + hlen, rev, dt);

@@ -45,7 +45,12 @@ void save_npy(const std::string& path, const Tensor& t);
 /// Reads a .npy file (float32/64, int32/64, bool; C or Fortran order).
 Tensor load_npy(const std::string& path);
 
-/// Writes bytes to path through a temporary file and a rename (atomic on POSIX).
+/// Writes bytes to path so that path always holds either its previous contents or all of
+/// bytes, also if the process is killed or the disk fills: the bytes go to a temporary file
+/// next to path (`<path>.tmp.<pid>.<n>`, mode of the file it replaces), which is fsync'ed,
+/// renamed over path, and the folder fsync'ed. Throws IOError naming who, the path and the
+/// system's reason (no space, file too large, permission denied); path is then unchanged. A
+/// process killed mid-write may leave its temporary file behind, never a damaged path.
 void atomic_write(const std::string& path, const std::string& bytes, const char* who);
 
 }  // namespace tg::nn

@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(meson ninja-build g++ pkg-config cmake python3 libdnnl-dev libboost-dev catch2 libbenchmark-dev
       zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev
-      clinfo dataset-fashion-mnist make libcairo2-dev fonts-dejavu-core)
+      clinfo dataset-fashion-mnist make libcairo2-dev fonts-dejavu-core
+      clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

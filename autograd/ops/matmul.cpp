@@ -25,7 +25,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   sb.push_back(K);
   sb.push_back(b.shape()[rb - 1]);
   const DType dt = promote_types(a.dtype(), b.dtype());
-  Tensor y = Tensor::empty(out_shape, dt, a.device());
+  Tensor y = Tensor::empty(out_shape, dt, a.device(), "matmul");
   kernel_backend("matmul", Kernel::Matmul, a, dt).matmul(expand_raw(cast_raw(a, dt), sa), expand_raw(cast_raw(b, dt), sb), y);
   if (autograd::needs_grad(a, b)) {
     SavedTensor s_a = b.requires_grad() ? SavedTensor(a) : SavedTensor();

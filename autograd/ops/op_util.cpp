@@ -46,7 +46,8 @@ Tensor contiguous_raw(const Tensor& t) {
 }
 
 Tensor unary_kernel(UnaryOp op, const Tensor& x, double p0, double p1) {
-  Tensor out = Tensor::empty(x.shape(), op == UnaryOp::LogicalNot ? kBool : x.dtype(), x.device());
+  Tensor out = Tensor::empty(x.shape(), op == UnaryOp::LogicalNot ? kBool : x.dtype(), x.device(),
+                             unary_op_name(op));
   kernel_backend(unary_op_name(op), Kernel::Unary, x).unary(op, x, out, p0, p1);
   autograd::note_dispatch(op);
   return out;
@@ -66,13 +67,13 @@ Tensor binary_kernel(std::string_view name, BinaryOp op, const Tensor& a, const 
   check_defined(name, b, "second operand");
   check_same_device(name, a, b);
   if (a.shape() == b.shape() && a.dtype() == compute && b.dtype() == compute) {
-    Tensor out = Tensor::empty(a.shape(), out_dtype, a.device());
+    Tensor out = Tensor::empty(a.shape(), out_dtype, a.device(), name);
     kernel_backend(name, Kernel::Binary, a, compute).binary(op, a, b, out);
     autograd::note_dispatch(op);
     return out;
   }
   Shape s = broadcast_shapes(name, a.shape(), b.shape());
-  Tensor out = Tensor::empty(s, out_dtype, a.device());
+  Tensor out = Tensor::empty(s, out_dtype, a.device(), name);
   autograd::note_dispatch(op);
   kernel_backend(name, Kernel::Binary, a, compute).binary(op, expand_raw(cast_raw(a, compute), s), expand_raw(cast_raw(b, compute), s),
                        out);

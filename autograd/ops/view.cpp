@@ -56,8 +56,10 @@ Shape infer_shape(std::string_view op, const Shape& from, const Shape& to) {
       infer = static_cast<int64_t>(i);
     } else if (s[i] < 0) {
       fail<ShapeError>(op, ": negative size in ", to);
-    } else {
-      known *= s[i];
+    } else if (s[i] == 0) {
+      known = 0;
+    } else if (known != 0 && __builtin_mul_overflow(known, s[i], &known)) {
+      fail<ShapeError>(op, ": shape ", to, " has more than 2^63 elements");
     }
   }
   const int64_t n = numel(from);
@@ -66,8 +68,9 @@ Shape infer_shape(std::string_view op, const Shape& from, const Shape& to) {
       fail<ShapeError>(op, ": cannot reshape ", from, " (", n, " elements) to ", to);
     s[infer] = n / known;
   }
-  if (numel(s) != n)
-    fail<ShapeError>(op, ": cannot reshape ", from, " (", n, " elements) to ", to, " (", numel(s),
+  const int64_t m = checked_numel(op, s);
+  if (m != n)
+    fail<ShapeError>(op, ": cannot reshape ", from, " (", n, " elements) to ", to, " (", m,
                      " elements)");
   return s;
 }
@@ -210,6 +213,7 @@ Tensor Tensor::expand(const Shape& shape_in) const {
       fail<ShapeError>("expand: cannot expand ", shape(), " to ", shape_in, " (axis ", lead + i,
                        ": ", shape()[i], " vs ", s[lead + i], ")");
   }
+  checked_numel("expand", s);  // also negative sizes other than -1
   if (s == shape()) return *this;
   Tensor y = expand_raw(*this, s);
   return record_view("expand", *this, y, [xs = shape()](const Tensor& g) { return sum_to(g, xs); });

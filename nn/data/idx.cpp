@@ -3,6 +3,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -10,25 +11,27 @@
 namespace tg::nn::data {
 
 namespace {
-std::vector<unsigned char> read_all(const std::string& path) {
-  if (!std::filesystem::exists(path)) fail<IOError>("read_idx: '", path, "' does not exist");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) fail<IOError>("read_idx: cannot open '", path, "'");
-  std::vector<unsigned char> out;
+/// An open gzip (or plain) stream, closed on every exit path.
+struct GzFile {
+  gzFile f;
+  ~GzFile() { gzclose(f); }
+};
+
+/// Up to n more bytes of f appended to out (fewer at the end of the stream). The buffer grows
+/// with what was actually read, so a header that claims a huge payload costs nothing until
+/// the bytes are there.
+void read_up_to(gzFile f, size_t n, std::vector<unsigned char>& out, const std::string& path) {
   unsigned char buf[1 << 16];
-  while (true) {
-    int n = gzread(f, buf, sizeof buf);
-    if (n < 0) {
+  while (n > 0) {
+    const int got = gzread(f, buf, static_cast<unsigned>(std::min(n, sizeof buf)));
+    if (got < 0) {
       int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      fail<IOError>("read_idx: '", path, "' is corrupt: ", msg);
+      fail<IOError>("read_idx: '", path, "' is corrupt: ", gzerror(f, &err));
     }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
+    if (got == 0) return;
+    out.insert(out.end(), buf, buf + got);
+    n -= static_cast<size_t>(got);
   }
-  gzclose(f);
-  return out;
 }
 uint32_t be32(const unsigned char* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
@@ -36,7 +39,11 @@ uint32_t be32(const unsigned char* p) {
 }  // namespace
 
 Tensor read_idx(const std::string& path) {
-  std::vector<unsigned char> b = read_all(path);
+  if (!std::filesystem::exists(path)) fail<IOError>("read_idx: '", path, "' does not exist");
+  GzFile file{gzopen(path.c_str(), "rb")};
+  if (!file.f) fail<IOError>("read_idx: cannot open '", path, "'");
+  std::vector<unsigned char> b;
+  read_up_to(file.f, 4, b, path);
   if (b.size() < 4 || b[0] != 0 || b[1] != 0)
     fail<IOError>("read_idx: '", path, "' is not an IDX file (bad magic)");
   const int type = b[2], rank = b[3];
@@ -59,18 +66,24 @@ Tensor read_idx(const std::string& path) {
     default:
       fail<IOError>("read_idx: '", path, "' has unknown data type 0x", std::hex, type);
   }
+  read_up_to(file.f, 4 * static_cast<size_t>(rank), b, path);
   if (b.size() < 4 + 4 * static_cast<size_t>(rank))
     fail<IOError>("read_idx: '", path, "' is truncated in its header");
   Shape shape;
-  size_t n = 1;
-  for (int i = 0; i < rank; ++i) {
-    shape.push_back(be32(&b[4 + 4 * i]));
-    n *= static_cast<size_t>(shape.back());
+  for (int i = 0; i < rank; ++i) shape.push_back(be32(&b[4 + 4 * i]));
+  int64_t count = 0;
+  try {
+    count = checked_numel("read_idx", shape, static_cast<int64_t>(elem));
+  } catch (const ShapeError&) {
+    fail<IOError>("read_idx: '", path, "' declares shape ", shape,
+                  ", more bytes than any file holds");
   }
-  const size_t start = 4 + 4 * static_cast<size_t>(rank);
-  if (b.size() - start != n * elem)
-    fail<IOError>("read_idx: '", path, "' has ", b.size() - start, " data bytes, shape ", shape,
-                  " needs ", n * elem);
+  const size_t n = static_cast<size_t>(count), start = b.size(), want = n * elem;
+  read_up_to(file.f, want + 1, b, path);  // one byte more tells a longer file
+  if (b.size() - start != want)
+    fail<IOError>("read_idx: '", path, "' has ", b.size() - start,
+                  b.size() - start > want ? " or more" : "", " data bytes, shape ", shape,
+                  " needs ", want);
   const unsigned char* p = b.data() + start;
   if (type == 0x0D || type == 0x0E) {
     if (type == 0x0D) {

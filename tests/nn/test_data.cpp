@@ -184,7 +184,12 @@ TEST_CASE("read_idx refuses bad magic, truncated and missing files", "[data][idx
   CHECK_THAT(err(good.substr(0, good.size() - 1)), Contains("data bytes"));  // short data
   CHECK_THAT(err(good + "extra"), Contains("data bytes"));
   // Sizes far beyond the data are refused before anything that large is allocated.
-  CHECK_THAT(err(idx_header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu}) + "abcd"), Contains("data bytes"));
+  // (2^32 - 1)^2 bytes do not fit in int64: refused from the header alone.
+  CHECK_THAT(err(idx_header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu}) + "abcd"),
+             Contains("[4294967295, 4294967295]") && Contains("more bytes than any file holds"));
+  // 2^40 float64 bytes would fit in int64; the 4 bytes present are what is counted.
+  CHECK_THAT(err(idx_header(0x0E, {0x100000u, 0x20000u}) + "abcd"),
+             Contains("4 data bytes") && Contains("needs 1099511627776"));
   // A truncated gzip stream.
   std::string raw = idx_header(0x08, {100}) + std::string(100, '\x05');
   REQUIRE(write_gzip(dir / "t.gz", raw));

@@ -86,13 +86,16 @@ TEST_CASE("plot_history of a real fit, and its errors", "[plot]") {
   CHECK_THROWS_AS(nn::plot_history(h, (dir / "missing" / "x.png").string()), IOError);
   CHECK_THROWS_WITH(nn::plot_history(h, (dir / "missing" / "x.png").string()),
                     Catch::Contains("plot_history") && Catch::Contains("missing"));
+  // A target the rename cannot replace (a non-empty folder): IOError, the folder survives and
+  // no temporary file is left.
   const std::string keep = (dir / "keep.png").string();
-  { std::ofstream(keep) << "previous"; }
-  std::filesystem::create_directories(keep + ".tmp");  // the temporary name cannot be written
-  CHECK_THROWS_AS(nn::plot_history(h, keep), IOError);
-  std::ifstream in(keep);
-  std::string content;
-  in >> content;
-  CHECK(content == "previous");
+  std::filesystem::create_directories(keep + "/sub");
+  CHECK_THROWS_WITH(nn::plot_history(h, keep),
+                    Catch::Contains("plot_history") && Catch::Contains("keep.png"));
+  CHECK(std::filesystem::is_directory(keep + "/sub"));
+  int others = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    others += e.path().filename().string().rfind("keep.png.tmp", 0) == 0;
+  CHECK(others == 0);
   std::filesystem::remove_all(dir);
 }

@@ -430,14 +430,17 @@ TEST_CASE("a failed save leaves the previous file intact", "[saving][atomic]") {
   m.train_on_batch(x, zeros({4, 3}));
   REQUIRE(values(m.predict(x)) != original_pred);
 
-  // Block the temporary file the write goes through: the save fails before touching the file.
-  const fs::path blocker = dir / ("model.tg.tmp." + std::to_string(::getpid()));
-  fs::create_directories(blocker / "sub");
-  CHECK_THAT(error_of<IOError>([&] { nn::save_model(m, path.string()); }), Contains("model.tg"));
-  CHECK_THROWS_AS(nn::save_weights(m, path.string()), IOError);
+  // A target the rename cannot replace (a non-empty folder of that name): the save fails after
+  // writing its temporary file, removes it and leaves the folder as it was.
+  const fs::path folder = dir / "taken.tg";
+  fs::create_directories(folder / "sub");
+  CHECK_THAT(error_of<IOError>([&] { nn::save_model(m, folder.string()); }),
+             Contains("save_model") && Contains("taken.tg") && Contains("rename"));
+  CHECK_THROWS_AS(nn::save_weights(m, folder.string()), IOError);
+  CHECK(fs::is_directory(folder / "sub"));
+  fs::remove_all(folder);
   CHECK(read_bytes(path) == original);
   CHECK(values(nn::load_model(path.string()).predict(x)) == original_pred);
-  fs::remove_all(blocker);
   // Once possible, the save replaces the file and leaves no temporary behind.
   nn::save_model(m, path.string());
   CHECK(read_bytes(path) != original);
