@@ -5,6 +5,7 @@
 #   bash scripts/fuzz.sh                   60 s per harness
 #   bash scripts/fuzz.sh 600 fuzz_npy      600 s, one harness
 #   TG_FUZZ_RUNS=1000000 bash scripts/fuzz.sh   a fixed number of executions per harness
+#   TG_FUZZ_SEED=1 bash scripts/fuzz.sh          the same input sequence every time (CI)
 # A crash, sanitizer report, leak, hang (> 10 s per input), a single allocation over 1 GiB or an
 # RSS over 2 GiB is a finding: the input lands in build-fuzz/findings/<harness>/ and the script
 # fails. Each harness ends with a line "fuzz <harness>: <N> executions, ...".
@@ -29,6 +30,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 limit=(-max_total_time="$seconds")
 [ -n "${TG_FUZZ_RUNS:-}" ] && limit=(-runs="$TG_FUZZ_RUNS")
+[ -n "${TG_FUZZ_SEED:-}" ] && limit+=(-seed="$TG_FUZZ_SEED")
 status=0
 for h in "${harnesses[@]}"; do
   mkdir -p "build-fuzz/corpus/$h" "build-fuzz/findings/$h"

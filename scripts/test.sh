@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds tapegrad and runs every test suite; ends with "N passed, N failed" (Catch2 test cases).
+# Builds tapegrad and runs every test suite, the four consumer builds and a short seeded run of
+# each fuzz harness; ends with "N passed, N failed" (Catch2 test cases, consumers, harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -48,6 +49,20 @@ passed=$((passed + cp))
 failed=$((failed + cf))
 if [ $((cp + cf)) -ne 4 ]; then
   echo "--- consumers: expected 4 results, got $((cp + cf)): counted as 1 failed"
+  failed=$((failed + 1))
+fi
+
+# Each fuzz harness over its seed corpus for a short, seeded run (clang, ASan + UBSan build in
+# build-fuzz/; docs/reliability.md): one result per harness.
+echo "=== fuzz (scripts/fuzz.sh ${TG_FUZZ_SECONDS:-60})"
+fuzz=$(TG_FUZZ_SEED=1 bash scripts/fuzz.sh "${TG_FUZZ_SECONDS:-60}" 2>&1)
+printf '%s\n' "$fuzz" | tail -n 40
+fp=$(grep -cE '^fuzz [a-z_]+: [0-9]+ executions, no finding' <<<"$fuzz")
+ff=$(grep -cE '^fuzz [a-z_]+: FINDING' <<<"$fuzz")
+passed=$((passed + fp))
+failed=$((failed + ff))
+if [ $((fp + ff)) -ne 5 ]; then
+  echo "--- fuzz: expected 5 results, got $((fp + ff)): counted as 1 failed"
   failed=$((failed + 1))
 fi
 
