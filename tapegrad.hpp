@@ -1,6 +1,7 @@
 // Umbrella header: the whole public API of tapegrad.
 #pragma once
 
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/autograd/engine.hpp"
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tg::autograd {
@@ -255,7 +256,13 @@ class Engine {
       CurrentNodeScope scope(n);
       std::vector<Tensor> grads = std::move(buf);
       buf.clear();
-      in_grads = n->apply(grads);
+      if (anomaly_mode_enabled()) {
+        const std::vector<Tensor> received = grads;  // apply may consume its argument
+        in_grads = n->apply(grads);
+        detail::anomaly_check_backward(*n, received, in_grads);
+      } else {
+        in_grads = n->apply(grads);
+      }
     }
     if (!retain_graph_) {
       n->release();

@@ -3,6 +3,8 @@
 
 #include <atomic>
 
+#include "tapegrad/autograd/anomaly.hpp"
+
 namespace tg::autograd {
 
 namespace {
@@ -66,6 +68,9 @@ void attach_output(const std::shared_ptr<Node>& node, Tensor& out, uint32_t nr) 
 
 void connect(const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs,
              std::initializer_list<Tensor*> outputs) {
+  if (anomaly_mode_enabled())
+    detail::anomaly_check_forward(*node, std::vector<const Tensor*>(inputs.begin(), inputs.end()),
+                                  std::vector<const Tensor*>(outputs.begin(), outputs.end()));
   size_t i = 0;
   for (const Tensor* t : inputs) node->next_[i++] = edge_to(*t);
   node->num_outputs_ = static_cast<uint32_t>(outputs.size());
@@ -77,6 +82,12 @@ void connect(const std::shared_ptr<Node>& node, std::initializer_list<const Tens
 
 void connect_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs,
                   std::vector<Tensor>& outputs) {
+  if (anomaly_mode_enabled()) {
+    std::vector<const Tensor*> ins, outs;
+    for (const Tensor& t : inputs) ins.push_back(&t);
+    for (const Tensor& t : outputs) outs.push_back(&t);
+    detail::anomaly_check_forward(*node, ins, outs);
+  }
   node->next_.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) node->next_[i] = edge_to(inputs[i]);
   node->num_outputs_ = static_cast<uint32_t>(outputs.size());

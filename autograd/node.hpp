@@ -15,6 +15,9 @@
 namespace tg::autograd {
 
 class Node;
+namespace detail {
+struct CreationSite;
+}
 
 /// Where a node sends the gradient of one of its inputs: the node that produced that input
 /// (and which of its outputs it was), or the input itself when it is a leaf requiring grad.
@@ -60,6 +63,9 @@ class Node : public std::enable_shared_from_this<Node> {
   /// Whether input i needs a gradient (callable from a backward formula).
   bool needs_input_grad(size_t i) const { return i < next_.size() && next_[i].valid(); }
   bool released() const { return released_; }
+  /// Where the op was called (kept only while anomaly mode is on; else nullptr).
+  const detail::CreationSite* creation_site() const { return site_.get(); }
+  void set_creation_site(std::shared_ptr<const detail::CreationSite> s) { site_ = std::move(s); }
 
  private:
   friend class Engine;
@@ -77,6 +83,7 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<OutputMeta> outputs_;
   uint32_t num_outputs_ = 1;
   bool released_ = false;
+  std::shared_ptr<const detail::CreationSite> site_;
   // Engine scratch state.
   std::vector<Tensor> buffer_;
   uint64_t run_id_ = 0;
@@ -179,7 +186,7 @@ template <class F>
 void record(std::string_view name, std::initializer_list<const Tensor*> inputs,
             std::initializer_list<Tensor*> outputs, F&& f) {
   auto node =
-      detail::make_pooled<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
+      ::tg::detail::make_pooled<LambdaNode<std::decay_t<F>>>(name, inputs.size(), std::forward<F>(f));
   connect(node, inputs, outputs);
 }
 

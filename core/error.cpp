@@ -16,6 +16,8 @@ ErrorContext::ErrorContext(const char* name, Kind kind) noexcept : prev_(t_conte
 ErrorContext::~ErrorContext() { t_context = prev_; }
 
 namespace detail {
+const char* current_error_context() { return t_context; }
+
 std::string in_user_terms(std::string msg) {
   if (!t_context) return msg;
   const std::string_view outer = t_context;

@@ -75,6 +75,9 @@ std::string cat(const Args&... args) {
   (os << ... << args);
   return os.str();
 }
+/// The name of the ErrorContext that errors of this thread are put in terms of (nullptr when
+/// none is open).
+const char* current_error_context();
 /// msg rewritten for the outermost ErrorContext of this thread (msg itself without one).
 std::string in_user_terms(std::string msg);
 }  // namespace detail

@@ -206,12 +206,33 @@ void CSVLogger::on_train_end(const Logs&) {
   f_ = nullptr;
 }
 
+TerminateOnNaN::TerminateOnNaN(TerminateOnNaNOptions opts) : opts_(opts) {}
+TerminateOnNaN::~TerminateOnNaN() = default;
+
+void TerminateOnNaN::on_train_begin(const Logs&) {
+  anomaly_.reset();
+  if (opts_.detect_anomaly)
+    guard_ = std::make_unique<autograd::detect_anomaly>(
+        autograd::detect_anomaly::Options{.raise = false});
+}
+
+void TerminateOnNaN::on_train_end(const Logs&) { guard_.reset(); }
+
+void TerminateOnNaN::on_train_batch_begin(int64_t, const Logs&) {
+  if (guard_) guard_->reset();
+}
+
 void TerminateOnNaN::on_train_batch_end(int64_t batch, const Logs& logs) {
   auto it = logs.find("loss");
-  if (it != logs.end() && !std::isfinite(it->second)) {
-    std::printf("Batch %lld: invalid loss, terminating training\n", static_cast<long long>(batch));
-    model()->stop_training = true;
+  if (it == logs.end() || std::isfinite(it->second)) return;
+  std::printf("Batch %lld: invalid loss, terminating training\n", static_cast<long long>(batch));
+  if (guard_ && guard_->first()) {
+    anomaly_ = guard_->first();
+    std::printf("%s\n", anomaly_->message().c_str());
+  } else if (!guard_) {
+    std::printf("(TerminateOnNaN({.detect_anomaly = true}) names the op that made it)\n");
   }
+  model()->stop_training = true;
 }
 
 }  // namespace tg::nn

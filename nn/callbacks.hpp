@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/core/tensor.hpp"
 
 namespace tg::nn {
@@ -180,10 +181,33 @@ class CSVLogger : public Callback {
   std::vector<std::string> keys_;
 };
 
-/// Stops training when the loss becomes NaN or infinite.
+/// Options of TerminateOnNaN.
+struct TerminateOnNaNOptions {
+  /// Keep a recording autograd::detect_anomaly guard during fit, so that the message names the
+  /// first op of the failing batch that made a NaN or infinity, and where that op was called.
+  /// Slows every step (each recorded output and gradient is copied to the host and scanned): a
+  /// tool for finding the op, not for every run.
+  bool detect_anomaly = false;
+};
+
+/// Stops training when the loss becomes NaN or infinite (Keras' TerminateOnNaN), printing
+/// `Batch 3: invalid loss, terminating training` and, with detect_anomaly, the op behind it.
 class TerminateOnNaN : public Callback {
  public:
+  TerminateOnNaN() = default;
+  explicit TerminateOnNaN(TerminateOnNaNOptions opts);
+  ~TerminateOnNaN() override;
+  void on_train_begin(const Logs&) override;
+  void on_train_end(const Logs&) override;
+  void on_train_batch_begin(int64_t batch, const Logs&) override;
   void on_train_batch_end(int64_t batch, const Logs& logs) override;
+  /// The first anomaly of the batch that stopped training (with detect_anomaly; else empty).
+  const std::optional<autograd::Anomaly>& anomaly() const { return anomaly_; }
+
+ private:
+  TerminateOnNaNOptions opts_;
+  std::unique_ptr<autograd::detect_anomaly> guard_;
+  std::optional<autograd::Anomaly> anomaly_;
 };
 
 /// True when a monitored name is better when larger ("accuracy", "auc", "precision", ...).

@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -54,6 +57,34 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "<no exception>";
+}
+
+/// Everything f writes to stdout (fd 1), which is a plain file meanwhile (not a terminal).
+inline std::string capture_stdout(const std::function<void()>& f) {
+  std::cout.flush();
+  std::fflush(stdout);
+  std::FILE* tmp = std::tmpfile();
+  const int saved = dup(1);
+  dup2(fileno(tmp), 1);
+  try {
+    f();
+  } catch (...) {
+    std::fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    std::fclose(tmp);
+    throw;
+  }
+  std::fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  std::string out;
+  std::rewind(tmp);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
+  std::fclose(tmp);
+  return out;
 }
 
 /// A fresh, empty temporary folder unique to this process: <tmp>/tg_<prefix>_<pid>_<name>.

@@ -295,7 +295,8 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in, con
   append_key(key, *a);
   append_key(key, *b);
   append_key(key, out);
-  dnnl::primitive p = impl_->get(key, [&] {
+  // Copies of the bindings: a lambda may not capture structured bindings before clang 16.
+  dnnl::primitive p = impl_->get(key, [&, amd = amd, bmd = bmd, omd = omd] {
     dnnl::binary::desc d(alg, amd, bmd, omd);
     return dnnl::binary(dnnl::binary::primitive_desc(d, impl_->engine));
   });

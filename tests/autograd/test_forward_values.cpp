@@ -647,7 +647,7 @@ TEST_CASE("max_pool2d: ties go to the first cell, NaN wins, the gradient follows
   on_both_backends([] {
     // One 2×2 window per channel over a (1, 2, 2, 3) input; channel 0 has a tie between the
     // cells (0, 1) and (1, 0), channel 1 a NaN at (1, 1), channel 2 a plain maximum at (1, 0).
-    const double nan = std::nan("");
+    const float nan = std::nanf("");
     Tensor x = f32({1, 5, -1,    // (0, 0)
                     7, 2, -3,    // (0, 1)
                     7, 3, 4,     // (1, 0)

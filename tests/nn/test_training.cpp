@@ -19,36 +19,9 @@ namespace {
 using tg::test::error_of;
 using tg::test::f32;
 using tg::test::set_values;
+using tg::test::capture_stdout;
 using V = std::vector<double>;
 namespace fs = std::filesystem;
-
-/// Everything f writes to stdout (fd 1), which is a plain file meanwhile (not a terminal).
-std::string capture_stdout(const std::function<void()>& f) {
-  std::cout.flush();
-  std::fflush(stdout);
-  std::FILE* tmp = std::tmpfile();
-  const int saved = dup(1);
-  dup2(fileno(tmp), 1);
-  try {
-    f();
-  } catch (...) {
-    std::fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    std::fclose(tmp);
-    throw;
-  }
-  std::fflush(stdout);
-  dup2(saved, 1);
-  close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
-  std::fclose(tmp);
-  return out;
-}
 
 std::string read_text(std::FILE* f) {
   std::fflush(f);
