@@ -132,11 +132,12 @@ Tensor var(const Tensor& x, const Axes& axes_in, bool keepdims, int64_t ddof) {
   Axes axes = normalize_axes("var", axes_in, x.dim());
   int64_t n = 1;
   for (int64_t a : axes) n *= x.shape()[a];
-  if (n - ddof <= 0)
-    fail<ValueError>("var: ddof ", ddof, " leaves no degrees of freedom for ", n, " elements");
+  if (ddof < 0) fail<ValueError>("var: ddof must be >= 0, got ", ddof);
   Tensor xf = is_floating(x.dtype()) ? x : x.to(kFloat32);
   Tensor centered = sub(xf, mean(xf, axes, true));
-  return div(sum(square(centered), axes, keepdims), static_cast<double>(n - ddof));
+  // No degrees of freedom left (an empty axis, or ddof >= n): 0 / 0 = NaN, as NumPy and
+  // PyTorch give.
+  return div(sum(square(centered), axes, keepdims), static_cast<double>(std::max<int64_t>(n - ddof, 0)));
 }
 TG_REGISTER_OP("std", "composite", true);
 Tensor std(const Tensor& x, const Axes& axes, bool keepdims, int64_t ddof) {
@@ -149,6 +150,9 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdims) {
   check_defined("logsumexp", x);
   check_floating("logsumexp", x);
   Axes axes = normalize_axes("logsumexp", axes_in, x.dim());
+  int64_t n = 1;
+  for (int64_t a : axes) n *= x.shape()[a];
+  if (n == 0) return log(sum(exp(x), axes, keepdims));  // log of an empty sum: -inf
   // Shift by the (constant) maximum; a fully -inf slice keeps -inf.
   Tensor m = max(x.detach(), axes, true);
   m = where(eq(abs(m), INFINITY), zeros_like(m), m);

@@ -261,7 +261,8 @@ void ReferenceBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     Strides cs = contiguous_strides(out.shape());
     strided_loop<2>(out.shape(), {&out.strides(), &cs}, {out.offset(), 0}, [&](const auto& o) {
       A v = acc[o[1]];
-      if (op == ReduceOp::Mean) v = count ? v / static_cast<A>(count) : A(0);
+      // The mean of an empty axis is NaN (NumPy, PyTorch).
+      if (op == ReduceOp::Mean) v = count ? v / static_cast<A>(count) : std::numeric_limits<A>::quiet_NaN();
       d[o[0]] = static_cast<T>(v);
     });
   });

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,32 @@ namespace tg::test {
 /// The same seed gives the same values on every backend and (up to rounding) in every float dtype.
 using InputGen = std::function<Tensor(DType dt, uint64_t seed)>;
 
+/// One variant of the edge-shape column: the op on inputs with a zero-sized axis, or on 0-d
+/// inputs. It either gives an output of a shape worked out by hand (and, where stated, the value
+/// every element takes: sum of nothing 0, mean NaN, prod 1) or must raise a tapegrad error whose
+/// message names the op (max of an empty axis, matmul of a 0-d tensor).
+struct EdgeVariant {
+  std::vector<InputGen> inputs = {};  ///< none: not declared
+  autograd::TestFunction fn = {};  ///< the call (the entry's fn when empty)
+  Shape out = {};                ///< the output shape
+  std::optional<double> fill = {};  ///< the value of every output element (NaN and ±inf allowed)
+  std::string error = {};  ///< non-empty: the call must throw, with this in the message
+  /// Compare with the same call on the inputs reshaped to [1] (0-d variants of elementwise
+  /// ops and reductions): the 0-d path must give the 1-element path's values.
+  bool same_as_1d = false;
+  /// Gradcheck this variant (false where the derivative is undefined there, e.g. std of one
+  /// element: 0/0, as in PyTorch).
+  bool check_grad = true;
+  bool declared() const { return !inputs.empty(); }
+};
+
+/// The edge-shape column of an entry (tests/autograd/test_edge_shapes.cpp runs it; the registry
+/// test requires both variants for every registered op).
+struct EdgeShapes {
+  EdgeVariant empty = {};   ///< a zero-sized axis
+  EdgeVariant scalar = {};  ///< 0-d
+};
+
 /// One test entry.
 struct OpCase {
   std::string op;             ///< registered op name (tg::autograd::registered_ops())
@@ -33,6 +61,7 @@ struct OpCase {
   double tol32 = 1e-5;                 ///< atol and rtol for float32 results against the reference
   bool large = false;                  ///< sized for the oneDNN paths (random-direction gradcheck)
   autograd::GradcheckOptions gc = {};  ///< options of this entry's gradcheck
+  EdgeShapes edge = {};                ///< the edge-shape column (declared on one entry per op)
 };
 
 // ---- input generators ----
@@ -150,11 +179,15 @@ using Domain = std::function<InputGen(Shape)>;
 /// Small, transposed, strided and large variants of a unary op.
 inline void add_unary(std::vector<OpCase>& v, const std::string& op, const std::string& label,
                       UnaryFn f, Domain dom, double tol32 = 1e-5) {
+  const bool first = std::none_of(v.begin(), v.end(), [&](const OpCase& c) { return c.op == op; });
   v.push_back({.op = op,
                .name = label + " [3,5]",
                .fn = [f](const auto& x) { return f(x[0]); },
                .inputs = {dom({3, 5})},
                .tol32 = tol32});
+  if (first)
+    v.back().edge = {.empty = {.inputs = {dom({0, 3})}, .out = {0, 3}},
+                     .scalar = {.inputs = {dom({})}, .out = {}, .same_as_1d = true}};
   v.push_back({.op = op,
                .name = label + " transposed [5,3].t()",
                .fn = [f](const auto& x) { return f(x[0].t()); },
@@ -196,6 +229,9 @@ inline void add_binary(std::vector<OpCase>& v, const std::string& op, BinaryFn f
                  .large = large});
   };
   add("[3,4] and [3,4]", fn, {3, 4}, {3, 4});
+  // A zero-sized axis broadcast against a row, and two 0-d operands.
+  v.back().edge = {.empty = {.inputs = {da({0, 4}), db({4})}, .out = {0, 4}},
+                   .scalar = {.inputs = {da({}), db({})}, .out = {}, .same_as_1d = true}};
   add("broadcast second [3,4] and [4]", fn, {3, 4}, {4});
   add("broadcast first [4] and [3,4]", fn, {4}, {3, 4});
   add("broadcast both [3,1] and [1,4]", fn, {3, 1}, {1, 4});
@@ -227,9 +263,17 @@ inline void add_binary(std::vector<OpCase>& v, const std::string& op, BinaryFn f
 }
 
 /// Reduction variants: all axes, one axis, several axes with keepdims, non-contiguous, large.
+/// The reduction of an empty axis: the value NumPy gives (empty_fill) or the error it raises.
+struct EmptyReduction {
+  std::optional<double> fill = {};
+  std::string error = {};
+};
+
 inline void add_reduce(std::vector<OpCase>& v, const std::string& op, const std::string& label,
                        std::function<Tensor(const Tensor&, const Axes&, bool)> f, Domain dom,
-                       double tol32 = 1e-5, bool differentiable = true) {
+                       double tol32 = 1e-5, bool differentiable = true,
+                       EmptyReduction empty = {.fill = 0.0}) {
+  const bool first = std::none_of(v.begin(), v.end(), [&](const OpCase& c) { return c.op == op; });
   auto add = [&](std::string name, autograd::TestFunction g, Shape s, bool large = false) {
     v.push_back({.op = op,
                  .name = label + " " + name,
@@ -240,6 +284,14 @@ inline void add_reduce(std::vector<OpCase>& v, const std::string& op, const std:
                  .large = large});
   };
   add("all axes [3,4]", [f](const auto& x) { return f(x[0], {}, false); }, {3, 4});
+  if (first)  // axis 0 of [0, 3] leaves three reductions of nothing; a 0-d input reduces to itself
+    v.back().edge = {
+        .empty = {.inputs = {dom({0, 3})},
+                  .fn = [f](const auto& x) { return f(x[0], {0}, false); },
+                  .out = {3},
+                  .fill = empty.fill,
+                  .error = empty.error},
+        .scalar = {.inputs = {dom({})}, .out = {}, .same_as_1d = true}};
   add("axis 1 [3,4]", [f](const auto& x) { return f(x[0], {1}, false); }, {3, 4});
   add("axis -1 keepdims [2,3,4]", [f](const auto& x) { return f(x[0], {-1}, true); }, {2, 3, 4});
   add("axes {0,2} [2,3,4]", [f](const auto& x) { return f(x[0], {0, 2}, false); }, {2, 3, 4});
@@ -456,17 +508,17 @@ inline const std::vector<OpCase>& op_cases() {
         uni(-1, 1));
     add_reduce(
         v, "mean", "mean", [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); },
-        uni(-1, 1));
+        uni(-1, 1), 1e-5, true, {.fill = NAN});
     add_reduce(
         v, "max", "max", [](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); },
-        distinct(-1, 1));
+        distinct(-1, 1), 1e-5, true, {.error = "empty"});
     add_reduce(
         v, "min", "min", [](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); },
-        distinct(-1, 1));
+        distinct(-1, 1), 1e-5, true, {.error = "empty"});
     add_reduce(
         v, "prod", "prod", [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); },
         [](Shape s) { return numel(s) > 1000 ? Signed(s, 0.99, 1.01) : Signed(s, 0.5, 1.5); },
-        1e-5);
+        1e-5, true, {.fill = 1.0});
     v.push_back({.op = "prod",
                  .name = "prod with one zero per row, axis 1",
                  .fn = [](const auto& x) { return prod(x[0], {1}); },
@@ -485,16 +537,17 @@ inline const std::vector<OpCase>& op_cases() {
                  .inputs = {WithZeros({2, 3}, -1.5, 1.5, {3})}});
     add_reduce(
         v, "var", "var", [](const Tensor& x, const Axes& a, bool k) { return var(x, a, k); },
-        uni(-1, 1));
+        uni(-1, 1), 1e-5, true, {.fill = NAN});
     add_reduce(
         v, "var", "var ddof=1",
         [](const Tensor& x, const Axes& a, bool k) { return var(x, a, k, 1); }, uni(-1, 1));
     add_reduce(
         v, "std", "std", [](const Tensor& x, const Axes& a, bool k) { return std(x, a, k); },
-        uni(-1, 1));
+        uni(-1, 1), 1e-5, true, {.fill = NAN});
     add_reduce(
         v, "logsumexp", "logsumexp",
-        [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, uni(-3, 3));
+        [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, uni(-3, 3),
+        1e-5, true, {.fill = -INFINITY});
     add_reduce(
         v, "norm", "norm p=2",
         [](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, uni(-1, 1));
@@ -1372,6 +1425,321 @@ inline const std::vector<OpCase>& op_cases() {
     add_update("nadam_update_", "nadam",
                [](auto& p, auto& g, auto& s, auto& u) { nadam_update_(p, g, s[0], s[1], u); },
                {U(ps), U(ps), U(ps, -0.5, 0.5), U(ps, 0, 1)}, su);
+
+    // ---- the edge-shape column of the ops not made by add_unary, add_binary or add_reduce ----
+    // Each row: the entry it extends, the variant with a zero-sized axis, the 0-d variant.
+    auto edge = [&v](const std::string& op, EdgeShapes e) {
+      auto it = std::find_if(v.begin(), v.end(), [&](const OpCase& c) { return c.op == op; });
+      if (it == v.end()) throw std::logic_error("op_cases: no entry for " + op);
+      it->edge = std::move(e);
+    };
+    using F = autograd::TestFunction;
+    auto err = [](const std::string& text) { return EdgeVariant{.inputs = {}, .error = text}; };
+    // An error variant needs its inputs: this fills them in.
+    auto err_on = [](std::vector<InputGen> in, F fn, const std::string& text) {
+      return EdgeVariant{.inputs = std::move(in), .fn = std::move(fn), .error = text};
+    };
+    (void)err;
+    edge("where", {.empty = {.inputs = {Mask({0, 3}), U({0, 3}), U({3})}, .fn = wfn, .out = {0, 3}},
+                   .scalar = {.inputs = {Mask({}), U({}), U({})},
+                              .fn = wfn,
+                              .out = {},
+                              .same_as_1d = true}});
+    edge("argmax", {.empty = err_on({U({0, 3})}, [](const auto& x) { return argmax(x[0], 0); },
+                                    "empty"),
+                    .scalar = {.inputs = {U({})}, .out = {}, .fill = 0.0}});
+    edge("argmin", {.empty = err_on({U({0, 3})}, [](const auto& x) { return argmin(x[0], 0); },
+                                    "empty"),
+                    .scalar = {.inputs = {U({})}, .out = {}, .fill = 0.0}});
+    edge("sum_to",
+         {.empty = {.inputs = {U({0, 3})},
+                    .fn = [](const auto& x) { return sum_to(x[0], {1, 3}); },
+                    .out = {1, 3},
+                    .fill = 0.0},
+          .scalar = {.inputs = {U({})},
+                     .fn = [](const auto& x) { return sum_to(x[0], {}); },
+                     .out = {},
+                     .same_as_1d = true}});
+    edge("matmul",
+         {.empty = {.inputs = {U({3, 0}), U({0, 4})}, .fn = mm, .out = {3, 4}, .fill = 0.0},
+          .scalar = err_on({U({}), U({3})}, mm, "matmul")});
+    for (const char* name : {"softmax", "log_softmax"}) {
+      const bool lg = std::string(name) == "log_softmax";
+      F f = [lg](const auto& x) { return lg ? log_softmax(x[0], -1) : softmax(x[0], -1); };
+      edge(name, {.empty = {.inputs = {U({0, 3})}, .fn = f, .out = {0, 3}},
+                  .scalar = {.inputs = {U({})}, .fn = f, .out = {}, .fill = lg ? 0.0 : 1.0}});
+    }
+    edge("concat",
+         {.empty = {.inputs = {U({0, 3}), U({2, 3})},
+                    .fn = [](const auto& x) { return concat({x[0], x[1]}, 0); },
+                    .out = {2, 3}},
+          .scalar = err_on({U({}), U({})},
+                           [](const auto& x) { return concat({x[0], x[1]}, 0); }, "concat")});
+    edge("stack", {.empty = {.inputs = {U({0, 3}), U({0, 3})},
+                             .fn = [](const auto& x) { return stack({x[0], x[1]}, 0); },
+                             .out = {2, 0, 3}},
+                   .scalar = {.inputs = {U({}), U({})},
+                              .fn = [](const auto& x) { return stack({x[0], x[1]}, 0); },
+                              .out = {2}}});
+    edge("split", {.empty = {.inputs = {U({0, 5})},
+                             .fn = [](const auto& x) { return split(x[0], {2, 3}, 1)[1]; },
+                             .out = {0, 3}},
+                   .scalar = err_on({U({})}, [](const auto& x) { return split(x[0], {1}, 0)[0]; },
+                                    "split")});
+    edge("unbind", {.empty = {.inputs = {U({0, 3})},
+                              .fn = [](const auto& x) { return stack(unbind(x[0], 1), 0); },
+                              .out = {3, 0}},
+                    .scalar = err_on({U({})}, [](const auto& x) { return unbind(x[0], 0)[0]; },
+                                     "unbind")});
+    edge("chunk", {.empty = {.inputs = {U({0, 6})},
+                             .fn = [](const auto& x) { return chunk(x[0], 2, 1)[0]; },
+                             .out = {0, 3}},
+                   .scalar = err_on({U({})}, [](const auto& x) { return chunk(x[0], 1, 0)[0]; },
+                                    "chunk")});
+    edge("pad", {.empty = {.inputs = {U({0, 3})},
+                           .fn = [](const auto& x) { return pad(x[0], {{1, 2}, {0, 1}}, 0.5); },
+                           .out = {3, 4},
+                           .fill = 0.5},
+                 .scalar = {.inputs = {U({})},
+                            .fn = [](const auto& x) { return pad(x[0], {}); },
+                            .out = {},
+                            .same_as_1d = true}});
+    edge("gather", {.empty = {.inputs = {U({3, 5}), Index({3, 0}, 5)}, .out = {3, 0}},
+                    // 0-d has no axis to gather along (NumPy's take_along_axis agrees).
+                    .scalar = err_on({U({}), Index({}, 1)},
+                                     [](const auto& x) { return gather(x[0], 0, x[1]); },
+                                     "gather: axis 0 out of range for a tensor of rank 0")});
+    edge("scatter_add",
+         {.empty = {.inputs = {U({3, 4}), Index({0, 4}, 3), U({0, 4})}, .out = {3, 4}},
+          .scalar = err_on({U({}), Index({}, 1), U({})},
+                           [](const auto& x) { return scatter_add(x[0], 0, x[1], x[2]); },
+                           "scatter_add: axis 0 out of range")});
+    edge("take_along_axis",
+         {.empty = {.inputs = {U({3, 5}), Index({3, 0}, 5)}, .out = {3, 0}},
+          .scalar = err_on({U({}), Index({}, 1)},
+                           [](const auto& x) { return take_along_axis(x[0], x[1], 0); },
+                           "take_along_axis")});
+    edge("index_select",
+         {.empty = {.inputs = {U({3, 4}), Index({0}, 3)}, .out = {0, 4}},
+          .scalar = err_on({U({}), Index({1}, 1)},
+                           [](const auto& x) { return index_select(x[0], 0, x[1]); },
+                           "index_select")});
+    edge("one_hot", {.empty = {.inputs = {Index({0}, 4)}, .out = {0, 4}},
+                     .scalar = {.inputs = {Index({}, 4)}, .out = {4}}});
+    edge("cumsum", {.empty = {.inputs = {U({0, 3})}, .out = {0, 3}},
+                    // 0-d has no axis to accumulate along (NumPy raises too).
+                    .scalar = err_on({U({})}, [](const auto& x) { return cumsum(x[0], 0); },
+                                     "cumsum: axis 0 out of range for a tensor of rank 0")});
+    edge("ctc_loss",
+         {.empty = {.inputs = {U({0, 5, 4}), ints({}, {0, 3}), ints({}, {0}), ints({}, {0})},
+                    .out = {0}},
+          .scalar = err_on({U({}), ints({1}, {1, 1}), ints({1}, {1}), ints({1}, {1})},
+                           ctc_fn(0), "ctc_loss")});
+    edge("embedding", {.empty = {.inputs = {U({6, 4}), Index({0}, 6)}, .out = {0, 4}},
+                       .scalar = {.inputs = {U({6, 4}), Index({}, 6)}, .out = {4}}});
+    {
+      F conv = [](const auto& x) { return conv2d(x[0], x[1]); };
+      edge("conv2d", {.empty = {.inputs = {U({0, 5, 5, 2}), U({3, 3, 2, 4})},
+                                .fn = conv,
+                                .out = {0, 3, 3, 4}},
+                      .scalar = err_on({U({}), U({3, 3, 2, 4})}, conv, "conv2d")});
+      F bi = [](const auto& x) { return conv2d_backward_input(x[0], x[1], {0, 5, 5, 2}); };
+      edge("conv2d_backward_input",
+           {.empty = {.inputs = {U({0, 3, 3, 3}), U({3, 3, 2, 3})}, .fn = bi, .out = {0, 5, 5, 2}},
+            .scalar = err_on({U({}), U({3, 3, 2, 3})},
+                             [](const auto& x) {
+                               return conv2d_backward_input(x[0], x[1], {1, 5, 5, 2});
+                             },
+                             "conv2d_backward_input")});
+      F bw = [](const auto& x) { return conv2d_backward_weight(x[0], x[1], {2, 2, 2, 3}); };
+      edge("conv2d_backward_weight",
+           {.empty = {.inputs = {U({0, 4, 4, 2}), U({0, 3, 3, 3})},
+                      .fn = bw,
+                      .out = {2, 2, 2, 3},
+                      .fill = 0.0},
+            .scalar = err_on({U({}), U({1, 3, 3, 3})}, bw, "conv2d_backward_weight")});
+      F c1 = [](const auto& x) { return conv1d(x[0], x[1]); };
+      edge("conv1d",
+           {.empty = {.inputs = {U({0, 6, 3}), U({3, 3, 4})}, .fn = c1, .out = {0, 4, 4}},
+            .scalar = err_on({U({}), U({3, 3, 4})}, c1, "conv1d")});
+      F ct = [](const auto& x) { return conv2d_transpose(x[0], x[1]); };
+      edge("conv2d_transpose",
+           {.empty = {.inputs = {U({0, 3, 2, 3}), U({3, 3, 2, 3})}, .fn = ct, .out = {0, 5, 4, 2}},
+            .scalar = err_on({U({}), U({3, 3, 2, 3})}, ct, "conv2d_transpose")});
+    }
+    for (const char* name : {"max_pool2d", "avg_pool2d"}) {
+      const bool is_max = std::string(name) == "max_pool2d";
+      F f = [is_max](const auto& x) { return is_max ? max_pool2d(x[0]) : avg_pool2d(x[0]); };
+      edge(name, {.empty = {.inputs = {U({0, 4, 4, 2})}, .fn = f, .out = {0, 2, 2, 2}},
+                  .scalar = err_on({U({})}, f, name)});
+    }
+    edge("avg_pool2d_backward",
+         {.empty = {.inputs = {U({0, 3, 3, 2})},
+                    .fn =
+                        [](const auto& x) {
+                          EnableGrad eg;
+                          Tensor base =
+                              zeros({0, 5, 5, 2}, {.dtype = x[0].dtype(), .requires_grad = true});
+                          Tensor y = avg_pool2d(
+                              base, {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"});
+                          return autograd::grad({y}, {base}, {x[0]}, {.create_graph = true})[0];
+                        },
+                    .out = {0, 5, 5, 2}},
+          .scalar = err_on({U({})}, [](const auto& x) { return avg_pool2d(x[0]); }, "avg_pool2d")});
+    edge("global_avg_pool2d",
+         {.empty = {.inputs = {U({0, 3, 4, 5})}, .out = {0, 5}},
+          .scalar = err_on({U({})}, [](const auto& x) { return global_avg_pool2d(x[0]); },
+                           "global_avg_pool2d")});
+    {
+      F f = [](const auto& x) { return global_max_pool2d(x[0]); };
+      edge("global_max_pool2d", {.empty = {.inputs = {U({0, 3, 4, 5})}, .fn = f, .out = {0, 5}},
+                                 .scalar = err_on({U({})}, f, "global_max_pool2d")});
+    }
+    {
+      F bn = [](const auto& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false); };
+      edge("batch_norm",
+           {.empty = {.inputs = {U({0, 3}), U({3}), U({3}), U({3}), U({3}, 0.5, 2)},
+                      .fn = bn,
+                      .out = {0, 3}},
+            .scalar = err_on({U({}), U({3}), U({3}), U({3}), U({3}, 0.5, 2)}, bn, "batch_norm")});
+    }
+    edge("layer_norm",
+         {.empty = {.inputs = {U({0, 5}), U({5}), U({5})}, .out = {0, 5}},
+          .scalar = err_on({U({})},
+                           [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor()); },
+                           "layer_norm")});
+    edge("lstm_cell",
+         {.empty = {.inputs = {U({0, 8}), U({0, 2})},
+                    .fn = [](const auto& x) { return lstm_cell(x[0], x[1])[0]; },
+                    .out = {0, 2}},
+          .scalar = err_on({U({}), U({})},
+                           [](const auto& x) { return lstm_cell(x[0], x[1])[0]; }, "lstm_cell")});
+    edge("gru_cell",
+         {.empty = {.inputs = {U({0, 6}), U({0, 6}), U({0, 2})},
+                    .fn = [](const auto& x) { return gru_cell(x[0], x[1], x[2]); },
+                    .out = {0, 2}},
+          .scalar = err_on({U({}), U({}), U({})},
+                           [](const auto& x) { return gru_cell(x[0], x[1], x[2]); }, "gru_cell")});
+    {
+      F f = [](const auto& x) {
+        return lstm(x[0], Tensor(), Tensor(), x[1], x[2], x[3], {.return_sequences = true})[0];
+      };
+      edge("lstm", {.empty = {.inputs = {U({0, 3, 2}), U({2, 8}), U({2, 8}), U({8})},
+                              .fn = f,
+                              .out = {0, 3, 2}},
+                    .scalar = err_on({U({}), U({2, 8}), U({2, 8}), U({8})}, f, "lstm")});
+      F g = [](const auto& x) {
+        return gru(x[0], Tensor(), x[1], x[2], x[3], {.return_sequences = true})[0];
+      };
+      edge("gru", {.empty = {.inputs = {U({0, 3, 3}), U({3, 6}), U({2, 6}), U({2, 6})},
+                             .fn = g,
+                             .out = {0, 3, 2}},
+                   .scalar = err_on({U({}), U({3, 6}), U({2, 6}), U({2, 6})}, g, "gru")});
+      F r = [](const auto& x) { return simple_rnn(x[0], Tensor(), x[1], x[2], x[3])[0]; };
+      edge("simple_rnn", {.empty = {.inputs = {U({0, 4, 3}), U({3, 2}), U({2, 2}), U({2})},
+                                    .fn = r,
+                                    .out = {0, 2}},
+                          .scalar = err_on({U({}), U({3, 2}), U({2, 2}), U({2})}, r,
+                                           "simple_rnn")});
+    }
+    edge("dropout", {.empty = {.inputs = {U({0, 3})}, .out = {0, 3}},
+                     .scalar = {.inputs = {U({})}, .out = {}}});
+    edge("reshape", {.empty = {.inputs = {U({0, 3})},
+                               .fn = [](const auto& x) { return x[0].reshape({3, 0}); },
+                               .out = {3, 0}},
+                     .scalar = {.inputs = {U({})},
+                                .fn = [](const auto& x) { return x[0].reshape({1, 1}); },
+                                .out = {1, 1},
+                                .same_as_1d = true}});
+    edge("permute", {.empty = {.inputs = {U({0, 3, 2})},
+                               .fn = [](const auto& x) { return x[0].permute({2, 0, 1}); },
+                               .out = {2, 0, 3}},
+                     .scalar = {.inputs = {U({})},
+                                .fn = [](const auto& x) { return x[0].permute({}); },
+                                .out = {}}});
+    edge("slice", {.empty = {.inputs = {U({5, 9})},
+                             .fn = [](const auto& x) { return x[0].slice(1, 2, 2); },
+                             .out = {5, 0}},
+                   .scalar = err_on({U({})}, [](const auto& x) { return x[0].slice(0, 0, 1); },
+                                    "slice")});
+    edge("select", {.empty = {.inputs = {U({0, 3})},
+                              .fn = [](const auto& x) { return x[0].select(1, 2); },
+                              .out = {0}},
+                    .scalar = err_on({U({})}, [](const auto& x) { return x[0].select(0, 0); },
+                                     "select")});
+    edge("expand", {.empty = {.inputs = {U({1, 3})},
+                              .fn = [](const auto& x) { return x[0].expand({0, 3}); },
+                              .out = {0, 3}},
+                    .scalar = {.inputs = {U({})},
+                               .fn = [](const auto& x) { return x[0].expand({2, 3}); },
+                               .out = {2, 3}}});
+    {
+      F f = [](const auto& x) { return x[0].clone(); };
+      edge("clone", {.empty = {.inputs = {U({0, 3})}, .fn = f, .out = {0, 3}},
+                     .scalar = {.inputs = {U({})}, .fn = f, .out = {}, .same_as_1d = true}});
+      F c = [](const auto& x) { return cast(x[0], x[0].dtype() == kFloat64 ? kFloat32 : kFloat64); };
+      edge("cast", {.empty = {.inputs = {U({0, 3})}, .fn = c, .out = {0, 3}},
+                    .scalar = {.inputs = {U({})}, .fn = c, .out = {}, .same_as_1d = true}});
+      F d = [](const auto& x) { return x[0].to(Device::cpu()); };
+      edge("to_device", {.empty = {.inputs = {U({0, 3})}, .fn = d, .out = {0, 3}},
+                         .scalar = {.inputs = {U({})}, .fn = d, .out = {}, .same_as_1d = true}});
+    }
+    edge("slice_backward",
+         {.empty = {.inputs = {U({0, 3})},
+                    .fn =
+                        [](const auto& x) {
+                          EnableGrad eg;
+                          Tensor base = zeros({0, 7}, {.dtype = x[0].dtype(), .requires_grad = true});
+                          Tensor y = base.slice(1, 1, 7, 2);  // [0, 3]
+                          return autograd::grad({y}, {base}, {x[0]}, {.create_graph = true})[0];
+                        },
+                    .out = {0, 7}},
+          .scalar = {.inputs = {U({})},
+                     .fn =
+                         [](const auto& x) {
+                           EnableGrad eg;
+                           Tensor base = zeros({3}, {.dtype = x[0].dtype(), .requires_grad = true});
+                           Tensor y = base.select(0, 1);  // 0-d
+                           return autograd::grad({y}, {base}, {x[0]}, {.create_graph = true})[0];
+                         },
+                     .out = {3}}});
+    // std of one element: the derivative is 0/0 (NaN, as in PyTorch), while every finite
+    // difference is 0.
+    std::find_if(v.begin(), v.end(), [](const OpCase& c) { return c.op == "std"; })
+        ->edge.scalar.check_grad = false;
+    // Optimizer updates: a zero-sized parameter is a no-op; a 0-d one updates like any other.
+    for (const char* name : {"sgd_update_", "rmsprop_update_", "adam_update_", "adagrad_update_",
+                             "adadelta_update_", "adamax_update_", "nadam_update_"}) {
+      auto it = std::find_if(v.begin(), v.end(), [&](const OpCase& c) { return c.op == name; });
+      if (it == v.end()) throw std::logic_error(std::string("op_cases: no entry for ") + name);
+      const int64_t n = static_cast<int64_t>(it->inputs.size());  // param, grad, slots
+      std::vector<InputGen> e(static_cast<size_t>(n), U({0}));
+      std::vector<InputGen> z(static_cast<size_t>(n), U({}, 0.1, 1.0));
+      edge(name, {.empty = {.inputs = e, .out = {0}}, .scalar = {.inputs = z, .out = {n - 1}}});
+    }
+    return v;
+  }();
+  return cases;
+}
+
+/// The edge-shape variants that give a result, as entries of their own (for the backends'
+/// comparisons with the reference): "<entry> on a zero-sized axis", "<entry> 0-d".
+inline const std::vector<OpCase>& edge_op_cases() {
+  static const std::vector<OpCase> cases = [] {
+    std::vector<OpCase> v;
+    for (const OpCase& c : op_cases())
+      for (const auto& [e, kind] : {std::pair<const EdgeVariant*, const char*>{&c.edge.empty,
+                                                                                " on a zero-sized axis"},
+                                    {&c.edge.scalar, " 0-d"}}) {
+        if (!e->declared() || !e->error.empty()) continue;
+        OpCase d = c;
+        d.name = c.name + kind;
+        d.fn = e->fn ? e->fn : c.fn;
+        d.inputs = e->inputs;
+        d.large = false;
+        d.edge = {};
+        v.push_back(std::move(d));
+      }
     return v;
   }();
   return cases;

@@ -60,9 +60,9 @@ TEST_CASE("the default CPU backend is the oneDNN backend and the guard switches 
   CHECK(backend_for(Device::cpu()).name() == "cpu");
 }
 
-TEST_CASE("every op entry: CPU forward and backward match the reference in float32",
-          "[cpu_vs_reference]") {
-  const auto& cases = test::op_cases();
+namespace {
+/// Compares every case of the list; returns the number of gradients compared.
+int compare_cases(const std::vector<OpCase>& cases) {
   int compared_grads = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
     const OpCase& c = cases[k];
@@ -86,7 +86,18 @@ TEST_CASE("every op entry: CPU forward and backward match the reference in float
       ++compared_grads;
     }
   }
-  CHECK(compared_grads > 300);
+  return compared_grads;
+}
+}  // namespace
+
+TEST_CASE("every op entry: CPU forward and backward match the reference in float32",
+          "[cpu_vs_reference]") {
+  CHECK(compare_cases(test::op_cases()) > 300);
+}
+
+TEST_CASE("every edge-shape variant (zero-sized axis, 0-d): CPU matches the reference",
+          "[cpu_vs_reference][edge]") {
+  CHECK(compare_cases(test::edge_op_cases()) > 100);
 }
 
 TEST_CASE("large op entries reach oneDNN primitives", "[cpu_vs_reference]") {

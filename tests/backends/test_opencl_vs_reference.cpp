@@ -87,9 +87,8 @@ bool uses_gemm(const std::string& op) {
   return ops.count(op) > 0;
 }
 
-/// Compares every op entry in dtype dt; returns the number of gradients compared.
-int compare_all_cases(DType dt) {
-  const auto& cases = test::op_cases();
+/// Compares every case of the list in dtype dt; returns the number of gradients compared.
+int compare_all_cases(DType dt, const std::vector<OpCase>& cases = test::op_cases()) {
   int compared_grads = 0, compared = 0, no_fp64 = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
     const OpCase& c = cases[k];
@@ -212,6 +211,12 @@ TEST_CASE("every op entry: OpenCL forward and backward match the reference in fl
     return;
   }
   CHECK(compare_all_cases(kFloat64) > 300);
+}
+
+TEST_CASE("every edge-shape variant (zero-sized axis, 0-d): OpenCL matches the reference",
+          "[opencl][cases][edge]") {
+  CHECK(compare_all_cases(kFloat32, test::edge_op_cases()) > 100);
+  if (device_fp64()) CHECK(compare_all_cases(kFloat64, test::edge_op_cases()) > 100);
 }
 
 TEST_CASE("random streams on the device equal the CPU's for the same seed", "[opencl]") {

@@ -10,8 +10,10 @@
 
 #if TG_KIND == 0
 #define TG_NAN(v) isnan(v)
+#define TG_MEAN_OF_NOTHING ((ACC)NAN)  // the mean of an empty axis (NumPy, PyTorch)
 #else
 #define TG_NAN(v) 0
+#define TG_MEAN_OF_NOTHING ((ACC)0)
 #endif
 
 // ---- fill, unary, binary, comparisons, where ----
@@ -212,7 +214,7 @@ __kernel void TG_CAT2(reduce, SUF)(__global const T* x, __global T* out, Geom ou
     acc = TG_CAT2(reduce_step, SUF)(op, acc, (ACC)x[off]);
     geom_next(&inner, idx, &off);
   }
-  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : (ACC)0;
+  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : TG_MEAN_OF_NOTHING;
   out[o[0]] = TO_T(acc);
 }
 
@@ -254,7 +256,7 @@ __kernel void TG_CAT2(reduce_finish, SUF)(__global const ACC* part, __global T* 
   geom_offsets(&outer, j, 1, o);
   ACC acc = TG_CAT2(reduce_init, SUF)(op);
   for (long p = 0; p < parts; ++p) acc = TG_CAT2(reduce_step, SUF)(op, acc, part[j * parts + p]);
-  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : (ACC)0;
+  if (op == TG_REDUCE_MEAN) acc = count ? acc / (ACC)count : TG_MEAN_OF_NOTHING;
   out[o[0]] = TO_T(acc);
 }
 
